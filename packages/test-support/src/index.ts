@@ -1,0 +1,5 @@
+export { uniqueTestName } from './names.js'
+export type { Teardownable } from './teardown.js'
+export { adminDatabaseUrl, databaseUrlFor, createTestDatabase } from './postgres.js'
+export { sharedRedisUrl, createTestRedisPrefix, freePort, startPrivateRedis, type PrivateRedis } from './redis.js'
+export { sharedAmqpBase, createTestVhost } from './rabbitmq.js'

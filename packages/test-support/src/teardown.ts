@@ -1,0 +1,4 @@
+/** The part of a tap `Test` these helpers need: register cleanup. */
+export interface Teardownable {
+  teardown: (fn: () => unknown) => void
+}
