@@ -1,1 +1,14 @@
-export {}
+export { ledgerMigrations } from './migrations.js'
+export { ledgerMigrationSets } from './migration-sets.js'
+export type {
+  Sql, JitDecisionKind, JitDecisionRequest, JitDecisionResult, ExpectedRevisions, JitEcho
+} from './types.js'
+export { LEDGER_SQLSTATE, hasSqlState, isStaleCacheError, isBudgetExceededError } from './errors.js'
+export { decideJitFunding, recordTimeoutDecline, jitRequestFingerprint } from './decisions.js'
+export {
+  upsertUser, upsertCard, setLimits, setCardStatus, setUserStatus, loadUser, loadCard, loadLimits,
+  type UpsertResult, type UserStatus, type CardStatus, type UserRecord, type CardRecord, type LimitsRecord
+} from './provisioning.js'
+export { creditAccount, debitAccount, type MovementResult } from './accounts.js'
+export { checkLedgerInvariants, type InvariantViolation } from './invariants.js'
+export { getAccount, listOpenHolds, getHold, getDecision, getJournal, type AccountView, type HoldView } from './queries.js'

@@ -1,0 +1,94 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { BasicAuthSecret, Secret, StringEnum, UrlString } from './keywords.js'
+
+const ms = (description: string, defaultValue: number, minimum = 1, maximum?: number) =>
+  Type.Integer({ description, default: defaultValue, minimum, ...(maximum === undefined ? {} : { maximum }) })
+
+/** Log levels pino accepts. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+/** Deployment environments; only `local` accepts example placeholder secrets. */
+export const DEPLOY_ENVS = ['production', 'staging', 'local'] as const
+
+/** Variables every service reads: process, PostgreSQL, Redis, RabbitMQ, MongoDB, outbox, profiler. */
+export const CommonConfig = Type.Object({
+  HOST: Type.String({ description: 'Interface the HTTP server listens on', default: '0.0.0.0', minLength: 1 }),
+  LOG_LEVEL: StringEnum(LOG_LEVELS, { description: 'pino log level', default: 'info' }),
+  DEPLOY_ENV: StringEnum(DEPLOY_ENVS, { description: 'Deployment environment; only local accepts example placeholder secrets and weak passwords', default: 'production' }),
+
+  DATABASE_URL: UrlString(['postgres:', 'postgresql:'], { description: 'PostgreSQL connection URL (the ledger, outbox and parked messages)', default: 'postgres://postgres@127.0.0.1:5432/jit' }),
+  DATABASE_POOL_MIN: Type.Integer({ description: 'Connections kept open in the PostgreSQL pool', default: 5, minimum: 0, atMost: 'DATABASE_POOL_MAX' }),
+  DATABASE_POOL_MAX: Type.Integer({ description: 'Most connections in the PostgreSQL pool', default: 20, minimum: 1 }),
+  DATABASE_CONNECT_TIMEOUT_MS: ms('Give up opening a PostgreSQL connection after this many ms', 5000),
+  DATABASE_STATEMENT_TIMEOUT_MS: ms('PostgreSQL statement_timeout in ms', 5000),
+  DATABASE_SLOW_QUERY_MS: ms('Queries slower than this many ms are logged as slow', 200),
+
+  REDIS_URL: UrlString(['redis:', 'rediss:'], { description: 'Redis connection URL (cache only, never the authority)', default: 'redis://127.0.0.1:6379' }),
+  REDIS_KEY_PREFIX: Type.String({ description: 'Prefix of every Redis key', default: 'jit:' }),
+  REDIS_COMMAND_TIMEOUT_MS: ms('A Redis command slower than this many ms counts as a cache miss', 100),
+  CACHE_TTL_USER_S: ms('Cache TTL of a user, seconds', 3600),
+  CACHE_TTL_CARD_S: ms('Cache TTL of a card, seconds', 900),
+  CACHE_TTL_LIMITS_S: ms('Cache TTL of spending limits, seconds', 300),
+
+  AMQP_URL: UrlString(['amqp:', 'amqps:'], { description: 'RabbitMQ connection URL; its path selects the vhost', default: 'amqp://guest:guest@127.0.0.1:5672' }),
+
+  MONGO_URL: Type.Optional(UrlString(['mongodb:', 'mongodb+srv:'], { description: 'MongoDB URL of the document archive; empty or absent: the archive uses PostgreSQL' })),
+  MONGO_POOL_MIN: Type.Integer({ description: 'Connections kept open in the MongoDB pool', default: 2, minimum: 0, atMost: 'MONGO_POOL_MAX' }),
+  MONGO_POOL_MAX: Type.Integer({ description: 'Most connections in the MongoDB pool', default: 10, minimum: 1 }),
+  ARCHIVE_RETENTION_DAYS: ms('Days archived documents are kept', 400),
+
+  SHUTDOWN_TIMEOUT_MS: ms('Longest graceful shutdown before the process exits anyway, ms', 10000),
+  OUTBOX_RELAY_INTERVAL_MS: ms('How often the outbox relay polls for unpublished events, ms', 200),
+  OUTBOX_RELAY_BATCH: ms('Most outbox events published per relay round', 100),
+  PROFILER_WARN_MS: Type.Integer({ description: 'Operations slower than this many ms are logged as warnings', default: 50, minimum: 1, atMost: 'PROFILER_CRITICAL_MS' }),
+  PROFILER_CRITICAL_MS: ms('Operations slower than this many ms are logged as critical', 100),
+  PROGRAM_TIMEZONE: Type.String({ description: 'IANA time zone of the card program, for spending-limit periods', default: 'UTC', check: 'timezone' })
+})
+
+const port = (defaultValue: number) =>
+  Type.Integer({ description: `HTTP port (default ${defaultValue} for this service)`, default: defaultValue, minimum: 1, maximum: 65535 })
+
+/** jit-authorizer: answers the processor's Gateway JIT funding requests. */
+export const JitAuthorizerConfig = Type.Object({
+  ...CommonConfig.properties,
+  PORT: port(3001),
+  JIT_BASIC_AUTH: BasicAuthSecret({ description: 'user:password the processor sends on JIT funding requests' }),
+  JIT_BASIC_AUTH_PREVIOUS: Type.Optional(BasicAuthSecret({ description: 'Previous JIT user:password, still accepted during a rotation; empty: none' })),
+  JIT_DECISION_BUDGET_MS: ms('Time budget of one JIT decision, ms (the processor waits about 3 s)', 1500, 50, 2900),
+  JIT_OVERLOAD_RESPONSE: StringEnum(['decline', 'unavailable'] as const, { description: 'Answer when shedding load: decline (fast 402) or unavailable (503, the processor stands in)', default: 'decline' }),
+  JIT_MAX_EVENT_LOOP_DELAY_MS: ms('Event-loop delay above which the service sheds load, ms', 1000)
+})
+
+/** webhook-ingest: receives the processor's webhooks. */
+export const WebhookIngestConfig = Type.Object({
+  ...CommonConfig.properties,
+  PORT: port(3002),
+  WEBHOOK_BASIC_AUTH: BasicAuthSecret({ description: 'user:password the processor sends on webhooks' }),
+  WEBHOOK_BASIC_AUTH_PREVIOUS: Type.Optional(BasicAuthSecret({ description: 'Previous webhook user:password, still accepted during a rotation; empty: none' })),
+  WEBHOOK_HMAC_SECRET: Type.Optional(Secret({ description: 'Secret of the X-Marqeta-Signature HMAC of the raw body; empty: no signature required' })),
+  WEBHOOK_HMAC_SECRET_PREVIOUS: Type.Optional(Secret({ description: 'Previous HMAC secret, still accepted during a rotation; empty: none' })),
+  WEBHOOK_MAX_BODY_BYTES: ms('Largest webhook body accepted, bytes', 1048576)
+})
+
+/** txn-worker: applies transaction events to the ledger and expires holds. */
+export const TxnWorkerConfig = Type.Object({
+  ...CommonConfig.properties,
+  PORT: port(3003),
+  OPERATOR_BASIC_AUTH: BasicAuthSecret({ description: 'user:password of the operator endpoints' }),
+  WORKER_PREFETCH: ms('RabbitMQ prefetch of the worker (about 2 x concurrency)', 20),
+  WORKER_CONCURRENCY: ms('Messages the worker handles at once', 10),
+  PARK_HORIZON_S: ms('How long a message that cannot apply yet is parked and re-tried, seconds', 86400),
+  PARK_RETRY_INTERVAL_MS: ms('How often parked messages are re-tried, ms', 1000),
+  HOLD_EXPIRY_DAYS: ms('Days before an unsettled hold expires', 7),
+  HOLD_EXPIRY_MCC_DAYS: Type.String({ description: 'Hold expiry by MCC: comma-separated MCC or MCC-MCC range : days; none: no overrides', default: '3351-3441:30,3501-3999:30,7011:30,7512:30', check: 'mcc-days' }),
+  HOLD_EXPIRY_SWEEP_INTERVAL_S: ms('How often expired holds are swept, seconds', 60)
+})
+
+/** Configuration common to every service. */
+export type CommonConfigT = Static<typeof CommonConfig>
+/** jit-authorizer configuration. */
+export type JitAuthorizerConfigT = Static<typeof JitAuthorizerConfig>
+/** webhook-ingest configuration. */
+export type WebhookIngestConfigT = Static<typeof WebhookIngestConfig>
+/** txn-worker configuration. */
+export type TxnWorkerConfigT = Static<typeof TxnWorkerConfig>

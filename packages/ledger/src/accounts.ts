@@ -1,0 +1,97 @@
+import type { Sql } from './types.js'
+
+export interface MovementResult {
+  /** false: this effect key was applied before; nothing changed. */
+  applied: boolean
+  /** Set when a debit was refused. */
+  rejected?: 'INSUFFICIENT_FUNDS' | 'CURRENCY_MISMATCH' | 'NO_ACCOUNT'
+  balance?: number
+  available?: number
+}
+
+type TransactionCapable = Sql & { begin?: unknown }
+
+async function inTransaction<T> (sql: Sql, run: (tx: Sql) => Promise<T>): Promise<T> {
+  const pool = sql as TransactionCapable
+  if (typeof pool.begin === 'function') {
+    return await (pool as unknown as { begin: (fn: (tx: Sql) => Promise<T>) => Promise<T> }).begin(run)
+  }
+  return await run(sql)
+}
+
+/**
+ * Credits an account (program load, refund, chargeback credit): one journal entry against
+ * `counter`, once per effect key. Creates the account (in `currency`) on first credit.
+ */
+export async function creditAccount (sql: Sql, credit: {
+  accountToken: string
+  currency: string
+  amount: number
+  effectKind: string
+  effectKey: string
+  counter?: 'program_funding' | 'network_settlement'
+  description?: string
+  correlationId?: string | null
+}): Promise<MovementResult> {
+  assertAmount(credit.amount)
+  return await inTransaction(sql, async tx => {
+    await tx`insert into accounts (account_token, currency) values (${credit.accountToken}, ${credit.currency}) on conflict do nothing`
+    const [account] = await tx<Array<{ currency: string }>>`select currency from accounts where account_token = ${credit.accountToken} for update`
+    if (account?.currency !== credit.currency) return { applied: false, rejected: 'CURRENCY_MISMATCH' as const }
+    const claimed = await tx`insert into effects (kind, key) values (${credit.effectKind}, ${credit.effectKey}) on conflict do nothing returning 1`
+    if (claimed.length === 0) return { applied: false }
+    await tx`select ledger_post(${credit.effectKind}, ${credit.effectKey}, ${credit.accountToken}, ${credit.amount}::bigint, ${credit.counter ?? 'program_funding'}, ${credit.description ?? null})`
+    const [after] = await tx<Array<{ balance: number, available: number }>>`
+      select balance, balance - held as available from accounts where account_token = ${credit.accountToken}`
+    await tx`select ledger_emit('ledger.account.credited', ${tx.json({
+      account_token: credit.accountToken, currency: credit.currency, amount: credit.amount,
+      effect_key: `${credit.effectKind}:${credit.effectKey}`, cause: credit.effectKind,
+      balance: after?.balance ?? null, available: after?.available ?? null
+    })}::jsonb, ${credit.correlationId ?? null})`
+    return { applied: true, balance: after?.balance, available: after?.available }
+  })
+}
+
+/**
+ * Debits an account, once per effect key. Without `force` a debit beyond available is refused;
+ * a forced one may overdraw, and then emits ledger.account.overdrawn.
+ */
+export async function debitAccount (sql: Sql, debit: {
+  accountToken: string
+  currency: string
+  amount: number
+  effectKind: string
+  effectKey: string
+  force: boolean
+  counter?: 'program_funding' | 'network_settlement'
+  description?: string
+  correlationId?: string | null
+}): Promise<MovementResult> {
+  assertAmount(debit.amount)
+  return await inTransaction(sql, async tx => {
+    const [account] = await tx<Array<{ currency: string, available: number, credit_line: number }>>`
+      select currency, balance - held as available, credit_line from accounts where account_token = ${debit.accountToken} for update`
+    if (account === undefined) return { applied: false, rejected: 'NO_ACCOUNT' as const }
+    if (account.currency !== debit.currency) return { applied: false, rejected: 'CURRENCY_MISMATCH' as const }
+    const [seen] = await tx`select 1 from effects where kind = ${debit.effectKind} and key = ${debit.effectKey}`
+    if (seen !== undefined) return { applied: false }
+    if (!debit.force && account.available - debit.amount < -account.credit_line) {
+      return { applied: false, rejected: 'INSUFFICIENT_FUNDS' as const }
+    }
+    await tx`insert into effects (kind, key) values (${debit.effectKind}, ${debit.effectKey})`
+    await tx`select ledger_post(${debit.effectKind}, ${debit.effectKey}, ${debit.accountToken}, ${-debit.amount}::bigint, ${debit.counter ?? 'program_funding'}, ${debit.description ?? null})`
+    const [after] = await tx<Array<{ balance: number, available: number }>>`
+      select balance, balance - held as available from accounts where account_token = ${debit.accountToken}`
+    await tx`select ledger_emit('ledger.account.debited', ${tx.json({
+      account_token: debit.accountToken, currency: debit.currency, amount: debit.amount,
+      effect_key: `${debit.effectKind}:${debit.effectKey}`, cause: debit.effectKind, forced: debit.force,
+      balance: after?.balance ?? null, available: after?.available ?? null
+    })}::jsonb, ${debit.correlationId ?? null})`
+    await tx`select ledger_check_overdrawn(${debit.accountToken}, ${debit.effectKind})`
+    return { applied: true, balance: after?.balance, available: after?.available }
+  })
+}
+
+function assertAmount (amount: number): void {
+  if (!Number.isSafeInteger(amount) || amount <= 0) throw new RangeError(`amount must be a positive safe integer of minor units, got ${amount}`)
+}

@@ -1,0 +1,68 @@
+import { createHash } from 'node:crypto'
+import type { JitDecisionRequest, JitDecisionResult, Sql } from './types.js'
+
+/**
+ * Decides a batch of JIT funding requests in one statement (one round trip, one transaction):
+ * records each decision under its token, re-validates cached revisions, checks and moves money
+ * and period limits atomically, opens or grows holds and writes the outbox. Results are in input
+ * order. A stale cache raises JT001 (see isStaleCacheError) and changes nothing.
+ */
+export async function decideJitFunding (sql: Sql, requests: JitDecisionRequest[]): Promise<JitDecisionResult[]> {
+  if (requests.length === 0) return []
+  const payload = requests.map(toSqlRequest)
+  const rows = await sql<Array<{ result: JitDecisionResult }>>`
+    select jit_decide_batch(${sql.json(payload as never)}::jsonb) as result
+  `
+  return rows.map(row => row.result)
+}
+
+/**
+ * Records a "declined: timeout" decision for a request whose decision ran out of budget
+ * (rolled back inside PostgreSQL). A repeat of the token then gets the same decline; if the
+ * token was decided meanwhile, that decision is returned instead.
+ */
+export async function recordTimeoutDecline (sql: Sql, request: JitDecisionRequest): Promise<JitDecisionResult> {
+  const [result] = await decideJitFunding(sql, [{ ...request, declineReason: 'TIMEOUT', expect: null }])
+  if (result === undefined) throw new Error('no decision returned')
+  return result
+}
+
+/** The digest of the fields a decision depends on; a token reused with another digest is a duplicate. */
+export function jitRequestFingerprint (fields: {
+  method: string
+  userToken: string
+  actingUserToken: string | null
+  cardToken: string | null
+  amount: string
+  currency: string
+  originalJitToken: string | null
+}): string {
+  const canonical = JSON.stringify([
+    fields.method, fields.userToken, fields.actingUserToken, fields.cardToken,
+    fields.amount, fields.currency, fields.originalJitToken
+  ])
+  return createHash('sha256').update(canonical).digest('hex')
+}
+
+function toSqlRequest (r: JitDecisionRequest): Record<string, unknown> {
+  if (!Number.isSafeInteger(r.amount) || r.amount < 0) throw new RangeError(`amount must be a non-negative safe integer, got ${r.amount}`)
+  return {
+    jit_token: r.jitToken,
+    fingerprint: r.fingerprint,
+    method: r.method,
+    kind: r.kind,
+    user_token: r.userToken,
+    card_token: r.cardToken,
+    account_token: r.accountToken,
+    amount: r.amount,
+    currency: r.currency,
+    mcc: r.mcc,
+    original_jit_token: r.originalJitToken,
+    transaction_token: r.transactionToken,
+    decline_reason: r.declineReason,
+    expect: r.expect,
+    echo: r.echo,
+    timezone: r.timezone,
+    request: r.request ?? null
+  }
+}

@@ -1,0 +1,5 @@
+import { outboxMigrations } from '@jit/amqp'
+import { ledgerMigrations } from './migrations.js'
+
+/** The migration sets the ledger needs, in order: the outbox it writes to, then its own. */
+export const ledgerMigrationSets = [outboxMigrations, ledgerMigrations]
