@@ -1,4 +1,55 @@
+import closeWithGrace from 'close-with-grace'
+import pino from 'pino'
+import { JitAuthorizerConfig, loadConfig, readEnvFile, ConfigError } from '@jit/config'
+import { createConnections } from '@jit/connections'
+import { createOutboxRelay } from '@jit/amqp'
+import { createMetricsRegistry } from '@jit/profiler'
 import { buildApp } from './app.js'
 
-const app = buildApp()
-await app.listen({ host: process.env.HOST ?? '127.0.0.1', port: Number(process.env.PORT ?? 3000) })
+let config
+try {
+  config = loadConfig(JitAuthorizerConfig, readEnvFile())
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`jit-authorizer: ${err.message}\n`)
+    process.exit(78)
+  }
+  throw err
+}
+
+const logger = pino({ level: config.LOG_LEVEL, base: { service: 'jit-authorizer' } })
+const connections = createConnections({
+  config,
+  logger,
+  name: 'jit-authorizer',
+  use: { archive: false },
+  // The decision budget is enforced inside PostgreSQL: a statement that runs out of it is
+  // cancelled and rolled back there, never abandoned mid-commit by the caller.
+  postgres: { statementTimeoutMs: config.JIT_DECISION_BUDGET_MS }
+})
+await connections.start()
+
+const registry = createMetricsRegistry({ service: 'jit-authorizer' })
+const relay = createOutboxRelay({
+  sql: connections.db.sql,
+  publisher: connections.publisher,
+  logger: logger.child({ component: 'outbox-relay' }),
+  batchSize: config.OUTBOX_RELAY_BATCH,
+  intervalMs: config.OUTBOX_RELAY_INTERVAL_MS,
+  // ledger_emit notifies this channel in the decision's own transaction: publish at once
+  listenChannel: 'outbox'
+})
+connections.onShutdown('drain', async () => { await relay.stop() })
+
+const app = await buildApp({ config, logger, db: connections.db, cache: connections.cache, registry, connections })
+relay.start()
+
+closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger }, async ({ err, signal }) => {
+  if (err !== undefined) logger.error({ err }, 'shutting down after an error')
+  else logger.info({ signal }, 'shutting down')
+  // stop accepting and finish in-flight decisions, then drain the relay and close pools
+  await app.close()
+  await connections.close()
+})
+
+await app.listen({ host: config.HOST, port: config.PORT })

@@ -1,0 +1,238 @@
+import { ConsumerStatus, type AsyncMessage, type Connection } from 'rabbitmq-client'
+import type { Logger } from 'pino'
+import { serializeBody, type ConfirmedChannel } from './publisher.js'
+import {
+  DLX_EXCHANGE,
+  deadQueueName,
+  retryQueueName,
+  workQueueArguments,
+  type ResolvedTopology
+} from './topology.js'
+
+/** Header names the retry path keeps on a message. */
+export const HEADER_FAILURE_REASON = 'x-failure-reason'
+export const HEADER_RETRY_COUNT = 'x-retry-count'
+export const HEADER_FIRST_FAILED_AT = 'x-first-failed-at'
+export const HEADER_ORIGINAL_ROUTING_KEY = 'x-original-routing-key'
+/** Which queue's handler failed (a dead message may be replayed by an operator from it). */
+export const HEADER_ORIGINAL_QUEUE = 'x-original-queue'
+
+/**
+ * Throw from a handler when retrying cannot help (malformed message, unknown entity that will
+ * never exist): the message goes straight to `<queue>.dead`, with the reason.
+ */
+export class PermanentError extends Error {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'PermanentError'
+  }
+}
+
+/** What a handler receives. */
+export interface ConsumedMessage {
+  /** The parsed JSON body. */
+  body: unknown
+  /** The routing key it was first published with (kept across retries). */
+  routingKey: string
+  messageId: string
+  headers: Record<string, unknown>
+  correlationId?: string
+  /** The broker delivered it before (the previous consumer died or its ack was lost). */
+  redelivered: boolean
+  /** How many times the retry path has already returned it to this queue (0 on first delivery). */
+  retryCount: number
+  /** When it was published, in epoch milliseconds (second precision), where set. */
+  publishedAt?: number
+}
+
+/**
+ * Handles one message. Resolve to acknowledge; throw to retry (after the configured delays, then
+ * `<queue>.dead`); throw {@link PermanentError} to dead-letter at once. Delivery is at least
+ * once: deduplicate on `messageId`.
+ */
+export type MessageHandler = (msg: ConsumedMessage) => Promise<void>
+
+/** Options of `consume`. */
+export interface ConsumeOptions {
+  /** Handlers running at once. @default 4 */
+  concurrency?: number
+  /** Messages the broker sends ahead. @default 2 x concurrency */
+  prefetch?: number
+}
+
+/** Counters of a consumer since it started. */
+export interface ConsumerStats {
+  /** Handled successfully and acknowledged. */
+  acked: number
+  /** Sent to a retry queue. */
+  retried: number
+  /** Sent to the dead-letter queue. */
+  dead: number
+  /** Returned to the queue because the retry/dead publish itself failed. */
+  requeued: number
+}
+
+/** A running consumer. */
+export interface ConsumerHandle {
+  readonly queue: string
+  /** Stops taking messages and waits for the handlers in flight. */
+  close: () => Promise<void>
+  stats: () => ConsumerStats
+}
+
+interface ConsumerDeps {
+  connection: Connection
+  topology: ResolvedTopology
+  failurePublisher: ConfirmedChannel
+  logger: Logger
+}
+
+// Headers the broker owns or that our retry path rewrites; never copied onto a republished message
+// (x-death holds AMQP timestamps and arrays that do not survive a decode/encode round trip).
+const DROPPED_HEADERS = new Set(['x-death', 'x-first-death-exchange', 'x-first-death-queue', 'x-first-death-reason'])
+
+// After a failed retry publish the message is requeued; waiting first keeps a broker that refuses
+// publishes from turning the consumer into a hot loop.
+const REQUEUE_PAUSE_MS = 1000
+
+function errorText (err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`
+  return String(err)
+}
+
+function headerInt (value: unknown): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : NaN
+  return Number.isSafeInteger(n) && n >= 0 ? n : 0
+}
+
+// The bytes to republish: rabbitmq-client parsed JSON (and decoded text/plain) bodies; anything
+// that was not valid JSON is kept byte for byte so the dead-letter queue shows what arrived.
+function rawBody (msg: AsyncMessage): Buffer {
+  if (Buffer.isBuffer(msg.body)) return msg.body
+  if (typeof msg.body === 'string' && msg.contentType !== 'application/json') return Buffer.from(msg.body, 'utf8')
+  return serializeBody(msg.body)
+}
+
+/** @internal */
+export function startConsumer (deps: ConsumerDeps, queue: string, handler: MessageHandler, options: ConsumeOptions = {}): ConsumerHandle {
+  const { connection, topology, failurePublisher } = deps
+  if (!topology.queues.some(q => q.name === queue)) {
+    throw new TypeError(`queue '${queue}' is not part of the topology, so it has no retry path`)
+  }
+  const concurrency = options.concurrency ?? 4
+  const prefetch = options.prefetch ?? concurrency * 2
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new TypeError('concurrency must be a positive integer')
+  if (!Number.isSafeInteger(prefetch) || prefetch < 1) throw new TypeError('prefetch must be a positive integer')
+  const logger = deps.logger.child({ queue })
+  const maxRetries = topology.retryDelaysMs.length
+  const counters: ConsumerStats = { acked: 0, retried: 0, dead: 0, requeued: 0 }
+  const inFlight = new Set<Promise<ConsumerStatus>>()
+  let closing = false
+
+  async function sendToFailurePath (msg: AsyncMessage, messageId: string, err: unknown, permanent: boolean): Promise<ConsumerStatus> {
+    const headers: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(msg.headers ?? {})) {
+      if (!DROPPED_HEADERS.has(k)) headers[k] = v
+    }
+    const retryCount = headerInt(headers[HEADER_RETRY_COUNT])
+    const toDead = permanent || retryCount >= maxRetries
+    const reason = errorText(err)
+    headers[HEADER_FAILURE_REASON] = reason
+    headers[HEADER_ORIGINAL_QUEUE] = queue
+    headers[HEADER_FIRST_FAILED_AT] ??= new Date().toISOString()
+    headers[HEADER_ORIGINAL_ROUTING_KEY] ??= msg.routingKey
+    if (!toDead) headers[HEADER_RETRY_COUNT] = retryCount + 1
+    const target = toDead ? deadQueueName(queue) : retryQueueName(queue, retryCount + 1)
+    try {
+      await failurePublisher.send({
+        exchange: DLX_EXCHANGE,
+        routingKey: target,
+        body: rawBody(msg),
+        contentType: msg.contentType,
+        messageId,
+        type: typeof msg.type === 'string' ? msg.type : String(headers[HEADER_ORIGINAL_ROUTING_KEY]),
+        timestamp: msg.timestamp ?? Math.floor(Date.now() / 1000),
+        correlationId: msg.correlationId,
+        headers,
+        // Unroutable would mean the retry queue is missing: requeue rather than lose it.
+        mandatory: true
+      })
+    } catch (publishErr) {
+      // Not acked: the original stays ours until the failure copy is confirmed, so a crash here
+      // gives at most a duplicate, never a loss.
+      logger.error({ err: publishErr, messageId, target }, 'could not move failed message; requeueing')
+      counters.requeued++
+      await new Promise(resolve => setTimeout(resolve, REQUEUE_PAUSE_MS))
+      return ConsumerStatus.REQUEUE
+    }
+    if (toDead) {
+      counters.dead++
+      logger.warn({ messageId, reason, retryCount, permanent }, 'message dead-lettered')
+    } else {
+      counters.retried++
+      logger.info({ messageId, reason, retry: retryCount + 1 }, 'message scheduled for retry')
+    }
+    return ConsumerStatus.ACK
+  }
+
+  const consumer = connection.createConsumer({
+    queue,
+    // Same arguments as declareTopology, so a consumer that starts (or reconnects) after the
+    // queue was deleted recreates it identically instead of failing on a mismatch.
+    queueOptions: { durable: true, arguments: workQueueArguments(queue) },
+    qos: { prefetchCount: prefetch },
+    concurrency,
+    requeue: true
+  }, async (msg: AsyncMessage): Promise<ConsumerStatus> => {
+    // rabbitmq-client 5.0.8 can start a prefetched message while close() awaits basic.cancel-ok
+    // and then close the channel without waiting for it; once closing, hand messages back.
+    if (closing) return ConsumerStatus.REQUEUE
+    const run = handle(msg)
+    inFlight.add(run)
+    try {
+      return await run
+    } finally {
+      inFlight.delete(run)
+    }
+  })
+  consumer.on('error', (err: unknown) => logger.warn({ err }, 'amqp consumer error'))
+
+  async function handle (msg: AsyncMessage): Promise<ConsumerStatus> {
+    const headers = { ...(msg.headers ?? {}) }
+    const messageId = typeof msg.messageId === 'string' && msg.messageId !== '' ? msg.messageId : undefined
+    if (messageId === undefined) {
+      return await sendToFailurePath(msg, `missing-${msg.deliveryTag}-${Date.now()}`, new PermanentError('message has no message_id, so it cannot be deduplicated'), true)
+    }
+    if (msg.contentType !== 'application/json' || Buffer.isBuffer(msg.body)) {
+      return await sendToFailurePath(msg, messageId, new PermanentError(`body is not JSON (content type ${msg.contentType ?? 'none'})`), true)
+    }
+    const original = headers[HEADER_ORIGINAL_ROUTING_KEY]
+    const consumed: ConsumedMessage = {
+      body: msg.body,
+      routingKey: typeof original === 'string' ? original : msg.routingKey,
+      messageId,
+      headers,
+      redelivered: msg.redelivered,
+      retryCount: headerInt(headers[HEADER_RETRY_COUNT])
+    }
+    if (typeof msg.correlationId === 'string') consumed.correlationId = msg.correlationId
+    if (typeof msg.timestamp === 'number') consumed.publishedAt = msg.timestamp * 1000
+    try {
+      await handler(consumed)
+    } catch (err) {
+      return await sendToFailurePath(msg, messageId, err, err instanceof PermanentError)
+    }
+    counters.acked++
+    return ConsumerStatus.ACK
+  }
+
+  return {
+    queue,
+    close: async () => {
+      closing = true
+      await consumer.close()
+      await Promise.allSettled([...inFlight])
+    },
+    stats: () => ({ ...counters })
+  }
+}

@@ -1,0 +1,175 @@
+import { createHash } from 'node:crypto'
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type postgres from 'postgres'
+import { pino, type Logger } from 'pino'
+
+/** A named directory of numbered SQL files (`0001_create_accounts.sql`, ...). */
+export interface MigrationSet {
+  /** Recorded in `schema_migrations.set_name`; versions are numbered per set. */
+  name: string
+  /** Directory holding the set's `.sql` files. */
+  dir: string
+}
+
+/** One migration file applied by {@link runMigrations}. */
+export interface AppliedMigration {
+  set: string
+  version: number
+  /** The file name, e.g. `0001_create_accounts.sql`. */
+  name: string
+}
+
+/** Options of {@link runMigrations}. */
+export interface RunMigrationsOptions {
+  logger?: Logger
+}
+
+interface MigrationFile {
+  set: string
+  version: number
+  name: string
+  path: string
+  text: string
+  checksum: string
+}
+
+/**
+ * Fixed key of the session advisory lock every runner takes, so processes starting at once
+ * serialize and the later ones find everything applied. Any constant works as long as it never
+ * changes; this is "jit-migr" read as ASCII hex, truncated to stay a safe integer.
+ */
+export const MIGRATION_LOCK_KEY = 0x6a69742d6d69
+
+const FILE_NAME = /^(\d+)_[A-Za-z0-9_.-]+\.sql$/
+
+async function readSet (set: MigrationSet): Promise<MigrationFile[]> {
+  const entries = await readdir(set.dir, { withFileTypes: true })
+  const files: MigrationFile[] = []
+  const seen = new Map<number, string>()
+  for (const entry of entries) {
+    if (!entry.isFile() || !entry.name.endsWith('.sql')) continue
+    const match = FILE_NAME.exec(entry.name)
+    if (match === null) throw new Error(`migration set ${set.name}: ${entry.name} is not named like 0001_description.sql`)
+    const version = Number(match[1])
+    const previous = seen.get(version)
+    if (previous !== undefined) throw new Error(`migration set ${set.name}: ${previous} and ${entry.name} share version ${version}`)
+    seen.set(version, entry.name)
+    const path = join(set.dir, entry.name)
+    // Line endings are normalized so a checkout with CRLF does not look like an edited file.
+    const text = (await readFile(path, 'utf8')).replace(/\r\n/g, '\n')
+    const checksum = createHash('sha256').update(text).digest('hex')
+    files.push({ set: set.name, version, name: entry.name, path, text, checksum })
+  }
+  return files.sort((a, b) => a.version - b.version)
+}
+
+/**
+ * Applies pending migrations: each set in the given order, each file in numeric order, once.
+ *
+ * - Each file runs in its own transaction together with its `schema_migrations` row, so a failing
+ *   file leaves nothing of itself; the run stops with an error naming the file, and files applied
+ *   before it stay applied.
+ * - A file whose content changed after it was applied (checksum mismatch), or a pending file
+ *   numbered below an applied one, is an error and nothing is applied.
+ * - The whole run holds a session advisory lock ({@link MIGRATION_LOCK_KEY}) on one reserved
+ *   connection, so concurrent runners wait for each other and the later ones apply nothing.
+ * - Statements run without a statement timeout (building an index may take long). Files must not
+ *   contain their own `BEGIN`/`COMMIT` or statements that cannot run in a transaction
+ *   (`CREATE INDEX CONCURRENTLY`).
+ *
+ * @returns the files applied by this call, in order.
+ */
+export async function runMigrations (sql: postgres.Sql, sets: MigrationSet[], opts: RunMigrationsOptions = {}): Promise<{ applied: AppliedMigration[] }> {
+  const logger = opts.logger ?? pino({ level: 'silent' })
+  const names = new Set<string>()
+  for (const set of sets) {
+    if (names.has(set.name)) throw new Error(`migration set ${set.name} is listed twice`)
+    names.add(set.name)
+  }
+  // Files are read and validated before touching the database: a bad name fails fast.
+  const bySet: MigrationFile[][] = []
+  for (const set of sets) bySet.push(await readSet(set))
+
+  // A session lock must be taken and released on the same connection, hence reserve().
+  // porsager's reserved connections have no begin(), so transactions are explicit statements.
+  const conn = await sql.reserve()
+  const applied: AppliedMigration[] = []
+  let locked = false
+  try {
+    // Waiting for another runner, and a long migration, must not hit the pool's statement timeout.
+    await conn`select set_config('statement_timeout', '0', false)`
+    await conn`select pg_advisory_lock(${MIGRATION_LOCK_KEY}::bigint)`
+    locked = true
+    await conn`
+      create table if not exists schema_migrations (
+        set_name text not null,
+        version int not null,
+        name text not null,
+        checksum text not null,
+        applied_at timestamptz not null default now(),
+        primary key (set_name, version)
+      )`
+
+    const pendingBySet: MigrationFile[][] = []
+    for (const files of bySet) pendingBySet.push(await pendingFiles(conn, files))
+
+    for (const pending of pendingBySet) {
+      for (const file of pending) {
+        const started = performance.now()
+        await applyFile(conn, file)
+        applied.push({ set: file.set, version: file.version, name: file.name })
+        logger.info({ set: file.set, version: file.version, file: file.name, durationMs: Math.round(performance.now() - started) }, 'migration applied')
+      }
+    }
+    return { applied }
+  } finally {
+    try {
+      if (locked) await conn`select pg_advisory_unlock(${MIGRATION_LOCK_KEY}::bigint)`
+      await conn`reset statement_timeout`
+    } catch (err) {
+      // The connection is broken; the server drops its session lock with it.
+      logger.warn({ err: { message: (err as Error).message } }, 'migration lock release failed')
+    }
+    conn.release()
+  }
+}
+
+/** Checks applied files against the directory and returns the pending ones. */
+async function pendingFiles (conn: postgres.ReservedSql, files: MigrationFile[]): Promise<MigrationFile[]> {
+  const setName = files[0]?.set
+  if (setName === undefined) return []
+  const rows = await conn<Array<{ version: number, name: string, checksum: string }>>`
+    select version, name, checksum from schema_migrations where set_name = ${setName} order by version`
+  const applied = new Map(rows.map(row => [row.version, row]))
+  const highestApplied = rows.at(-1)?.version ?? 0
+  const pending: MigrationFile[] = []
+  for (const file of files) {
+    const row = applied.get(file.version)
+    if (row === undefined) {
+      if (file.version < highestApplied) {
+        throw new Error(`migration ${file.set}/${file.name} is pending but version ${highestApplied} is already applied; renumber it after ${highestApplied}`)
+      }
+      pending.push(file)
+    } else if (row.checksum !== file.checksum) {
+      throw new Error(`migration ${file.set}/${file.name} changed after it was applied (checksum mismatch); add a new migration instead of editing it`)
+    }
+  }
+  return pending
+}
+
+async function applyFile (conn: postgres.ReservedSql, file: MigrationFile): Promise<void> {
+  await conn`begin`
+  try {
+    // The one place SQL is not a tagged template: a migration file is trusted, versioned SQL
+    // with several statements and `$$` function bodies, which only the simple protocol runs.
+    await conn.unsafe(file.text)
+    await conn`
+      insert into schema_migrations (set_name, version, name, checksum)
+      values (${file.set}, ${file.version}, ${file.name}, ${file.checksum})`
+    await conn`commit`
+  } catch (err) {
+    await conn`rollback`.catch(() => {})
+    throw new Error(`migration ${file.set}/${file.name} failed: ${(err as Error).message}`, { cause: err })
+  }
+}

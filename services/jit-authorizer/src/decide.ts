@@ -1,0 +1,266 @@
+import type { Logger } from 'pino'
+import type { Cache } from '@jit/redis'
+import type { Database } from '@jit/postgres'
+import type { Profiler } from '@jit/profiler'
+import {
+  classifyJitMethod, currencyExponent, isKnownCurrency, parseAmount, MoneyError,
+  type InboundJitFunding, type JitFundingRequest
+} from '@jit/contracts'
+import {
+  decideJitFunding, recordTimeoutDecline, jitRequestFingerprint, isStaleCacheError, isBudgetExceededError,
+  loadUser, loadCard, loadLimits,
+  type JitDecisionRequest, type JitDecisionResult, type JitEcho, type UserRecord, type CardRecord, type LimitsRecord
+} from '@jit/ledger'
+
+/** The decision stages, each timed by the profiler. */
+export const DECISION_STAGES = ['user_lookup', 'card_lookup', 'limits_check', 'decision'] as const
+export type DecisionStage = typeof DECISION_STAGES[number]
+
+export interface JitDeciderDeps {
+  db: Database
+  cache: Cache
+  profiler: Profiler<DecisionStage>
+  logger: Logger
+  /** IANA zone of the program's days and months (period limits, card expiry). */
+  timezone: string
+  /** Counts decisions that ran out of their budget inside PostgreSQL. */
+  onBudgetExceeded?: () => void
+}
+
+export interface JitAnswer {
+  status: 200 | 402
+  body: { jit_funding: Record<string, unknown> }
+  outcome: 'approved' | 'declined' | 'answered'
+  declineReason: string | null
+}
+
+/** Methods whose decision looks at the card and the cardholder. */
+const CHECKS_CARD = new Set(['authorization', 'incremental', 'immediate_debit', 'account_verification', 'refund_authorization', 'balance_inquiry'])
+/** Methods that move money now and therefore check spending limits. */
+const MOVES_MONEY = new Set(['authorization', 'incremental', 'immediate_debit'])
+/** Methods whose amount may be zero. */
+const ZERO_ALLOWED = new Set(['account_verification', 'balance_inquiry', 'informative', 'unknown', 'refund_authorization'])
+
+/** The echo of a response: what the processor sent, the amount as an exact JSON number. */
+function echoOf (jf: InboundJitFunding | Record<string, unknown>, amount: number): JitEcho {
+  const echo: JitEcho = {
+    token: String(jf.token),
+    method: String(jf.method),
+    user_token: String(jf.user_token),
+    amount
+  }
+  if (typeof jf.acting_user_token === 'string' && jf.acting_user_token.length > 0) echo.acting_user_token = jf.acting_user_token
+  return echo
+}
+
+/** The amount to echo when it could not be parsed exactly: the number sent if it is one, else 0. */
+function fallbackEchoAmount (raw: unknown): number {
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' ? Number(raw) : NaN
+  return Number.isFinite(n) && n >= 0 ? n : 0
+}
+
+function currentMonth (timezone: string, now = new Date()): string {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit' }).formatToParts(now)
+  const year = parts.find(p => p.type === 'year')?.value ?? '0000'
+  const month = parts.find(p => p.type === 'month')?.value ?? '00'
+  return `${year}-${month}`
+}
+
+interface Snapshot {
+  user: UserRecord | null
+  card: CardRecord | null
+  cardLimits: LimitsRecord | null
+  userLimits: LimitsRecord | null
+}
+
+/**
+ * Decides JIT funding requests: the user, card and limits checks on cached data, then the ledger
+ * statement, which re-validates every cached revision and moves money atomically. A stale cache
+ * is refreshed and the decision retried, so the cache changes speed, never answers.
+ */
+export function createJitDecider (deps: JitDeciderDeps): {
+  decide: (request: JitFundingRequest, jitFunding: InboundJitFunding) => Promise<JitAnswer>
+  declineInvalid: (identity: Record<string, unknown>, reason: 'INVALID_AMOUNT' | 'TRANSACTION_NOT_PERMITTED') => Promise<JitAnswer>
+} {
+  const { db, cache, profiler, logger, timezone } = deps
+
+  async function snapshot (userToken: string, cardToken: string | null, currency: string, fresh: boolean): Promise<Snapshot> {
+    if (fresh) {
+      const [user, card, cardLimits, userLimits] = await Promise.all([
+        loadUser(db.sql, userToken),
+        cardToken === null ? null : loadCard(db.sql, cardToken),
+        cardToken === null ? null : loadLimits(db.sql, 'card', cardToken, currency),
+        loadLimits(db.sql, 'user', userToken, currency)
+      ])
+      await Promise.all([
+        cache.invalidate('user', userToken),
+        cardToken === null ? null : cache.invalidate('card', cardToken),
+        cardToken === null ? null : cache.invalidate('limits', `card:${cardToken}:${currency}`),
+        cache.invalidate('limits', `user:${userToken}:${currency}`)
+      ])
+      return { user, card, cardLimits, userLimits }
+    }
+    return {
+      user: await cache.getOrLoad('user', userToken, async () => await loadUser(db.sql, userToken)),
+      card: cardToken === null ? null : await cache.getOrLoad('card', cardToken, async () => await loadCard(db.sql, cardToken)),
+      cardLimits: cardToken === null ? null : await cache.getOrLoad('limits', `card:${cardToken}:${currency}`, async () => await loadLimits(db.sql, 'card', cardToken, currency)),
+      userLimits: await cache.getOrLoad('limits', `user:${userToken}:${currency}`, async () => await loadLimits(db.sql, 'user', userToken, currency))
+    }
+  }
+
+  async function runLedger (request: JitDecisionRequest): Promise<JitDecisionResult> {
+    try {
+      const [result] = await decideJitFunding(db.sql, [request])
+      if (result === undefined) throw new Error('the ledger returned no decision')
+      return result
+    } catch (err) {
+      if (!isBudgetExceededError(err)) throw err
+      deps.onBudgetExceeded?.()
+      logger.warn({ jit_token: request.jitToken }, 'decision budget exceeded: declined')
+      return await recordTimeoutDecline(db.sql, request)
+    }
+  }
+
+  async function decide (body: JitFundingRequest, jf: InboundJitFunding): Promise<JitAnswer> {
+    const timer = profiler.start()
+    const kind = classifyJitMethod(String(jf.method))
+    const userToken = String(jf.user_token)
+    const cardToken = typeof body.card_token === 'string' && body.card_token.length > 0 ? body.card_token : null
+    const rawCurrency = typeof body.currency_code === 'string' ? body.currency_code : 'USD'
+    const currency = isKnownCurrency(rawCurrency) ? rawCurrency : 'USD'
+    const originalJitToken = typeof jf.original_jit_funding_token === 'string' ? jf.original_jit_funding_token : null
+    const mcc = typeof body.card_acceptor?.mcc === 'string' ? body.card_acceptor.mcc : null
+
+    let amount = 0
+    let declineReason: string | null = null
+    let echoAmount: number
+    try {
+      if (!isKnownCurrency(rawCurrency)) throw new MoneyError('UNKNOWN_CURRENCY', `unknown currency ${rawCurrency}`)
+      amount = parseAmount(jf.amount, currency, { allowZero: ZERO_ALLOWED.has(kind) })
+      echoAmount = Number(jf.amount)
+    } catch (err) {
+      if (!(err instanceof MoneyError)) throw err
+      declineReason = 'INVALID_AMOUNT'
+      echoAmount = fallbackEchoAmount(jf.amount)
+    }
+    // the echo is exact: formatted from minor units when the amount parsed
+    if (declineReason === null) echoAmount = amount / 10 ** currencyExponent(currency)
+
+    const base: JitDecisionRequest = {
+      jitToken: String(jf.token),
+      fingerprint: jitRequestFingerprint({
+        method: String(jf.method),
+        userToken,
+        actingUserToken: typeof jf.acting_user_token === 'string' ? jf.acting_user_token : null,
+        cardToken,
+        amount: declineReason === null ? String(amount) : JSON.stringify(jf.amount ?? null),
+        currency: rawCurrency,
+        originalJitToken
+      }),
+      method: String(jf.method),
+      kind,
+      userToken,
+      cardToken,
+      accountToken: null,
+      amount,
+      currency,
+      mcc,
+      originalJitToken,
+      transactionToken: typeof body.token === 'string' ? body.token : null,
+      declineReason,
+      expect: null,
+      echo: echoOf(jf, echoAmount),
+      timezone,
+      request: { type: body.type ?? null, state: body.state ?? null, mcc, merchant: body.card_acceptor?.name ?? null }
+    }
+
+    let result: JitDecisionResult | undefined
+    for (let attempt = 0; result === undefined; attempt++) {
+      const request = { ...base }
+      if (request.declineReason === null && CHECKS_CARD.has(kind)) {
+        const fresh = attempt > 0
+        const snap = await screen(request, fresh, timer)
+        request.expect = {
+          user: snap.user?.revision ?? 0,
+          ...(cardToken === null ? {} : { card: snap.card?.revision ?? 0, card_limits: snap.cardLimits?.revision ?? 0 }),
+          user_limits: snap.userLimits?.revision ?? 0
+        }
+      }
+      try {
+        result = await timer.stage('decision', async () => await runLedger(request))
+      } catch (err) {
+        if (!isStaleCacheError(err) || attempt >= 3) throw err
+        logger.debug({ jit_token: request.jitToken, attempt }, 'cached data was stale: deciding again on fresh data')
+      }
+    }
+    timer.end(result.outcome, result.decline_reason ?? undefined)
+    return { status: result.status, body: result.response, outcome: result.outcome, declineReason: result.decline_reason }
+
+    /** The checks on (cached) user, card and limits; sets the request's decline and account. */
+    async function screen (request: JitDecisionRequest, fresh: boolean, t: ReturnType<typeof profiler.start>): Promise<Snapshot> {
+      let snap: Snapshot
+      if (fresh) {
+        snap = await t.stage('user_lookup', async () => await snapshot(userToken, cardToken, currency, true))
+      } else {
+        const user = await t.stage('user_lookup', async () => await cache.getOrLoad('user', userToken, async () => await loadUser(db.sql, userToken)))
+        const card = await t.stage('card_lookup', async () => cardToken === null ? null : await cache.getOrLoad('card', cardToken, async () => await loadCard(db.sql, cardToken)))
+        const [cardLimits, userLimits] = await t.stage('limits_check', async () => await Promise.all([
+          cardToken === null ? null : cache.getOrLoad('limits', `card:${cardToken}:${currency}`, async () => await loadLimits(db.sql, 'card', cardToken, currency)),
+          cache.getOrLoad('limits', `user:${userToken}:${currency}`, async () => await loadLimits(db.sql, 'user', userToken, currency))
+        ]))
+        snap = { user, card, cardLimits, userLimits }
+      }
+      request.declineReason = screenDecline(snap, request)
+      request.accountToken = snap.card?.account_token ?? snap.card?.user_token ?? userToken
+      return snap
+    }
+  }
+
+  function screenDecline (snap: Snapshot, request: JitDecisionRequest): string | null {
+    const { user, card } = snap
+    if (user === null || user.status !== 'ACTIVE') return 'CARDHOLDER_NOT_ACTIVE'
+    if (card === null) return 'INVALID_CARD'
+    const acting = request.echo.acting_user_token
+    if (card.user_token !== request.userToken && card.user_token !== acting) return 'INVALID_CARD'
+    if (card.status !== 'ACTIVE') return 'CARD_NOT_ACTIVE'
+    if (card.expiration < currentMonth(timezone)) return 'EXPIRED_CARD'
+    if (!MOVES_MONEY.has(request.kind)) return null
+    for (const limits of [snap.cardLimits, snap.userLimits]) {
+      if (limits === null) continue
+      if (request.mcc !== null && limits.blocked_mccs.includes(request.mcc)) return 'INVALID_MERCHANT'
+      // an incremental's per-transaction limit applies to the purchase total: the ledger checks it
+      if (request.kind !== 'incremental' && limits.per_transaction !== null && request.amount > limits.per_transaction) return 'AMOUNT_LIMIT_EXCEEDED'
+    }
+    return null
+  }
+
+  /** A request whose token, method and user token parse but something else does not: a recorded 402. */
+  async function declineInvalid (identity: Record<string, unknown>, reason: 'INVALID_AMOUNT' | 'TRANSACTION_NOT_PERMITTED'): Promise<JitAnswer> {
+    const request: JitDecisionRequest = {
+      jitToken: String(identity.token),
+      fingerprint: jitRequestFingerprint({
+        method: String(identity.method), userToken: String(identity.user_token), actingUserToken: null, cardToken: null,
+        amount: JSON.stringify(identity.amount ?? null), currency: 'invalid', originalJitToken: null
+      }),
+      method: String(identity.method),
+      kind: classifyJitMethod(String(identity.method)),
+      userToken: String(identity.user_token),
+      cardToken: null,
+      accountToken: null,
+      amount: 0,
+      currency: 'USD',
+      mcc: null,
+      originalJitToken: null,
+      transactionToken: null,
+      declineReason: reason,
+      expect: null,
+      echo: echoOf(identity, fallbackEchoAmount(identity.amount)),
+      timezone
+    }
+    const result = await runLedger(request)
+    profiler.recordOutcome(result.outcome, result.decline_reason ?? undefined)
+    return { status: result.status, body: result.response, outcome: result.outcome, declineReason: result.decline_reason }
+  }
+
+  return { decide, declineInvalid }
+}

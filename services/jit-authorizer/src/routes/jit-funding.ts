@@ -1,0 +1,93 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { Type } from '@sinclair/typebox'
+import { Counter, type Registry } from 'prom-client'
+import { HttpErrorBody, JitProgramResponse, parseJitFundingRequest, type InboundJitFunding } from '@jit/contracts'
+import { createBasicAuthVerifier, type BasicCredentials } from '@jit/http-auth'
+import type { createJitDecider } from '../decide.js'
+
+export interface JitFundingRouteOptions {
+  decider: ReturnType<typeof createJitDecider>
+  credentials: Array<BasicCredentials | null>
+  /** What an overloaded or failing gateway answers: a fast decline, or 503 for the processor's stand-in. */
+  overloadResponse: 'decline' | 'unavailable'
+  registry: Registry
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the under-pressure handler: answer without touching the database. */
+    shedding?: boolean
+  }
+}
+
+const OVERLOAD_MEMO = 'Declined: the gateway is overloaded; try again.'
+const FAILURE_MEMO = 'Declined: the gateway could not decide; try again.'
+
+/**
+ * `POST /v1/jit-funding`: the processor's Gateway JIT funding request. Once the JIT token, method
+ * and user token parse, every refusal is a 402 with a decline reason; only an unreadable body is
+ * a 400; wrong credentials are a 401 and record nothing but a counter.
+ */
+export const jitFundingRoutes: FastifyPluginAsync<JitFundingRouteOptions> = async (app, opts) => {
+  const verify = createBasicAuthVerifier(opts.credentials)
+  const authFailures = new Counter({ name: 'jit_auth_failures_total', help: 'JIT requests refused for missing or wrong credentials', registers: [opts.registry] })
+  const shed = new Counter({ name: 'jit_shed_total', help: 'JIT requests answered without a decision because the gateway was overloaded or failing', labelNames: ['cause'], registers: [opts.registry] })
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (verify(req.headers.authorization)) return
+    authFailures.inc()
+    await reply.code(401).header('WWW-Authenticate', 'Basic realm="jit-funding"').send({ error: 'Unauthorized', message: 'missing or wrong credentials' })
+  })
+
+  function undecided (jf: Record<string, unknown>, memo: string): { jit_funding: Record<string, unknown> } {
+    const amount = typeof jf.amount === 'number' && Number.isFinite(jf.amount) && jf.amount >= 0
+      ? jf.amount
+      : typeof jf.amount === 'string' && Number.isFinite(Number(jf.amount)) && Number(jf.amount) >= 0 ? Number(jf.amount) : 0
+    const echo: Record<string, unknown> = { token: jf.token, method: jf.method, user_token: jf.user_token, amount }
+    if (typeof jf.acting_user_token === 'string' && jf.acting_user_token.length > 0) echo.acting_user_token = jf.acting_user_token
+    return { jit_funding: { ...echo, decline_reason: 'TRANSACTION_NOT_PERMITTED', memo } }
+  }
+
+  app.post('/v1/jit-funding', {
+    config: {
+      // Under pressure the request still reaches the handler, which answers a well-formed
+      // decline (it needs the body's token) without touching the database.
+      pressureHandler: (req: { shedding?: boolean }) => { req.shedding = true }
+    },
+    schema: {
+      body: Type.Object({}, { additionalProperties: true }),
+      response: {
+        200: JitProgramResponse,
+        402: JitProgramResponse,
+        400: HttpErrorBody,
+        401: HttpErrorBody,
+        503: HttpErrorBody
+      }
+    }
+  }, async (req, reply) => {
+    const parsed = parseJitFundingRequest(req.body)
+    if (parsed.kind === 'unreadable') {
+      const first = parsed.errors[0]
+      return await reply.code(400).send({ error: 'Bad Request', message: `${first?.path ?? ''}: ${first?.message ?? 'unreadable request'}`, field: first?.path })
+    }
+    const identity = parsed.kind === 'ok' ? parsed.jitFunding as Record<string, unknown> : parsed.identity as Record<string, unknown>
+    if (req.shedding === true) {
+      shed.inc({ cause: 'overload' })
+      if (opts.overloadResponse === 'unavailable') return await reply.code(503).header('Retry-After', '1').send({ error: 'Service Unavailable', message: 'overloaded' })
+      return await reply.code(402).send(undecided(identity, OVERLOAD_MEMO))
+    }
+    try {
+      const answer = parsed.kind === 'ok'
+        ? await opts.decider.decide(parsed.request, parsed.jitFunding as InboundJitFunding)
+        : await opts.decider.declineInvalid(identity, parsed.errors.some(e => e.path.endsWith('/amount')) ? 'INVALID_AMOUNT' : 'TRANSACTION_NOT_PERMITTED')
+      return await reply.code(answer.status).send(answer.body)
+    } catch (err) {
+      // The database is unreachable or failing: no decision could be recorded. A decline holds
+      // nothing, so it is always safe; the processor may retry the token later.
+      req.log.error({ err, jit_token: identity.token }, 'JIT decision failed')
+      shed.inc({ cause: 'failure' })
+      if (opts.overloadResponse === 'unavailable') return await reply.code(503).header('Retry-After', '1').send({ error: 'Service Unavailable', message: 'the gateway could not decide' })
+      return await reply.code(402).send(undecided(identity, FAILURE_MEMO))
+    }
+  })
+}
