@@ -44,9 +44,13 @@ export async function creditAccount (sql: Sql, credit: {
     const [after] = await tx<Array<{ balance: number, available: number }>>`
       select balance, balance - held as available from accounts where account_token = ${credit.accountToken}`
     await tx`select ledger_emit('ledger.account.credited', ${tx.json({
-      account_token: credit.accountToken, currency: credit.currency, amount: credit.amount,
-      effect_key: `${credit.effectKind}:${credit.effectKey}`, cause: credit.effectKind,
-      balance: after?.balance ?? null, available: after?.available ?? null
+      account_token: credit.accountToken,
+currency: credit.currency,
+amount: credit.amount,
+      effect_key: `${credit.effectKind}:${credit.effectKey}`,
+cause: credit.effectKind,
+      balance: after?.balance ?? null,
+available: after?.available ?? null
     })}::jsonb, ${credit.correlationId ?? null})`
     return { applied: true, balance: after?.balance, available: after?.available }
   })
@@ -83,9 +87,14 @@ export async function debitAccount (sql: Sql, debit: {
     const [after] = await tx<Array<{ balance: number, available: number }>>`
       select balance, balance - held as available from accounts where account_token = ${debit.accountToken}`
     await tx`select ledger_emit('ledger.account.debited', ${tx.json({
-      account_token: debit.accountToken, currency: debit.currency, amount: debit.amount,
-      effect_key: `${debit.effectKind}:${debit.effectKey}`, cause: debit.effectKind, forced: debit.force,
-      balance: after?.balance ?? null, available: after?.available ?? null
+      account_token: debit.accountToken,
+currency: debit.currency,
+amount: debit.amount,
+      effect_key: `${debit.effectKind}:${debit.effectKey}`,
+cause: debit.effectKind,
+forced: debit.force,
+      balance: after?.balance ?? null,
+available: after?.available ?? null
     })}::jsonb, ${debit.correlationId ?? null})`
     await tx`select ledger_check_overdrawn(${debit.accountToken}, ${debit.effectKind})`
     return { applied: true, balance: after?.balance, available: after?.available }

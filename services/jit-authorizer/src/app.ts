@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import underPressure from '@fastify/under-pressure'
 import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
@@ -27,7 +27,7 @@ export interface JitAuthorizerDeps {
 export async function buildApp (deps: JitAuthorizerDeps): Promise<FastifyInstance> {
   const { config, logger, registry } = deps
   const app = Fastify({
-    loggerInstance: logger,
+    loggerInstance: logger as FastifyBaseLogger,
     return503OnClosing: true,
     bodyLimit: 256 * 1024,
     // a string where a number belongs is a bad request, not a guess

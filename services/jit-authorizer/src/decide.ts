@@ -239,8 +239,13 @@ export function createJitDecider (deps: JitDeciderDeps): {
     const request: JitDecisionRequest = {
       jitToken: String(identity.token),
       fingerprint: jitRequestFingerprint({
-        method: String(identity.method), userToken: String(identity.user_token), actingUserToken: null, cardToken: null,
-        amount: JSON.stringify(identity.amount ?? null), currency: 'invalid', originalJitToken: null
+        method: String(identity.method),
+        userToken: String(identity.user_token),
+        actingUserToken: null,
+        cardToken: null,
+        amount: JSON.stringify(identity.amount ?? null),
+        currency: 'invalid',
+        originalJitToken: null
       }),
       method: String(identity.method),
       kind: classifyJitMethod(String(identity.method)),

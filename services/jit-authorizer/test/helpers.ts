@@ -1,0 +1,115 @@
+import type { FastifyInstance } from 'fastify'
+import { Registry } from 'prom-client'
+import { JitAuthorizerConfig, loadConfig } from '@jit/config'
+import { createDatabase, runMigrations, type Database } from '@jit/postgres'
+import { createCache, type Cache } from '@jit/redis'
+import { ledgerMigrationSets, checkLedgerInvariants, upsertUser, upsertCard, creditAccount, getAccount } from '@jit/ledger'
+import { createTestDatabase, createTestRedisPrefix, sharedRedisUrl, type Teardownable } from '@jit/test-support'
+import { basicAuthHeader } from '@jit/http-auth'
+import { buildApp } from '../src/app.js'
+import { swaggerValidator } from '../../../packages/contracts/test/swagger.js'
+
+export const AUTH = basicAuthHeader('jit-test', 'Test-Only-Passw0rd-For-Jit!')
+
+export interface Harness {
+  app: FastifyInstance
+  db: Database
+  cache: Cache
+  /** Creates an ACTIVE user and card funded with `balance` minor units (USD). */
+  fundedCard: (name: string, balance: number, opts?: { expiration?: string, status?: 'ACTIVE' | 'SUSPENDED' }) => Promise<{ user: string, card: string }>
+  available: (account: string) => Promise<number | undefined>
+  balance: (account: string) => Promise<number | undefined>
+  /** POSTs a JIT funding request with valid credentials. */
+  jit: (body: unknown, headers?: Record<string, string>) => Promise<{ status: number, body: any }>
+  invariants: () => Promise<unknown[]>
+}
+
+export async function harness (t: Teardownable, opts: { env?: Record<string, string>, redisUrl?: string, poolMax?: number } = {}): Promise<Harness> {
+  const url = await createTestDatabase(t, 'jit')
+  const prefix = createTestRedisPrefix(t)
+  const config = loadConfig(JitAuthorizerConfig, {
+    DEPLOY_ENV: 'local',
+    DATABASE_URL: url,
+    JIT_BASIC_AUTH: 'jit-test:Test-Only-Passw0rd-For-Jit!',
+    LOG_LEVEL: 'silent',
+    ...opts.env
+  })
+  const db = createDatabase({ url, poolMin: 1, poolMax: opts.poolMax ?? 8, statementTimeoutMs: config.JIT_DECISION_BUDGET_MS })
+  await runMigrations(db.sql, ledgerMigrationSets)
+  const cache = createCache({ url: opts.redisUrl ?? sharedRedisUrl, keyPrefix: prefix, commandTimeoutMs: 200 })
+  await cache.connect()
+  const { default: pino } = await import('pino')
+  const app = await buildApp({ config, logger: pino({ level: 'silent' }), db, cache, registry: new Registry() })
+  t.teardown(async () => {
+    await app.close()
+    await cache.close()
+    await db.close(1)
+  })
+  let n = 0
+  return {
+    app,
+    db,
+    cache,
+    async fundedCard (name, balance, o = {}) {
+      const user = `u-${name}-${++n}`
+      const card = `c-${name}-${n}`
+      await upsertUser(db.sql, { user_token: user, status: 'ACTIVE' })
+      await upsertCard(db.sql, { card_token: card, user_token: user, status: o.status ?? 'ACTIVE', expiration: o.expiration ?? '2099-12' })
+      if (balance > 0) await creditAccount(db.sql, { accountToken: user, currency: 'USD', amount: balance, effectKind: 'test.load', effectKey: `${user}-load` })
+      return { user, card }
+    },
+    available: async (account) => (await getAccount(db.sql, account))?.available,
+    balance: async (account) => (await getAccount(db.sql, account))?.balance,
+    async jit (body, headers = {}) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/jit-funding',
+        headers: { authorization: AUTH, 'content-type': 'application/json', ...headers },
+        payload: typeof body === 'string' ? body : JSON.stringify(body)
+      })
+      return { status: res.statusCode, body: res.body.length > 0 ? res.json() : null }
+    },
+    invariants: async () => await checkLedgerInvariants(db.sql)
+  }
+}
+
+let seq = 0
+/** A JIT funding request as the processor sends it (a transaction-shaped body). */
+export function jitBody (c: { user: string, card: string }, amount: number | string, over: {
+  method?: string
+  token?: string
+  original?: string
+  mcc?: string
+  currency?: string
+  acting?: string
+  unload?: boolean
+} = {}): Record<string, unknown> {
+  const token = over.token ?? `jit-${process.pid}-${++seq}`
+  const jitFunding: Record<string, unknown> = {
+    token,
+    method: over.method ?? 'pgfs.authorization',
+    user_token: c.user,
+    amount
+  }
+  if (over.original !== undefined) jitFunding.original_jit_funding_token = over.original
+  if (over.acting !== undefined) jitFunding.acting_user_token = over.acting
+  return {
+    type: 'authorization',
+    state: 'PENDING',
+    token: `txn-${token}`,
+    user_token: c.user,
+    card_token: c.card,
+    currency_code: over.currency ?? 'USD',
+    amount,
+    card_acceptor: { mid: '000000000011111', mcc: over.mcc ?? '5411', name: 'Corner Grocery', country_code: 'USA' },
+    network: 'VISA',
+    [over.unload === true ? 'gpa_order_unload' : 'gpa_order']: { token: `gpa-${token}`, jit_funding: jitFunding },
+    unknown_future_field: { kept: true }
+  }
+}
+
+/**
+ * The processor's own schema of our answers: swagger `jit_program_response` with its references
+ * (the contracts package's validator of the swagger, shared rather than copied).
+ */
+export const validateProgramResponse = swaggerValidator('jit_program_response')
