@@ -112,4 +112,8 @@ export function jitBody (c: { user: string, card: string }, amount: number | str
  * The processor's own schema of our answers: swagger `jit_program_response` with its references
  * (the contracts package's validator of the swagger, shared rather than copied).
  */
-export const validateProgramResponse = swaggerValidator('jit_program_response')
+const programResponse = swaggerValidator('jit_program_response')
+export function validateProgramResponse (body: unknown): { ok: boolean, errors: unknown } {
+  const ok = programResponse(body)
+  return { ok, errors: programResponse.errors }
+}

@@ -14,8 +14,8 @@ function moneyTest (name: string, fn: (t: Test) => Promise<void>): void {
 }
 
 function conforms (t: Test, body: unknown, what: string): void {
-  const ok = validateProgramResponse(body)
-  t.ok(ok, `${what} validates against swagger jit_program_response`, { errors: validateProgramResponse.errors })
+  const { ok, errors } = validateProgramResponse(body)
+  t.ok(ok, `${what} validates against swagger jit_program_response`, { errors })
 }
 
 moneyTest('approve: 200 echoing token, method, user_token, acting_user_token and the exact amount', async t => {
