@@ -1,7 +1,7 @@
 import { Connection } from 'rabbitmq-client'
 import type { Logger } from 'pino'
 import { startConsumer, type ConsumeOptions, type ConsumerHandle, type MessageHandler } from './consumer.js'
-import { createConfirmedChannel, createPublisherOn, type Publisher } from './publisher.js'
+import { createConfirmedChannel, createExchangeCheck, createPublisherOn, type Publisher } from './publisher.js'
 import {
   EVENTS_EXCHANGE,
   declareTopology,
@@ -93,6 +93,7 @@ export function createAmqp (options: AmqpOptions): Amqp {
   connection.on('error', (err: unknown) => logger.warn({ err }, 'amqp connection error'))
   connection.on('connection', () => logger.info('amqp connected'))
 
+  const checkExchange = createExchangeCheck(connection)
   const publishers = new Set<Publisher>()
   const consumers = new Set<ConsumerHandle>()
   // Moves failed messages to retry/dead queues; shared by all consumers, closed after them.
@@ -109,7 +110,7 @@ export function createAmqp (options: AmqpOptions): Amqp {
     declareTopology: async () => { await declareTopology(connection, topology) },
     createPublisher () {
       if (closed) throw new Error('amqp is closed')
-      const publisher = createPublisherOn(createConfirmedChannel(connection, logger), () => publishers.delete(publisher))
+      const publisher = createPublisherOn(createConfirmedChannel(connection, logger), checkExchange, () => publishers.delete(publisher))
       publishers.add(publisher)
       return publisher
     },

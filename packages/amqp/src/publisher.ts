@@ -136,16 +136,39 @@ export function serializeBody (body: unknown): Buffer {
   return Buffer.from(text, 'utf8')
 }
 
+/**
+ * Publishing to a missing exchange makes the broker close the whole channel, failing every other
+ * publish awaiting its confirm there (one bad outbox row would sink its batch, every round). So
+ * an exchange is checked once with a passive declare on the connection's own channel before the
+ * first publish to it, and only a known exchange reaches the shared confirm channel.
+ * @internal
+ */
+export function createExchangeCheck (connection: Connection): (exchange: string) => Promise<void> {
+  const known = new Map<string, Promise<void>>([['', Promise.resolve()]])
+  return async (exchange) => {
+    let check = known.get(exchange)
+    if (check === undefined) {
+      check = connection.exchangeDeclare({ exchange, passive: true })
+      known.set(exchange, check)
+      // Only a confirmed exchange stays cached: a missing one may be declared later.
+      check.catch(() => known.delete(exchange))
+    }
+    await check
+  }
+}
+
 /** @internal */
-export function createPublisherOn (channel: ConfirmedChannel, onClose: () => void): Publisher {
+export function createPublisherOn (channel: ConfirmedChannel, checkExchange: (exchange: string) => Promise<void>, onClose: () => void): Publisher {
   let closed = false
   return {
     async publish (routingKey, body, options = {}) {
       if (closed) throw new Error('publisher is closed')
       if (routingKey === '') throw new TypeError('routing key is required')
       const messageId = options.messageId ?? randomUUID()
+      const exchange = options.exchange ?? EVENTS_EXCHANGE
+      await checkExchange(exchange)
       await channel.send({
-        exchange: options.exchange ?? EVENTS_EXCHANGE,
+        exchange,
         routingKey,
         body: serializeBody(body),
         messageId,

@@ -27,7 +27,7 @@ t.test('connection dropped mid-stream: every resolved send is delivered, rejecte
   const attempted = new Set<string>()
   const resolved = new Set<string>()
   const rejected = new Set<string>()
-  let dropped = false
+  const state = { dropped: false }
   let resolvedAfterDrop = 0
   let seq = 0
 
@@ -35,15 +35,15 @@ t.test('connection dropped mid-stream: every resolved send is delivered, rejecte
     await waitFor(() => resolved.size >= 300, 30_000, '300 confirmed before the drop')
     const closed = await closeVhostConnections(vhostOf(url))
     t.ok(closed >= 1, `closed ${closed} connection(s) of our vhost`)
-    dropped = true
+    state.dropped = true
   })()
 
   // 16 senders publish back to back until the drop happened and 300 more were confirmed after it.
   const sender = async (): Promise<void> => {
-    while ((!dropped || resolvedAfterDrop < 300) && seq < 50_000) {
+    while ((!state.dropped || resolvedAfterDrop < 300) && seq < 50_000) {
       const id = `m-${seq++}`
       attempted.add(id)
-      const afterDrop = dropped
+      const afterDrop = state.dropped
       try {
         await publisher.publish('stream.item', { id }, { messageId: id })
         resolved.add(id)

@@ -67,6 +67,17 @@ t.test('publishing to a missing exchange rejects, and the publisher recovers', a
   const [jit] = await amqp.queueStats()
   t.equal(jit?.messages, 1)
   await amqp.connection.queuePurge('jit-funding')
+
+  // One bad exchange among concurrent sends must not sink the others sharing the channel.
+  const results = await Promise.allSettled([
+    ...Array.from({ length: 20 }, async (_, i) => await publisher.publish('jit.decision.approved', { i })),
+    publisher.publish('x.y', {}, { exchange: 'also-missing' })
+  ])
+  t.equal(results.filter(r => r.status === 'fulfilled').length, 20)
+  t.equal(results[20]?.status, 'rejected')
+  const [after] = await amqp.queueStats()
+  t.equal(after?.messages, 20)
+  await amqp.connection.queuePurge('jit-funding')
 })
 
 t.test('mandatory publishes reject when nothing is bound; plain ones do not', async t => {

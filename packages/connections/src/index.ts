@@ -1,1 +1,19 @@
-export {}
+/**
+ * @jit/connections: one owner of every connection of a process. Connects PostgreSQL, Redis,
+ * RabbitMQ and the document archive from config, applies migrations and declares the topology,
+ * reports each dependency's health for `/ready`, and closes everything in order on shutdown.
+ * A Fastify plugin wraps it for the services; the worker and scripts use it without Fastify.
+ * @packageDocumentation
+ */
+export {
+  createConnections,
+  type Connections,
+  type ConnectionsOptions,
+  type ConnectionsUse,
+  type DependencyHealth,
+  type HealthReport,
+  type ShutdownStage
+} from './connections.js'
+export { ConnectionsStartError, type DependencyFailure, type DependencyName } from './errors.js'
+export { registerConnectionMetrics, type ConnectionMetricsOptions } from './metrics.js'
+export { connectionsPlugin, opsRoutes, type ConnectionsPluginOptions, type OpsRoutesOptions } from './plugin.js'

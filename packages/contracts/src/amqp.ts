@@ -134,7 +134,7 @@ export const UserUpsertCommand = Type.Object({
   status: literalUnion(['ACTIVE', 'SUSPENDED', 'CLOSED', 'UNVERIFIED', 'LIMITED']),
   version: Type.Optional(Version)
 }, { additionalProperties: false })
-export type UserUpsertCommand = Static<typeof UserUpsertCommand>
+export type UserUpsertCommandT = Static<typeof UserUpsertCommand>
 
 /** `card.upsert`: create or update a card. */
 export const CardUpsertCommand = Type.Object({
@@ -145,7 +145,7 @@ export const CardUpsertCommand = Type.Object({
   account_token: Type.Optional(EntityToken('Shared funding account (company programs); default: the user\'s own account')),
   version: Type.Optional(Version)
 }, { additionalProperties: false })
-export type CardUpsertCommand = Static<typeof CardUpsertCommand>
+export type CardUpsertCommandT = Static<typeof CardUpsertCommand>
 
 function accountMovement (withForce: boolean) {
   const common = {
@@ -162,11 +162,11 @@ function accountMovement (withForce: boolean) {
 
 /** `account.credit`: load money (account_token or user_token, not both). */
 export const AccountCreditCommand = accountMovement(false)
-export type AccountCreditCommand = Static<typeof AccountCreditCommand>
+export type AccountCreditCommandT = Static<typeof AccountCreditCommand>
 
 /** `account.debit`: unload money; beyond available only with `force: true`. */
 export const AccountDebitCommand = accountMovement(true)
-export type AccountDebitCommand = Static<typeof AccountDebitCommand>
+export type AccountDebitCommandT = Static<typeof AccountDebitCommand>
 
 /**
  * `limits.set`: replaces one scope's limits; an absent field means no limit of that kind.
@@ -183,7 +183,7 @@ export const LimitsSetCommand = Type.Object({
   blocked_mccs: Type.Optional(Type.Array(Type.String({ pattern: '^\\d{4}$' }), { maxItems: 1000 })),
   version: Type.Optional(Version)
 }, { additionalProperties: false })
-export type LimitsSetCommand = Static<typeof LimitsSetCommand>
+export type LimitsSetCommandT = Static<typeof LimitsSetCommand>
 
 /** `hold.release`: an audited manual release of a purchase's hold. */
 export const HoldReleaseCommand = Type.Object({
@@ -191,7 +191,7 @@ export const HoldReleaseCommand = Type.Object({
   reason: Type.String({ minLength: 1, maxLength: 500 }),
   operator: Type.String({ minLength: 1, maxLength: 100, description: 'Who released it, for the audit trail' })
 }, { additionalProperties: false })
-export type HoldReleaseCommand = Static<typeof HoldReleaseCommand>
+export type HoldReleaseCommandT = Static<typeof HoldReleaseCommand>
 
 /** Body schema of each command type. */
 export const COMMAND_SCHEMAS: Readonly<Record<CommandType, TSchema>> = Object.freeze({
@@ -205,12 +205,12 @@ export const COMMAND_SCHEMAS: Readonly<Record<CommandType, TSchema>> = Object.fr
 
 /** Body of any command, by type. */
 export interface CommandBodies {
-  'user.upsert': UserUpsertCommand
-  'card.upsert': CardUpsertCommand
-  'account.credit': AccountCreditCommand
-  'account.debit': AccountDebitCommand
-  'limits.set': LimitsSetCommand
-  'hold.release': HoldReleaseCommand
+  'user.upsert': UserUpsertCommandT
+  'card.upsert': CardUpsertCommandT
+  'account.credit': AccountCreditCommandT
+  'account.debit': AccountDebitCommandT
+  'limits.set': LimitsSetCommandT
+  'hold.release': HoldReleaseCommandT
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -239,7 +239,7 @@ export const JitDecisionEvent = Type.Object({
   mcc: Type.Optional(Type.String()),
   occurred_at: Timestamp
 }, { additionalProperties: false })
-export type JitDecisionEvent = Static<typeof JitDecisionEvent>
+export type JitDecisionEventT = Static<typeof JitDecisionEvent>
 
 /** `ledger.hold.*`: a hold's change and its state afterwards. */
 export const LedgerHoldEvent = Type.Object({
@@ -262,7 +262,7 @@ export const LedgerHoldEvent = Type.Object({
   reason: Type.Optional(Type.String()),
   occurred_at: Timestamp
 }, { additionalProperties: false })
-export type LedgerHoldEvent = Static<typeof LedgerHoldEvent>
+export type LedgerHoldEventT = Static<typeof LedgerHoldEvent>
 
 /** `ledger.account.credited|debited|overdrawn`: a posted movement and the balances after it. */
 export const LedgerAccountEvent = Type.Object({
@@ -283,7 +283,7 @@ export const LedgerAccountEvent = Type.Object({
   forced: Type.Boolean(),
   occurred_at: Timestamp
 }, { additionalProperties: false })
-export type LedgerAccountEvent = Static<typeof LedgerAccountEvent>
+export type LedgerAccountEventT = Static<typeof LedgerAccountEvent>
 
 const CommandTypeSchema = literalUnion(COMMAND_TYPES)
 
@@ -296,7 +296,7 @@ export const CommandAppliedEvent = Type.Object({
   version: Type.Optional(Version),
   occurred_at: Timestamp
 }, { additionalProperties: false })
-export type CommandAppliedEvent = Static<typeof CommandAppliedEvent>
+export type CommandAppliedEventT = Static<typeof CommandAppliedEvent>
 
 /** `command.rejected`, with a machine-readable reason and optional field errors. */
 export const CommandRejectedEvent = Type.Object({
@@ -309,11 +309,11 @@ export const CommandRejectedEvent = Type.Object({
   entity_token: Type.Optional(Type.String()),
   occurred_at: Timestamp
 }, { additionalProperties: false })
-export type CommandRejectedEvent = Static<typeof CommandRejectedEvent>
+export type CommandRejectedEventT = Static<typeof CommandRejectedEvent>
 
 /** Either command result. */
 export const CommandResultEvent = Type.Union([CommandAppliedEvent, CommandRejectedEvent])
-export type CommandResultEvent = Static<typeof CommandResultEvent>
+export type CommandResultEventT = Static<typeof CommandResultEvent>
 
 /** Body schema of each event routing key we publish (webhook events are the processor's own). */
 export const EVENT_SCHEMAS: Readonly<Record<EventRoutingKey, TSchema>> = Object.freeze({

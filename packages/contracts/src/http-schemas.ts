@@ -12,4 +12,4 @@ export const HttpErrorBody = Type.Object({
     message: Type.String()
   }, { additionalProperties: false })))
 }, { additionalProperties: false })
-export type HttpErrorBody = Static<typeof HttpErrorBody>
+export type HttpErrorBodyT = Static<typeof HttpErrorBody>

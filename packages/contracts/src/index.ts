@@ -1,6 +1,9 @@
 /**
  * @jit/contracts: exact money, the JIT vocabulary, and TypeBox schemas of every HTTP body and
  * AMQP message with their routing keys. Pure code: no I/O, no configuration.
+ *
+ * Naming: a schema is exported under its name (`JitProgramResponse`), its static TypeScript type
+ * under the same name with a `T` suffix (`JitProgramResponseT`), as in @jit/config.
  * @packageDocumentation
  */
 export {
@@ -42,6 +45,14 @@ export {
   buildJitResponse
 } from './jit-schemas.js'
 export type {
+  InboundJitFundingT,
+  JitFundingIdentityT,
+  JitFundingRequestT,
+  JitAddressVerificationT,
+  NestedCardholderBalanceT,
+  CardholderBalanceT,
+  JitFundingResponseT,
+  JitProgramResponseT,
   JitFundingSource,
   ParsedJitFundingRequest,
   CardholderBalanceInput,
@@ -61,7 +72,7 @@ export {
   isKnownWebhookFamily,
   splitWebhookBatch
 } from './webhook-schemas.js'
-export type { KnownWebhookFamily } from './webhook-schemas.js'
+export type { KnownWebhookFamily, WebhookEventT, WebhookBatchT, WebhookJitFundingT, WebhookGpaOrderT, TransactionEventT } from './webhook-schemas.js'
 
 export {
   EXCHANGES,
@@ -90,12 +101,29 @@ export {
   isCommandType,
   webhookRoutingKey
 } from './amqp.js'
-export type { EventRoutingKey, CommandType, CommandBodies } from './amqp.js'
+export type {
+  EventRoutingKey,
+  CommandType,
+  CommandBodies,
+  UserUpsertCommandT,
+  CardUpsertCommandT,
+  AccountCreditCommandT,
+  AccountDebitCommandT,
+  LimitsSetCommandT,
+  HoldReleaseCommandT,
+  JitDecisionEventT,
+  LedgerHoldEventT,
+  LedgerAccountEventT,
+  CommandAppliedEventT,
+  CommandRejectedEventT,
+  CommandResultEventT
+} from './amqp.js'
 
 export { generateAsyncApi } from './asyncapi.js'
 export type { AsyncApiOptions } from './asyncapi.js'
 
 export { HttpErrorBody } from './http-schemas.js'
+export type { HttpErrorBodyT } from './http-schemas.js'
 
 export { compileValidator, registerFormats } from './validate.js'
 export type { ValidationIssue, ValidationResult, Validator, CompileValidatorOptions } from './validate.js'

@@ -29,7 +29,7 @@ export const InboundJitFunding = Type.Object({
   tags: OptionalString('Free text'),
   address_verification: Type.Optional(Type.Object({}, { additionalProperties: true }))
 }, { additionalProperties: true })
-export type InboundJitFunding = Static<typeof InboundJitFunding>
+export type InboundJitFundingT = Static<typeof InboundJitFunding>
 
 /** The part of `jit_funding` without which no answer can be built (the echo fields). */
 export const JitFundingIdentity = Type.Object({
@@ -37,7 +37,7 @@ export const JitFundingIdentity = Type.Object({
   method: Type.String({ minLength: 1 }),
   user_token: Type.String({ minLength: 1, maxLength: 36 })
 }, { additionalProperties: true })
-export type JitFundingIdentity = Static<typeof JitFundingIdentity>
+export type JitFundingIdentityT = Static<typeof JitFundingIdentity>
 
 const GpaOrderWithJitFunding = Type.Object({ jit_funding: InboundJitFunding }, { additionalProperties: true })
 
@@ -77,7 +77,7 @@ export const JitFundingRequest = Type.Intersect([
     Type.Object({ gpa_order_unload: GpaOrderWithJitFunding }, { additionalProperties: true })
   ])
 ])
-export type JitFundingRequest = Static<typeof JitFundingRequest>
+export type JitFundingRequestT = Static<typeof JitFundingRequest>
 
 /** Where the request carried its `jit_funding`. */
 export type JitFundingSource = 'gpa_order' | 'gpa_order_unload'
@@ -107,9 +107,9 @@ export function extractJitFunding (body: unknown): { source: JitFundingSource, j
 /** Result of {@link parseJitFundingRequest}. */
 export type ParsedJitFundingRequest =
   /** Valid for a decision (the amount still goes through parseAmount). */
-  | { kind: 'ok', source: JitFundingSource, request: JitFundingRequest, jitFunding: InboundJitFunding }
+  | { kind: 'ok', source: JitFundingSource, request: JitFundingRequestT, jitFunding: InboundJitFundingT }
   /** Token, method and user_token parse, something else does not: answer 402 with a reason. */
-  | { kind: 'invalid', source: JitFundingSource, identity: JitFundingIdentity, errors: ValidationIssue[] }
+  | { kind: 'invalid', source: JitFundingSource, identity: JitFundingIdentityT, errors: ValidationIssue[] }
   /** Cannot even be answered in kind: 400. */
   | { kind: 'unreadable', errors: ValidationIssue[] }
 
@@ -145,7 +145,7 @@ export function parseJitFundingRequest (body: unknown): ParsedJitFundingRequest 
     ]
     return { kind: 'invalid', source: found.source, identity: identity.value, errors }
   }
-  return { kind: 'ok', source: found.source, request: body as JitFundingRequest, jitFunding: jitFunding.value }
+  return { kind: 'ok', source: found.source, request: body as JitFundingRequestT, jitFunding: jitFunding.value }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -174,7 +174,7 @@ export const JitAddressVerification = Type.Object({
   issuer: Type.Optional(AddressVerificationSource),
   gateway: Type.Optional(AddressVerificationSource)
 }, { additionalProperties: false })
-export type JitAddressVerification = Static<typeof JitAddressVerification>
+export type JitAddressVerificationT = Static<typeof JitAddressVerification>
 
 const CurrencyKey = Type.String({ pattern: '^[A-Z]{3}$' })
 
@@ -194,7 +194,7 @@ export const NestedCardholderBalance = Type.Object({
   ...cardholderBalanceFields,
   balances: Type.Object({}, { additionalProperties: false })
 }, { additionalProperties: false })
-export type NestedCardholderBalance = Static<typeof NestedCardholderBalance>
+export type NestedCardholderBalanceT = Static<typeof NestedCardholderBalance>
 
 /**
  * swagger `cardholder_balance`, every field it marks required present (the processor checks
@@ -207,7 +207,7 @@ export const CardholderBalance = Type.Object({
   ...cardholderBalanceFields,
   balances: Type.Record(CurrencyKey, NestedCardholderBalance, { additionalProperties: false })
 }, { additionalProperties: false })
-export type CardholderBalance = Static<typeof CardholderBalance>
+export type CardholderBalanceT = Static<typeof CardholderBalance>
 
 /**
  * `jit_funding` of our answer (swagger `jit_funding_api`, strict). Deliberate deviations from the
@@ -231,7 +231,7 @@ export const JitFundingResponse = Type.Object({
   address_verification: Type.Optional(JitAddressVerification),
   balances: Type.Optional(Type.Record(CurrencyKey, CardholderBalance, { additionalProperties: false }))
 }, { additionalProperties: false })
-export type JitFundingResponse = Static<typeof JitFundingResponse>
+export type JitFundingResponseT = Static<typeof JitFundingResponse>
 
 /**
  * Body of our 200 (approve, informative, inquiry) and 402 (decline) answers: swagger
@@ -240,7 +240,7 @@ export type JitFundingResponse = Static<typeof JitFundingResponse>
 export const JitProgramResponse = Type.Object({
   jit_funding: JitFundingResponse
 }, { additionalProperties: false })
-export type JitProgramResponse = Static<typeof JitProgramResponse>
+export type JitProgramResponseT = Static<typeof JitProgramResponse>
 
 /** Options of {@link buildCardholderBalance}; amounts in minor units. */
 export interface CardholderBalanceInput {
@@ -255,7 +255,7 @@ export interface CardholderBalanceInput {
 }
 
 /** Builds a swagger-valid `cardholder_balance` from minor units (formatted exactly). */
-export function buildCardholderBalance (input: CardholderBalanceInput): CardholderBalance {
+export function buildCardholderBalance (input: CardholderBalanceInput): CardholderBalanceT {
   const c = input.currency
   return {
     currency_code: c,
@@ -282,17 +282,17 @@ export interface JitResponseInput {
   memo?: string
   /** Truncated to 255 characters. */
   tags?: string
-  addressVerification?: JitAddressVerification
-  balances?: Record<string, CardholderBalance>
+  addressVerification?: JitAddressVerificationT
+  balances?: Record<string, CardholderBalanceT>
 }
 
 /**
  * Builds the body of a JIT answer that validates against {@link JitProgramResponse} and the
  * swagger: the amount formatted exactly, optional fields only when given.
  */
-export function buildJitResponse (input: JitResponseInput): JitProgramResponse {
+export function buildJitResponse (input: JitResponseInput): JitProgramResponseT {
   const jf = input.jitFunding
-  const out: JitFundingResponse = {
+  const out: JitFundingResponseT = {
     token: jf.token,
     method: jf.method,
     user_token: jf.user_token,

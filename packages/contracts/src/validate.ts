@@ -81,14 +81,15 @@ export function compileValidator<T extends TSchema> (schema: T, opts: CompileVal
     if (compiled.Check(value)) return { ok: true, value }
     const errors: ValidationIssue[] = []
     const seen = new Set<string>()
-    outer: for (const error of compiled.Errors(value)) {
+    for (const error of compiled.Errors(value)) {
       for (const issue of explain(error, maxErrors)) {
         const key = `${issue.path}\u0000${issue.message}`
-        if (seen.has(key)) continue
-        seen.add(key)
-        errors.push(issue)
-        if (errors.length >= maxErrors) break outer
+        if (errors.length < maxErrors && !seen.has(key)) {
+          seen.add(key)
+          errors.push(issue)
+        }
       }
+      if (errors.length >= maxErrors) break
     }
     return { ok: false, errors }
   }

@@ -42,7 +42,7 @@ export const WebhookEvent = Type.Object({
   state: Type.Optional(Type.String()),
   status: Type.Optional(Type.String())
 }, { additionalProperties: true })
-export type WebhookEvent = Static<typeof WebhookEvent>
+export type WebhookEventT = Static<typeof WebhookEvent>
 
 /** Family names: lower-case words, as the processor writes them. */
 export const WEBHOOK_FAMILY_PATTERN = '^[a-z][a-z0-9_]{0,63}$'
@@ -56,13 +56,13 @@ export const WebhookBatch = Type.Record(
   Type.Array(WebhookEvent, { minItems: 1, maxItems: MAX_WEBHOOK_BATCH }),
   { minProperties: 1, maxProperties: 1, additionalProperties: false }
 )
-export type WebhookBatch = Static<typeof WebhookBatch>
+export type WebhookBatchT = Static<typeof WebhookBatch>
 
 /**
  * Splits a batch that passed {@link WebhookBatch} into its family and events.
  * @throws Error when the batch does not have exactly one family (validate first)
  */
-export function splitWebhookBatch (batch: WebhookBatch): { family: string, events: WebhookEvent[] } {
+export function splitWebhookBatch (batch: WebhookBatchT): { family: string, events: WebhookEventT[] } {
   const entries = Object.entries(batch)
   const first = entries[0]
   if (entries.length !== 1 || first === undefined) throw new Error(`a webhook batch has exactly one family, got ${entries.length}`)
@@ -82,7 +82,7 @@ export const WebhookJitFunding = Type.Object({
   incremental_authorization_jit_funding_tokens: Type.Optional(Type.Array(Type.String())),
   decline_reason: Type.Optional(Type.String())
 }, { additionalProperties: true })
-export type WebhookJitFunding = Static<typeof WebhookJitFunding>
+export type WebhookJitFundingT = Static<typeof WebhookJitFunding>
 
 /** swagger `gpa_response` / `gpa_returns`, as far as the ledger reads it. */
 export const WebhookGpaOrder = Type.Object({
@@ -96,7 +96,7 @@ export const WebhookGpaOrder = Type.Object({
     }, { additionalProperties: true }))
   }, { additionalProperties: true }))
 }, { additionalProperties: true })
-export type WebhookGpaOrder = Static<typeof WebhookGpaOrder>
+export type WebhookGpaOrderT = Static<typeof WebhookGpaOrder>
 
 /**
  * One event of the `transactions` family (swagger `transaction_model`, lenient): what the ledger
@@ -132,7 +132,7 @@ export const TransactionEvent = Type.Object({
     memo: Type.Optional(Type.String())
   }, { additionalProperties: true }))
 }, { additionalProperties: true })
-export type TransactionEvent = Static<typeof TransactionEvent>
+export type TransactionEventT = Static<typeof TransactionEvent>
 
 /** Response codes of a successful transaction (DOMAIN.md). */
 export const SUCCESS_RESPONSE_CODES: readonly string[] = Object.freeze(['0000', '0002', '1830'])

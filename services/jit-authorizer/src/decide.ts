@@ -4,7 +4,7 @@ import type { Database } from '@jit/postgres'
 import type { Profiler } from '@jit/profiler'
 import {
   classifyJitMethod, currencyExponent, isKnownCurrency, parseAmount, MoneyError,
-  type InboundJitFunding, type JitFundingRequest
+  type InboundJitFundingT as InboundJitFunding, type JitFundingRequestT as JitFundingRequest
 } from '@jit/contracts'
 import {
   decideJitFunding, recordTimeoutDecline, jitRequestFingerprint, isStaleCacheError, isBudgetExceededError,

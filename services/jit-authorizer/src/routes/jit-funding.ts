@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { Counter, type Registry } from 'prom-client'
-import { HttpErrorBody, JitProgramResponse, parseJitFundingRequest, type InboundJitFunding } from '@jit/contracts'
+import { HttpErrorBody, JitProgramResponse, parseJitFundingRequest, type InboundJitFundingT } from '@jit/contracts'
 import { createBasicAuthVerifier, type BasicCredentials } from '@jit/http-auth'
 import type { createJitDecider } from '../decide.js'
 
@@ -78,7 +78,7 @@ export const jitFundingRoutes: FastifyPluginAsync<JitFundingRouteOptions> = asyn
     }
     try {
       const answer = parsed.kind === 'ok'
-        ? await opts.decider.decide(parsed.request, parsed.jitFunding as InboundJitFunding)
+        ? await opts.decider.decide(parsed.request, parsed.jitFunding as InboundJitFundingT)
         : await opts.decider.declineInvalid(identity, parsed.errors.some(e => e.path.endsWith('/amount')) ? 'INVALID_AMOUNT' : 'TRANSACTION_NOT_PERMITTED')
       return await reply.code(answer.status).send(answer.body)
     } catch (err) {

@@ -1,0 +1,56 @@
+import t from 'tap'
+import { startPrivateRedis } from '@jit/test-support'
+import { createConnections } from '../src/index.js'
+import { logger, testConfig, testServers, waitFor } from './helper.js'
+
+t.test('with Redis stopped, health stays ok and reports the cache down; it comes back by itself', async t => {
+  const servers = await testServers(t)
+  const redis = await startPrivateRedis(t)
+  const connections = createConnections({
+    config: testConfig(servers, { REDIS_URL: redis.url }),
+    logger,
+    name: 'cache-down',
+    use: { amqp: false }
+  })
+  t.teardown(async () => { await connections.close() })
+  await connections.start()
+
+  const up = await connections.health()
+  t.equal(up.dependencies.redis?.up, true, 'redis up at first')
+  t.type(up.dependencies.redis?.latencyMs, 'number')
+
+  await redis.stop()
+  await waitFor('the cache to be reported down', async () => (await connections.health()).dependencies.redis?.up === false)
+  const down = await connections.health()
+  t.equal(down.ok, true, 'a dead cache does not make the service unready')
+  t.equal(down.dependencies.redis?.up, false)
+  t.equal(down.dependencies.redis?.latencyMs, null)
+  t.equal(down.dependencies.redis?.required, false)
+  t.type(down.dependencies.redis?.error, 'string')
+  t.equal(down.dependencies.redis?.detail?.connected, false)
+  t.equal(down.dependencies.postgres?.up, true, 'PostgreSQL still up')
+  const value = await connections.cache.getOrLoad('user', 'u1', async () => ({ from: 'loader' }))
+  t.same(value, { from: 'loader' }, 'reads fall through to the loader')
+
+  await redis.start()
+  await waitFor('the cache to reconnect', async () => (await connections.health()).dependencies.redis?.up === true)
+  t.pass('the cache reconnected without a restart')
+})
+
+t.test('start() succeeds while Redis is down', async t => {
+  const servers = await testServers(t)
+  const redis = await startPrivateRedis(t)
+  await redis.stop()
+  const connections = createConnections({
+    config: testConfig(servers, { REDIS_URL: redis.url }),
+    logger,
+    name: 'cache-down-at-start',
+    use: { amqp: false }
+  })
+  t.teardown(async () => { await connections.close() })
+  await connections.start()
+  const report = await connections.health()
+  t.equal(report.ok, true)
+  t.equal(report.dependencies.redis?.up, false)
+  t.equal(report.dependencies.archive?.up, true)
+})

@@ -1,0 +1,109 @@
+import t from 'tap'
+import Fastify from 'fastify'
+import { Registry } from 'prom-client'
+import { connectionsPlugin, createConnections, opsRoutes } from '../src/index.js'
+import { logger, testConfig, testServers } from './helper.js'
+
+t.test('the plugin decorates and closes the connections; opsRoutes serves health, readiness and metrics', async t => {
+  const servers = await testServers(t)
+  const connections = createConnections({ config: testConfig(servers), logger, name: 'plugin-test' })
+  t.teardown(async () => { await connections.close() })
+  const registry = new Registry()
+  let accepting = true
+  const app = Fastify({ loggerInstance: logger })
+  t.teardown(async () => { await app.close() })
+  await app.register(connectionsPlugin, { connections })
+  await app.register(opsRoutes, { connections, registry, service: 'plugin-test', ready: () => accepting })
+  await app.ready()
+
+  t.equal(app.connections, connections, 'app.connections decorated')
+  t.equal(await app.connections.db.query('through-app', async sql => (await sql<Array<{ one: number }>>`select 1 as one`)[0]?.one), 1, 'started by the plugin')
+
+  const health = await app.inject({ method: 'GET', url: '/health' })
+  t.equal(health.statusCode, 200)
+  t.same(health.json(), { status: 'ok', service: 'plugin-test' })
+
+  const ready = await app.inject({ method: 'GET', url: '/ready' })
+  t.equal(ready.statusCode, 200)
+  const body = ready.json()
+  t.equal(body.ok, true)
+  t.equal(body.status, 'ready')
+  t.equal(body.dependencies.postgres.up, true)
+  t.equal(body.dependencies.postgres.detail.pool.max, 4, 'pool stats survive the response schema')
+  t.type(body.dependencies.rabbitmq.latencyMs, 'number')
+  t.equal(body.dependencies.redis.required, false)
+
+  accepting = false
+  const shedding = await app.inject({ method: 'GET', url: '/ready' })
+  t.equal(shedding.statusCode, 503, '503 while ready() is false')
+  t.equal(shedding.json().ok, false)
+  t.match(shedding.json().reasons, [/overloaded/])
+  accepting = true
+
+  await connections.cache.getOrLoad('user', 'u1', async () => ({ id: 'u1' }))
+  const metrics = await app.inject({ method: 'GET', url: '/metrics' })
+  t.equal(metrics.statusCode, 200)
+  t.match(metrics.headers['content-type'], /^text\/plain; version=0\.0\.4/)
+  t.match(metrics.body, /^jit_db_pool_connections\{state="max"\} 4$/m, 'pool gauge')
+  t.match(metrics.body, /^jit_dependency_up\{dependency="postgres"\} 1$/m, 'dependency up gauge')
+  t.match(metrics.body, /^jit_dependency_up\{dependency="redis"\} 1$/m)
+  t.match(metrics.body, /^jit_cache_hit_rate \d/m, 'cache hit rate gauge')
+  t.match(metrics.body, /^jit_cache_misses_total 1$/m, 'the miss above is counted')
+  t.match(metrics.body, /^jit_db_queries_total [1-9]/m, 'the query above is counted')
+  t.match(metrics.body, /^jit_amqp_queue_messages\{queue="webhooks",state="dead"\} 0$/m, 'queue depth gauge')
+  t.notMatch(metrics.body, /^"/, 'the text is not JSON-encoded')
+
+  // A required dependency going away makes the service unready.
+  await connections.close()
+  const closed = await app.inject({ method: 'GET', url: '/ready' })
+  t.equal(closed.statusCode, 503)
+  t.match(closed.json().reasons, [/postgres down: closed/])
+})
+
+t.test('app.close() closes the connections', async t => {
+  const servers = await testServers(t)
+  const connections = createConnections({ config: testConfig(servers), logger, name: 'plugin-close', use: { cache: false } })
+  t.teardown(async () => { await connections.close() })
+  await connections.start() // already started: the plugin's start() is a no-op
+  const app = Fastify({ loggerInstance: logger })
+  await app.register(connectionsPlugin, { connections })
+  await app.ready()
+  let drained = false
+  connections.onShutdown('drain', async () => { drained = true })
+  await app.close()
+  t.equal(drained, true, 'shutdown hooks ran')
+  await t.rejects(connections.db.query('after', async sql => await sql`select 1`), 'the pool is closed')
+})
+
+t.test('the plugin fails registration when a dependency cannot start', async t => {
+  const servers = await testServers(t)
+  const connections = createConnections({
+    config: testConfig(servers, { AMQP_URL: 'amqp://guest:guest@127.0.0.1:1/' }),
+    logger,
+    name: 'plugin-fail',
+    connectTimeoutMs: 500
+  })
+  t.teardown(async () => { await connections.close() })
+  const app = Fastify({ loggerInstance: logger })
+  t.teardown(async () => { await app.close() })
+  await t.rejects(async () => {
+    await app.register(connectionsPlugin, { connections })
+    await app.ready()
+  }, /RabbitMQ/)
+})
+
+t.test('opsRoutes without connections: liveness, readiness from ready() only, metrics', async t => {
+  const registry = new Registry()
+  const app = Fastify({ loggerInstance: logger })
+  t.teardown(async () => { await app.close() })
+  let accepting = true
+  await app.register(opsRoutes, { registry, service: 'bare', ready: () => accepting })
+  const ready = await app.inject({ method: 'GET', url: '/ready' })
+  t.equal(ready.statusCode, 200)
+  t.same(ready.json(), { status: 'ready', ok: true, service: 'bare', dependencies: {} })
+  accepting = false
+  t.equal((await app.inject({ method: 'GET', url: '/ready' })).statusCode, 503)
+  const metrics = await app.inject({ method: 'GET', url: '/metrics' })
+  t.equal(metrics.statusCode, 200)
+  t.notMatch(metrics.body, /jit_db_pool/, 'no connection metrics without connections')
+})

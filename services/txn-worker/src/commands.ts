@@ -1,0 +1,324 @@
+import type { Logger } from 'pino'
+import type postgres from 'postgres'
+import type { ConsumedMessage, MessageHandler, Publisher } from '@jit/amqp'
+import {
+  COMMAND_SCHEMAS, COMMAND_TYPES, EVENT_ROUTING_KEYS, MoneyError, compileValidator, isCommandType, parseAmount,
+  type CommandBodies, type CommandType, type ValidationIssue, type Validator
+} from '@jit/contracts'
+import { creditAccount, debitAccount, setLimits, upsertCard, upsertUser, type UpsertResult } from '@jit/ledger'
+import type { Database } from '@jit/postgres'
+import type { Cache, CacheKind } from '@jit/redis'
+import type { LedgerLifecycle } from './ledger-lifecycle.js'
+import type { WorkerMetrics } from './metrics.js'
+
+/** A cache entry a command changed: `[kind, key]` as the jit-authorizer reads it. */
+export type Invalidation = [CacheKind, string]
+
+type AnswerKey = typeof EVENT_ROUTING_KEYS.commandApplied | typeof EVENT_ROUTING_KEYS.commandRejected
+type Outcome = 'applied' | 'stale' | 'duplicate' | 'rejected'
+
+/** What a command decided, before it is stored and answered. */
+interface CommandDecision {
+  routingKey: AnswerKey
+  outcome: Outcome
+  answer: Record<string, unknown>
+  invalidations: Invalidation[]
+}
+
+interface StoredCommand {
+  outcome: Outcome
+  answer_routing_key: AnswerKey
+  answer_message_id: string
+  answer: Record<string, unknown>
+  invalidations: Invalidation[]
+  answered_at: Date | null
+}
+
+/** Options of {@link createCommandHandler}. */
+export interface CommandHandlerDeps {
+  db: Database
+  cache: Cache
+  publisher: Publisher
+  ledger: LedgerLifecycle
+  metrics: WorkerMetrics
+  logger: Logger
+  /**
+   * Attempts at one cache invalidation before the message goes to the retry path (the answer is
+   * never published while the old entry may still be served).
+   * @default 3
+   */
+  invalidationAttempts?: number
+}
+
+/** Expected failures of a command: answered by command.rejected, never retried. */
+class CommandRejection extends Error {
+  readonly reason: string
+  readonly errors: ValidationIssue[] | undefined
+  constructor (reason: string, message: string, errors?: ValidationIssue[]) {
+    super(message)
+    this.reason = reason
+    this.errors = errors
+  }
+}
+
+const QUEUE = 'commands'
+
+function isRecord (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** The token a command is about, for the answer (read loosely: the body may be invalid). */
+function entityToken (type: string, body: unknown): string | undefined {
+  if (!isRecord(body)) return undefined
+  const field = ({
+    'user.upsert': 'user_token',
+    'card.upsert': 'card_token',
+    'account.credit': typeof body.account_token === 'string' ? 'account_token' : 'user_token',
+    'account.debit': typeof body.account_token === 'string' ? 'account_token' : 'user_token',
+    'limits.set': 'token',
+    'hold.release': 'jit_token'
+  } as Record<string, string>)[type]
+  const value = field === undefined ? undefined : body[field]
+  return typeof value === 'string' && value !== '' && value.length <= 200 ? value : undefined
+}
+
+function minorUnits (value: string, currency: string, allowZero: boolean): number {
+  try {
+    return parseAmount(value, currency, { allowZero })
+  } catch (err) {
+    if (err instanceof MoneyError) {
+      throw new CommandRejection(err.code === 'UNKNOWN_CURRENCY' ? 'UNKNOWN_CURRENCY' : 'INVALID_AMOUNT', err.message)
+    }
+    throw err
+  }
+}
+
+function optionalMinor (value: string | undefined, currency: string): number | null {
+  return value === undefined ? null : minorUnits(value, currency, true)
+}
+
+/**
+ * The `commands` queue: validates a command, applies it and records its id and answer in one
+ * PostgreSQL transaction, invalidates the cache entries it changed, then publishes the answer
+ * (`command.applied` / `command.rejected`, correlation_id = the command's message_id) with
+ * confirms. A redelivery of a command already answered is acknowledged silently; one whose
+ * answer was not yet published (a crash after the commit) invalidates and publishes the stored
+ * answer, under the same answer message id.
+ */
+export function createCommandHandler (deps: CommandHandlerDeps): MessageHandler {
+  const { db, cache, publisher, ledger, metrics } = deps
+  const logger = deps.logger.child({ component: 'commands' })
+  const invalidationAttempts = deps.invalidationAttempts ?? 3
+  const validators = Object.fromEntries(
+    COMMAND_TYPES.map(type => [type, compileValidator(COMMAND_SCHEMAS[type], { maxErrors: 10 })])
+  ) as Record<CommandType, Validator<unknown>>
+
+  function answerOf (type: string, messageId: string, body: unknown, fields: Record<string, unknown>): Record<string, unknown> {
+    const answer: Record<string, unknown> = { command_type: type, command_message_id: messageId, ...fields }
+    const token = entityToken(type, body)
+    if (token !== undefined) answer.entity_token = token
+    answer.occurred_at = new Date().toISOString()
+    return answer
+  }
+
+  function entityOutcome (type: CommandType, messageId: string, body: { version?: number }, result: UpsertResult, invalidation: Invalidation): CommandDecision {
+    const answer = answerOf(type, messageId, body, { outcome: result.stale ? 'stale' : 'applied' })
+    if (body.version !== undefined) answer.version = body.version
+    return {
+      routingKey: EVENT_ROUTING_KEYS.commandApplied,
+      outcome: result.stale ? 'stale' : 'applied',
+      answer,
+      // a stale command changed nothing, so there is nothing to invalidate
+      invalidations: result.stale ? [] : [invalidation]
+    }
+  }
+
+  function moved (type: CommandType, messageId: string, body: unknown, result: { applied: boolean, rejected?: string }): CommandDecision {
+    if (result.rejected !== undefined) {
+      const reason = result.rejected === 'NO_ACCOUNT' ? 'UNKNOWN_ACCOUNT' : result.rejected
+      throw new CommandRejection(reason, {
+        UNKNOWN_ACCOUNT: 'the account does not exist',
+        INSUFFICIENT_FUNDS: 'the debit exceeds the available amount (use force to overdraw)',
+        CURRENCY_MISMATCH: 'the account is held in another currency'
+      }[reason] ?? reason)
+    }
+    // Not applied and not refused: this effect key (the command's message_id) was applied before.
+    const outcome = result.applied ? 'applied' : 'duplicate'
+    return { routingKey: EVENT_ROUTING_KEYS.commandApplied, outcome, answer: answerOf(type, messageId, body, { outcome }), invalidations: [] }
+  }
+
+  async function apply (tx: postgres.TransactionSql, type: CommandType, body: unknown, messageId: string): Promise<CommandDecision> {
+    switch (type) {
+      case 'user.upsert': {
+        const c = body as CommandBodies['user.upsert']
+        const result = await upsertUser(tx, { user_token: c.user_token, status: c.status, version: c.version ?? null })
+        return entityOutcome(type, messageId, c, result, ['user', c.user_token])
+      }
+      case 'card.upsert': {
+        const c = body as CommandBodies['card.upsert']
+        const result = await upsertCard(tx, {
+          card_token: c.card_token,
+          user_token: c.user_token,
+          status: c.status,
+          expiration: c.expiration,
+          account_token: c.account_token ?? null,
+          version: c.version ?? null
+        })
+        return entityOutcome(type, messageId, c, result, ['card', c.card_token])
+      }
+      case 'limits.set': {
+        const c = body as CommandBodies['limits.set']
+        const result = await setLimits(tx, {
+          scope: c.scope,
+          token: c.token,
+          currency: c.currency,
+          per_transaction: optionalMinor(c.per_transaction, c.currency),
+          daily: optionalMinor(c.daily, c.currency),
+          monthly: optionalMinor(c.monthly, c.currency),
+          daily_count: c.daily_count ?? null,
+          blocked_mccs: c.blocked_mccs ?? [],
+          version: c.version ?? null
+        })
+        // the key the jit-authorizer reads limits under
+        return entityOutcome(type, messageId, c, result, ['limits', `${c.scope}:${c.token}:${c.currency}`])
+      }
+      case 'account.credit': {
+        const c = body as CommandBodies['account.credit']
+        // A user's own account carries the user's token (LEDGER.md "Model").
+        const accountToken = 'account_token' in c ? c.account_token : c.user_token
+        const result = await creditAccount(tx, {
+          accountToken,
+          currency: c.currency,
+          amount: minorUnits(c.amount, c.currency, false),
+          effectKind: 'command.account.credit',
+          effectKey: messageId,
+          counter: 'program_funding',
+          description: 'account.credit command',
+          correlationId: messageId
+        })
+        return moved(type, messageId, c, result)
+      }
+      case 'account.debit': {
+        const c = body as CommandBodies['account.debit']
+        const accountToken = 'account_token' in c ? c.account_token : c.user_token
+        const result = await debitAccount(tx, {
+          accountToken,
+          currency: c.currency,
+          amount: minorUnits(c.amount, c.currency, false),
+          effectKind: 'command.account.debit',
+          effectKey: messageId,
+          force: c.force === true,
+          counter: 'program_funding',
+          description: 'account.debit command',
+          correlationId: messageId
+        })
+        return moved(type, messageId, c, result)
+      }
+      case 'hold.release': {
+        const c = body as CommandBodies['hold.release']
+        const result = await ledger.releaseHold(tx, { jitToken: c.jit_token, reason: c.reason, operator: c.operator, messageId })
+        return holdReleased(messageId, c, result)
+      }
+    }
+  }
+
+  function holdReleased (messageId: string, body: unknown, result: unknown): CommandDecision {
+    const r = isRecord(result) ? result : {}
+    const outcome = typeof r.outcome === 'string' ? r.outcome : (r.released === true || r.applied === true ? 'applied' : undefined)
+    if (outcome === 'applied' || outcome === 'released') {
+      return { routingKey: EVENT_ROUTING_KEYS.commandApplied, outcome: 'applied', answer: answerOf('hold.release', messageId, body, { outcome: 'applied' }), invalidations: [] }
+    }
+    if (outcome === 'duplicate') {
+      return { routingKey: EVENT_ROUTING_KEYS.commandApplied, outcome: 'duplicate', answer: answerOf('hold.release', messageId, body, { outcome: 'duplicate' }), invalidations: [] }
+    }
+    const reason = typeof r.reason === 'string' ? r.reason : (outcome === 'not_found' || outcome === 'unknown' ? 'UNKNOWN_HOLD' : 'HOLD_NOT_OPEN')
+    throw new CommandRejection(reason, typeof r.message === 'string' ? r.message : `the hold cannot be released (${outcome ?? 'no outcome'})`)
+  }
+
+  async function decide (tx: postgres.TransactionSql, type: string, body: unknown, messageId: string): Promise<CommandDecision> {
+    try {
+      if (!isCommandType(type)) {
+        throw new CommandRejection('UNKNOWN_COMMAND', `'${type}' is not a command type (one of ${COMMAND_TYPES.join(', ')})`)
+      }
+      const checked = validators[type](body)
+      if (!checked.ok) {
+        throw new CommandRejection('INVALID', `invalid ${type} command`, checked.errors)
+      }
+      // A savepoint, so a rejection decided half-way (an amount refused after a write) leaves
+      // nothing of the command behind while its record is still written.
+      return await tx.savepoint(async sp => await apply(sp as postgres.TransactionSql, type, checked.value, messageId))
+    } catch (err) {
+      if (!(err instanceof CommandRejection)) throw err
+      const fields: Record<string, unknown> = { outcome: 'rejected', reason: err.reason, message: err.message }
+      if (err.errors !== undefined) fields.errors = err.errors.map(e => ({ path: e.path, message: e.message }))
+      return { routingKey: EVENT_ROUTING_KEYS.commandRejected, outcome: 'rejected', answer: answerOf(type, messageId, body, fields), invalidations: [] }
+    }
+  }
+
+  async function invalidate (keys: Invalidation[]): Promise<void> {
+    for (const [kind, key] of keys) {
+      let done = false
+      for (let attempt = 1; attempt <= invalidationAttempts && !done; attempt++) {
+        done = await cache.invalidate(kind, key)
+        if (!done && attempt < invalidationAttempts) await new Promise(resolve => setTimeout(resolve, 100 * attempt))
+      }
+      // The change is committed; its answer waits until no decision can read the old entry.
+      // The redelivery finds the stored record and comes back here.
+      if (!done) throw new Error(`cache invalidation of ${kind} ${key} failed; the answer waits for a retry`)
+    }
+  }
+
+  return async function handleCommand (msg: ConsumedMessage): Promise<void> {
+    const messageId = msg.messageId
+    const type = msg.routingKey
+    const record = await db.transaction('commands.apply', async tx => {
+      // Two deliveries of one message_id at once (a duplicate publish) queue here; the second
+      // finds the first one's record instead of applying the command again.
+      await tx`select pg_advisory_xact_lock(hashtextextended(${'command:' + messageId}, 0))`
+      const [existing] = await tx<StoredCommand[]>`
+        select outcome, answer_routing_key, answer_message_id::text as answer_message_id, answer, invalidations, answered_at
+        from worker_commands where message_id = ${messageId}`
+      if (existing !== undefined) return { ...existing, fresh: false }
+      const decision = await decide(tx, type, msg.body, messageId)
+      const [row] = await tx<Array<{ answer_message_id: string }>>`
+        insert into worker_commands (message_id, command_type, outcome, answer_routing_key, answer, invalidations)
+        values (${messageId}, ${type.slice(0, 200)}, ${decision.outcome}, ${decision.routingKey},
+          ${tx.json(decision.answer as postgres.JSONValue)}, ${tx.json(decision.invalidations)})
+        returning answer_message_id::text as answer_message_id`
+      return {
+        outcome: decision.outcome,
+        answer_routing_key: decision.routingKey,
+        answer_message_id: row?.answer_message_id ?? '',
+        answer: decision.answer,
+        invalidations: decision.invalidations,
+        answered_at: null,
+        fresh: true
+      }
+    })
+
+    if (!record.fresh && record.answered_at !== null) {
+      metrics.duplicates.inc({ queue: QUEUE })
+      logger.debug({ messageId, type }, 'command already answered')
+      return
+    }
+    await invalidate(record.invalidations)
+    await publisher.publish(record.answer_routing_key, record.answer, {
+      messageId: record.answer_message_id,
+      correlationId: messageId
+    })
+    await db.query('commands.answered', sql => sql`
+      update worker_commands set answered_at = now() where message_id = ${messageId} and answered_at is null`)
+
+    if (record.fresh) {
+      if (record.outcome === 'rejected') {
+        const reason = typeof record.answer.reason === 'string' ? record.answer.reason : 'UNKNOWN'
+        metrics.commandsRejected.inc({ reason })
+        logger.info({ messageId, type, reason }, 'command rejected')
+      } else if (record.outcome === 'duplicate') {
+        metrics.duplicates.inc({ queue: QUEUE })
+      } else {
+        metrics.applied.inc({ queue: QUEUE })
+      }
+    }
+  }
+}

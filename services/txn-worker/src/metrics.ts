@@ -1,0 +1,50 @@
+import { Counter, Histogram, type Registry } from 'prom-client'
+
+/** The worker's Prometheus instruments, registered on the app's own registry. */
+export interface WorkerMetrics {
+  /** Messages handed to a handler, per queue. */
+  consumed: Counter<'queue'>
+  /** Messages whose effect was applied (ledger change, status change, archived, command applied). */
+  applied: Counter<'queue'>
+  /** Redeliveries and duplicates whose effect had been applied before: skipped. */
+  duplicates: Counter<'queue'>
+  /** Transaction events parked in PostgreSQL (their purchase not seen yet). */
+  parked: Counter
+  /** Parked events applied by the retry loop. */
+  parkedApplied: Counter
+  /** Transaction events the ledger has nothing to do for. */
+  ignored: Counter<'queue'>
+  /** Messages sent to a retry queue after a failure. */
+  retried: Counter<'queue'>
+  /** Messages sent to a dead-letter queue; reason `failed` (handler) or `park_expired`. */
+  deadLettered: Counter<'queue' | 'reason'>
+  /** Commands answered by command.rejected, per reason. */
+  commandsRejected: Counter<'reason'>
+  /** Holds expired by the sweep. */
+  holdsExpired: Counter
+  /** From the broker's publish timestamp of a webhook event to its ledger effect, seconds. */
+  webhookToLedgerLag: Histogram
+}
+
+/** Creates the worker's instruments on `registry` (one registry per app, never the global one). */
+export function createWorkerMetrics (registry: Registry): WorkerMetrics {
+  const registers = [registry]
+  return {
+    consumed: new Counter({ name: 'txn_worker_messages_consumed_total', help: 'Messages handed to a handler', labelNames: ['queue'], registers }),
+    applied: new Counter({ name: 'txn_worker_messages_applied_total', help: 'Messages whose effect was applied', labelNames: ['queue'], registers }),
+    duplicates: new Counter({ name: 'txn_worker_duplicates_skipped_total', help: 'Redeliveries and duplicates whose effect was applied before', labelNames: ['queue'], registers }),
+    parked: new Counter({ name: 'txn_worker_events_parked_total', help: 'Transaction events parked until their purchase is seen', registers }),
+    parkedApplied: new Counter({ name: 'txn_worker_parked_events_applied_total', help: 'Parked transaction events applied by the retry loop', registers }),
+    ignored: new Counter({ name: 'txn_worker_events_ignored_total', help: 'Events with no ledger effect', labelNames: ['queue'], registers }),
+    retried: new Counter({ name: 'txn_worker_messages_retried_total', help: 'Messages sent to a retry queue after a failure', labelNames: ['queue'], registers }),
+    deadLettered: new Counter({ name: 'txn_worker_messages_dead_lettered_total', help: 'Messages sent to a dead-letter queue', labelNames: ['queue', 'reason'], registers }),
+    commandsRejected: new Counter({ name: 'txn_worker_commands_rejected_total', help: 'Commands answered by command.rejected', labelNames: ['reason'], registers }),
+    holdsExpired: new Counter({ name: 'txn_worker_holds_expired_total', help: 'Holds expired by the sweep', registers }),
+    webhookToLedgerLag: new Histogram({
+      name: 'txn_worker_webhook_to_ledger_lag_seconds',
+      help: 'From the publish of a transaction webhook event to its ledger effect',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers
+    })
+  }
+}

@@ -1,0 +1,124 @@
+import type { Logger } from 'pino'
+import {
+  DLX_EXCHANGE, HEADER_FAILURE_REASON, HEADER_ORIGINAL_QUEUE, HEADER_ORIGINAL_ROUTING_KEY, PermanentError,
+  QUEUE_TRANSACTIONS, deadQueueName,
+  type ConsumedMessage, type MessageHandler, type Publisher
+} from '@jit/amqp'
+import { webhookRoutingKey } from '@jit/contracts'
+import type { Database } from '@jit/postgres'
+import type { ExpiredParkedEvent, LedgerLifecycle } from './ledger-lifecycle.js'
+import type { WorkerMetrics } from './metrics.js'
+
+/** Options of {@link createTransactionHandler}. */
+export interface TransactionHandlerDeps {
+  db: Database
+  ledger: LedgerLifecycle
+  metrics: WorkerMetrics
+  logger: Logger
+}
+
+function isRecord (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/**
+ * The `transactions` queue: each event is applied to the ledger in one PostgreSQL transaction.
+ * Exactly-once effect is the ledger's (effect keys), so a redelivery is a `duplicate`. A `parked`
+ * event is acknowledged: it is stored in PostgreSQL and the park loop re-tries it. An event that
+ * is not a JSON object cannot become one by retrying and is dead-lettered at once; any other
+ * failure takes the retry path (then `transactions.dead`).
+ */
+export function createTransactionHandler (deps: TransactionHandlerDeps): MessageHandler {
+  const { db, ledger, metrics } = deps
+  const logger = deps.logger.child({ component: 'transactions' })
+  const queue = QUEUE_TRANSACTIONS
+
+  return async function handleTransaction (msg: ConsumedMessage): Promise<void> {
+    if (!isRecord(msg.body)) throw new PermanentError('transaction event is not a JSON object')
+    const event = msg.body
+    const result = await db.transaction('transactions.apply', async tx => await ledger.applyTransactionEvent(tx, event))
+    switch (result.outcome) {
+      case 'applied':
+        metrics.applied.inc({ queue })
+        if (msg.publishedAt !== undefined) metrics.webhookToLedgerLag.observe(Math.max(0, Date.now() - msg.publishedAt) / 1000)
+        break
+      case 'duplicate':
+        metrics.duplicates.inc({ queue })
+        break
+      case 'parked':
+        metrics.parked.inc()
+        logger.info({ token: event.token, messageId: msg.messageId }, 'transaction event parked until its purchase is seen')
+        break
+      case 'ignored':
+        metrics.ignored.inc({ queue })
+        break
+      default:
+        throw new Error(`unexpected ledger outcome ${String((result as { outcome?: unknown }).outcome)}`)
+    }
+  }
+}
+
+/** Options of {@link createParkedEventRetrier}. */
+export interface ParkedEventRetrierDeps {
+  db: Database
+  ledger: LedgerLifecycle
+  publisher: Publisher
+  metrics: WorkerMetrics
+  logger: Logger
+  /** How long an event may stay parked before it is dead-lettered, ms. */
+  horizonMs: number
+  /** Parked events handled per round. @default 100 */
+  limit?: number
+}
+
+/** What one round of the park loop did. */
+export interface ParkRetryRound {
+  applied: number
+  stillParked: number
+  deadLettered: number
+}
+
+function originalRoutingKey (payload: unknown): string {
+  return isRecord(payload) ? webhookRoutingKey('transactions', payload) : 'webhook.transactions.unknown'
+}
+
+/**
+ * One round of the parked-event retry: the ledger re-tries parked events; those past the horizon
+ * are published to `transactions.dead` with their reason, with confirms, inside the same
+ * PostgreSQL transaction, so a failed publish rolls back and they stay parked for the next round
+ * (a crash after the publish gives at most a duplicate dead letter, never a lost event).
+ */
+export function createParkedEventRetrier (deps: ParkedEventRetrierDeps): () => Promise<ParkRetryRound> {
+  const { db, ledger, publisher, metrics, horizonMs } = deps
+  const limit = deps.limit ?? 100
+  const logger = deps.logger.child({ component: 'park-retry' })
+
+  async function deadLetter (event: ExpiredParkedEvent): Promise<void> {
+    await publisher.publish(deadQueueName(QUEUE_TRANSACTIONS), event.payload, {
+      exchange: DLX_EXCHANGE,
+      // the same id for a repeated dead letter of one event
+      messageId: `parked-expired:${event.token}`,
+      headers: {
+        [HEADER_FAILURE_REASON]: event.reason,
+        [HEADER_ORIGINAL_QUEUE]: QUEUE_TRANSACTIONS,
+        [HEADER_ORIGINAL_ROUTING_KEY]: originalRoutingKey(event.payload)
+      },
+      // the dead-letter queue must exist: an unroutable publish rejects and rolls back
+      mandatory: true
+    })
+  }
+
+  return async function retryParkedOnce (): Promise<ParkRetryRound> {
+    const round = await db.transaction('transactions.park-retry', async tx => {
+      const result = await ledger.retryParkedEvents(tx, { now: new Date(), horizonMs, limit })
+      for (const event of result.expired) await deadLetter(event)
+      return result
+    })
+    if (round.applied > 0) metrics.parkedApplied.inc(round.applied)
+    if (round.expired.length > 0) {
+      metrics.deadLettered.inc({ queue: QUEUE_TRANSACTIONS, reason: 'park_expired' }, round.expired.length)
+      logger.warn({ tokens: round.expired.map(e => e.token) }, 'parked events past the horizon dead-lettered')
+    }
+    return { applied: round.applied, stillParked: round.stillParked, deadLettered: round.expired.length }
+  }
+}

@@ -1,0 +1,137 @@
+import type { Logger } from 'pino'
+import { PermanentError, type ConsumedMessage, type MessageHandler } from '@jit/amqp'
+import type { DocumentArchive } from '@jit/archive'
+import { setCardStatus, setUserStatus, type CardStatus, type UserStatus } from '@jit/ledger'
+import type { Database } from '@jit/postgres'
+import type { Cache } from '@jit/redis'
+import type { WorkerMetrics } from './metrics.js'
+
+/** Options of {@link createWebhookHandler} and {@link createDecisionArchiveHandler}. */
+export interface ArchiveHandlerDeps {
+  db: Database
+  cache: Cache
+  archive: DocumentArchive
+  metrics: WorkerMetrics
+  logger: Logger
+}
+
+const CARD_STATUSES: ReadonlySet<string> = new Set<CardStatus>(['ACTIVE', 'SUSPENDED', 'TERMINATED', 'UNACTIVATED'])
+const USER_STATUSES: ReadonlySet<string> = new Set<UserStatus>(['ACTIVE', 'SUSPENDED', 'CLOSED', 'UNVERIFIED', 'LIMITED'])
+
+function isRecord (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function text (value: unknown): string | null {
+  return typeof value === 'string' && value !== '' ? value : null
+}
+
+/** When the event happened at the processor: its own time, else when it was published, else now. */
+export function occurredAt (body: Record<string, unknown>, msg: ConsumedMessage, ...fields: string[]): Date {
+  for (const field of fields) {
+    const value = body[field]
+    if (typeof value === 'string') {
+      const at = new Date(value)
+      if (!Number.isNaN(at.getTime())) return at
+    }
+  }
+  return new Date(msg.publishedAt ?? Date.now())
+}
+
+/** `webhook.<family>.<type with dots>` split into family and type. */
+function splitWebhookKey (routingKey: string): { family: string, type: string | null } {
+  const [, family, ...rest] = routingKey.split('.')
+  return { family: family ?? 'unknown', type: rest.length > 0 ? rest.join('.') : null }
+}
+
+/**
+ * The `webhooks` queue (every webhook event): card and user transitions update the status in
+ * PostgreSQL and invalidate the cache before the message is acknowledged, then every event is
+ * archived (card numbers masked by the archive). A transition older than the newest applied one
+ * for the same card or user changes nothing (webhooks arrive late and out of order); a
+ * redelivery of the applied one sets the same status again and invalidates again, so a failed
+ * invalidation is finished by the retry.
+ */
+export function createWebhookHandler (deps: ArchiveHandlerDeps): MessageHandler {
+  const { db, cache, archive, metrics } = deps
+  const logger = deps.logger.child({ component: 'webhooks' })
+
+  async function transition (entity: 'card' | 'user', token: string, status: string, eventToken: string, at: Date): Promise<void> {
+    const changed = await db.transaction('webhooks.transition', async tx => {
+      const newest = await tx`
+        insert into worker_status_transitions (entity, token, status, event_token, occurred_at)
+        values (${entity}, ${token}, ${status}, ${eventToken}, ${at})
+        on conflict (entity, token) do update set status = excluded.status, event_token = excluded.event_token,
+          occurred_at = excluded.occurred_at, applied_at = now()
+        where worker_status_transitions.occurred_at <= excluded.occurred_at
+        returning 1`
+      if (newest.length === 0) return false
+      return entity === 'card'
+        ? await setCardStatus(tx, token, status as CardStatus)
+        : await setUserStatus(tx, token, status as UserStatus)
+    })
+    if (!changed) {
+      logger.debug({ entity, token, status, eventToken }, 'transition skipped (older than the applied one, or unknown entity)')
+      return
+    }
+    // Before the ack: a decision made after this message is acknowledged must not read the old status.
+    if (!await cache.invalidate(entity, token)) {
+      throw new Error(`cache invalidation of ${entity} ${token} failed`)
+    }
+    logger.info({ entity, token, status }, 'status changed by transition webhook')
+  }
+
+  return async function handleWebhook (msg: ConsumedMessage): Promise<void> {
+    if (!isRecord(msg.body)) throw new PermanentError('webhook event is not a JSON object')
+    const body = msg.body
+    const { family, type } = splitWebhookKey(msg.routingKey)
+    const token = text(body.token) ?? msg.messageId
+    const at = occurredAt(body, msg, 'created_time', 'created_at')
+
+    if (family === 'cardtransitions') {
+      const card = text(body.card_token)
+      const state = text(body.state)
+      if (card !== null && state !== null && CARD_STATUSES.has(state)) await transition('card', card, state, token, at)
+      else if (card !== null) logger.warn({ card, state, token }, 'card transition with a state the ledger does not model: archived only')
+    } else if (family === 'usertransitions') {
+      const user = text(body.user_token)
+      const status = text(body.status) ?? text(body.state)
+      if (user !== null && status !== null && USER_STATUSES.has(status)) await transition('user', user, status, token, at)
+      else if (user !== null) logger.warn({ user, status, token }, 'user transition with a status the ledger does not model: archived only')
+    }
+
+    const { inserted } = await archive.store({
+      token,
+      kind: 'webhook',
+      family,
+      type,
+      user_token: text(body.user_token),
+      card_token: text(body.card_token),
+      occurred_at: at,
+      body
+    })
+    if (inserted) metrics.applied.inc({ queue: 'webhooks' })
+    else metrics.duplicates.inc({ queue: 'webhooks' })
+  }
+}
+
+/** The `jit-funding` queue: every JIT decision event is archived as a document. */
+export function createDecisionArchiveHandler (deps: ArchiveHandlerDeps): MessageHandler {
+  const { archive, metrics } = deps
+  return async function handleDecision (msg: ConsumedMessage): Promise<void> {
+    if (!isRecord(msg.body)) throw new PermanentError('decision event is not a JSON object')
+    const body = msg.body
+    const { inserted } = await archive.store({
+      token: text(body.jit_token) ?? msg.messageId,
+      kind: 'decision',
+      family: null,
+      type: text(body.decision) ?? msg.routingKey.split('.').slice(2).join('.'),
+      user_token: text(body.user_token),
+      card_token: text(body.card_token),
+      occurred_at: occurredAt(body, msg, 'occurred_at'),
+      body
+    })
+    if (inserted) metrics.applied.inc({ queue: 'jit-funding' })
+    else metrics.duplicates.inc({ queue: 'jit-funding' })
+  }
+}

@@ -1,0 +1,159 @@
+import type { Logger } from 'pino'
+import {
+  PermanentError, QUEUE_COMMANDS, QUEUE_JIT_FUNDING, QUEUE_TRANSACTIONS, QUEUE_WEBHOOKS, createOutboxRelay,
+  type Amqp, type ConsumerHandle, type ConsumerStats, type MessageHandler, type OutboxRelay, type OutboxRelayStats, type Publisher
+} from '@jit/amqp'
+import type { DocumentArchive } from '@jit/archive'
+import { parseMccDays, type TxnWorkerConfigT } from '@jit/config'
+import type { Database } from '@jit/postgres'
+import type { Cache } from '@jit/redis'
+import { createCommandHandler } from './commands.js'
+import { createHoldExpirySweep } from './hold-expiry.js'
+import { ledgerLifecycle, type LedgerLifecycle } from './ledger-lifecycle.js'
+import type { WorkerMetrics } from './metrics.js'
+import { startPeriodic, type PeriodicTask } from './periodic.js'
+import { createParkedEventRetrier, createTransactionHandler, type ParkRetryRound } from './transactions.js'
+import { createDecisionArchiveHandler, createWebhookHandler } from './webhooks.js'
+
+/** The queues the worker consumes (contract names). */
+export type WorkerQueue = typeof QUEUE_TRANSACTIONS | typeof QUEUE_WEBHOOKS | typeof QUEUE_JIT_FUNDING | typeof QUEUE_COMMANDS
+
+/** Every queue the worker consumes by default. */
+export const WORKER_QUEUES: readonly WorkerQueue[] = Object.freeze([QUEUE_TRANSACTIONS, QUEUE_WEBHOOKS, QUEUE_JIT_FUNDING, QUEUE_COMMANDS])
+
+/** The settings the worker reads (a subset of TxnWorkerConfig). */
+export type WorkerConfig = Pick<TxnWorkerConfigT,
+  'WORKER_PREFETCH' | 'WORKER_CONCURRENCY' | 'PARK_HORIZON_S' | 'PARK_RETRY_INTERVAL_MS' | 'HOLD_EXPIRY_DAYS' |
+  'HOLD_EXPIRY_MCC_DAYS' | 'HOLD_EXPIRY_SWEEP_INTERVAL_S' | 'OUTBOX_RELAY_INTERVAL_MS' | 'OUTBOX_RELAY_BATCH'>
+
+/** What {@link createWorker} needs: connected clients (it owns none of them) and its settings. */
+export interface TxnWorkerDeps {
+  config: WorkerConfig
+  logger: Logger
+  db: Database
+  cache: Cache
+  /** With the topology declared. */
+  amqp: Amqp
+  /** Confirm-mode publisher for command answers and dead letters. */
+  publisher: Publisher
+  archive: DocumentArchive
+  metrics: WorkerMetrics
+  /** @default the functions of @jit/ledger */
+  ledger?: LedgerLifecycle
+  /** Queues to consume. @default all four */
+  queues?: readonly WorkerQueue[]
+  /** Run the parked-event retry and hold-expiry loops. @default true */
+  loops?: boolean
+  /** Run the outbox relay (ledger events). @default true */
+  relay?: boolean
+}
+
+/** A running worker. */
+export interface TxnWorker {
+  /**
+   * Stops intake (consumers stop taking messages and finish the ones in flight; unacked
+   * prefetched messages go back to the broker), then the loops, then the relay's batch in
+   * flight. Does not close the clients: their owner does, after this.
+   */
+  stop: () => Promise<void>
+  /** One round of the parked-event retry loop, now. */
+  retryParkedOnce: () => Promise<ParkRetryRound>
+  /** One hold-expiry sweep, now (`null`: another worker holds the sweep lock). */
+  sweepHoldsOnce: (now?: Date) => Promise<number | null>
+  /** Consumer counters per queue. */
+  consumerStats: () => Record<string, ConsumerStats>
+  /** Outbox relay counters, when the relay runs. */
+  relayStats: () => OutboxRelayStats | null
+}
+
+/**
+ * Starts the txn-worker's consumers (transactions, webhooks, jit-funding, commands), the
+ * parked-event retry loop, the hold-expiry sweep and the outbox relay.
+ * @example
+ * ```ts
+ * const worker = createWorker({ config, logger, db, cache, amqp, publisher, archive, metrics })
+ * // on shutdown
+ * await worker.stop()
+ * ```
+ */
+export function createWorker (deps: TxnWorkerDeps): TxnWorker {
+  const { config, db, cache, amqp, publisher, archive, metrics } = deps
+  const logger = deps.logger.child({ component: 'txn-worker' })
+  const ledger = deps.ledger ?? ledgerLifecycle()
+  const maxRetries = amqp.topology.retryDelaysMs.length
+  const mccDays = parseMccDays(config.HOLD_EXPIRY_MCC_DAYS)
+
+  const handlers: Record<WorkerQueue, MessageHandler> = {
+    transactions: createTransactionHandler({ db, ledger, metrics, logger }),
+    webhooks: createWebhookHandler({ db, cache, archive, metrics, logger }),
+    'jit-funding': createDecisionArchiveHandler({ db, cache, archive, metrics, logger }),
+    commands: createCommandHandler({ db, cache, publisher, ledger, metrics, logger })
+  }
+  const retryParkedOnce = createParkedEventRetrier({
+    db, ledger, publisher, metrics, logger, horizonMs: config.PARK_HORIZON_S * 1000
+  })
+  const sweepHoldsOnce = createHoldExpirySweep({
+    db, ledger, metrics, logger, defaultDays: config.HOLD_EXPIRY_DAYS, mccDays
+  })
+
+  // Counts what the consumer is about to do with a failure (the same rule as @jit/amqp's).
+  function instrumented (queue: WorkerQueue, handler: MessageHandler): MessageHandler {
+    return async msg => {
+      metrics.consumed.inc({ queue })
+      try {
+        await handler(msg)
+      } catch (err) {
+        if (err instanceof PermanentError || msg.retryCount >= maxRetries) {
+          metrics.deadLettered.inc({ queue, reason: 'failed' })
+        } else {
+          metrics.retried.inc({ queue })
+        }
+        logger.warn({ err, queue, messageId: msg.messageId, routingKey: msg.routingKey, retryCount: msg.retryCount }, 'message failed')
+        throw err
+      }
+    }
+  }
+
+  const consumers: ConsumerHandle[] = (deps.queues ?? WORKER_QUEUES).map(queue => amqp.consume(queue, instrumented(queue, handlers[queue]), {
+    concurrency: config.WORKER_CONCURRENCY,
+    prefetch: config.WORKER_PREFETCH
+  }))
+
+  const tasks: PeriodicTask[] = []
+  if (deps.loops ?? true) {
+    tasks.push(startPeriodic({ name: 'park-retry', intervalMs: config.PARK_RETRY_INTERVAL_MS, run: retryParkedOnce, logger }))
+    tasks.push(startPeriodic({ name: 'hold-expiry', intervalMs: config.HOLD_EXPIRY_SWEEP_INTERVAL_S * 1000, run: async () => await sweepHoldsOnce(), logger }))
+  }
+
+  let relay: OutboxRelay | undefined
+  if (deps.relay ?? true) {
+    relay = createOutboxRelay({
+      sql: db.sql,
+      publisher,
+      logger,
+      batchSize: config.OUTBOX_RELAY_BATCH,
+      intervalMs: config.OUTBOX_RELAY_INTERVAL_MS,
+      // ledger_emit notifies this channel in the writing transaction: publish at once
+      listenChannel: 'outbox'
+    })
+    relay.start()
+  }
+  logger.info({ queues: consumers.map(c => c.queue), loops: tasks.length > 0, relay: relay !== undefined }, 'txn-worker started')
+
+  let stopping: Promise<void> | undefined
+  return {
+    stop: async () => {
+      stopping ??= (async () => {
+        await Promise.allSettled(consumers.map(async c => { await c.close() }))
+        await Promise.allSettled(tasks.map(async t => { await t.stop() }))
+        if (relay !== undefined) await relay.stop()
+        logger.info('txn-worker stopped')
+      })()
+      await stopping
+    },
+    retryParkedOnce,
+    sweepHoldsOnce,
+    consumerStats: () => Object.fromEntries(consumers.map(c => [c.queue, c.stats()])),
+    relayStats: () => relay?.stats() ?? null
+  }
+}

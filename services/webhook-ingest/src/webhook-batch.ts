@@ -1,0 +1,183 @@
+import { MAX_WEBHOOK_BATCH, WEBHOOK_FAMILY_PATTERN, type HttpErrorBody } from '@jit/contracts'
+
+/** One event of a batch: its token, the parsed object (for routing) and its exact JSON text. */
+export interface BatchEvent {
+  token: string
+  event: Record<string, unknown>
+  /** The event's bytes as the processor sent them, published unchanged. */
+  raw: string
+}
+
+/** A batch that passed every check. */
+export interface ParsedBatch {
+  family: string
+  events: BatchEvent[]
+}
+
+/** Why a body was refused: the HTTP 400 body. */
+export type BatchProblem = HttpErrorBody
+
+/** What {@link parseWebhookBatch} returns. */
+export type BatchResult = { ok: true, batch: ParsedBatch } | { ok: false, problem: BatchProblem }
+
+const FAMILY = new RegExp(WEBHOOK_FAMILY_PATTERN)
+const EXAMPLE = '{"transactions": [{"token": "...", ...}]}'
+const MAX_EVENT_ERRORS = 10
+
+function isObject (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function isSpace (code: number | undefined): boolean {
+  return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d
+}
+
+function skipSpace (text: string, i: number): number {
+  while (i < text.length && isSpace(text.charCodeAt(i))) i++
+  return i
+}
+
+// The scanner below only ever runs on text JSON.parse accepted, so it needs no error recovery:
+// it only finds where each top-level member and each element of the family array starts and ends.
+function skipString (text: string, i: number): number {
+  i++ // opening quote
+  while (i < text.length) {
+    const code = text.charCodeAt(i)
+    if (code === 0x5c) i += 2 // backslash: the next character is escaped
+    else if (code === 0x22) return i + 1
+    else i++
+  }
+  return i
+}
+
+function skipValue (text: string, i: number): number {
+  const first = text[i]
+  if (first === '"') return skipString(text, i)
+  if (first === '{' || first === '[') {
+    let depth = 0
+    while (i < text.length) {
+      const c = text[i]
+      if (c === '"') {
+        i = skipString(text, i)
+        continue
+      }
+      if (c === '{' || c === '[') depth++
+      else if (c === '}' || c === ']') {
+        depth--
+        if (depth === 0) return i + 1
+      }
+      i++
+    }
+    return i
+  }
+  // A number, true, false or null: runs until a delimiter.
+  while (i < text.length && !',}] \t\n\r'.includes(text[i] ?? '')) i++
+  return i
+}
+
+/** The top-level members of a JSON object text, duplicates included (JSON.parse drops them). */
+function scanMembers (text: string): Array<{ key: string, valueStart: number, valueEnd: number }> {
+  const members: Array<{ key: string, valueStart: number, valueEnd: number }> = []
+  let i = skipSpace(text, 0) + 1 // past '{'
+  for (;;) {
+    i = skipSpace(text, i)
+    if (text[i] === '}') return members
+    if (text[i] === ',') i = skipSpace(text, i + 1)
+    const keyEnd = skipString(text, i)
+    const key = JSON.parse(text.slice(i, keyEnd)) as string
+    i = skipSpace(text, keyEnd) + 1 // past ':'
+    const valueStart = skipSpace(text, i)
+    const valueEnd = skipValue(text, valueStart)
+    members.push({ key, valueStart, valueEnd })
+    i = valueEnd
+  }
+}
+
+/** The exact text of each element of the JSON array that starts at `start`. */
+function scanElements (text: string, start: number): string[] {
+  const elements: string[] = []
+  let i = start + 1 // past '['
+  for (;;) {
+    i = skipSpace(text, i)
+    if (text[i] === ']' || i >= text.length) return elements
+    if (text[i] === ',') i = skipSpace(text, i + 1)
+    const end = skipValue(text, i)
+    elements.push(text.slice(i, end))
+    i = end
+  }
+}
+
+function problem (error: string, message: string, errors?: Array<{ path: string, message: string }>): BatchResult {
+  return { ok: false, problem: errors === undefined ? { error, message } : { error, message, errors } }
+}
+
+/**
+ * Checks a raw webhook body (already authenticated) and splits it into its family and events.
+ *
+ * Only what routing and de-duplication need is checked: a JSON object with exactly one property
+ * (the family, lower-case), holding 1..{@link MAX_WEBHOOK_BATCH} objects that each have a
+ * non-empty string `token`. Everything else passes untouched, and each event keeps its exact
+ * bytes (`raw`): re-serializing would turn `12.50` into `12.5` and lose digits of long numbers,
+ * and the record of truth for money should reach the ledger as the processor wrote it.
+ * A family we do not know yet is accepted (the family list is partly unverified and grows).
+ */
+export function parseWebhookBatch (rawBody: Buffer): BatchResult {
+  const text = rawBody.toString('utf8')
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    return problem('INVALID_JSON', `the body is not valid JSON: ${(err as Error).message}`)
+  }
+  if (!isObject(value)) {
+    const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`
+    return problem('INVALID_BODY', `the body must be a JSON object with one family array such as ${EXAMPLE}, got ${kind}`)
+  }
+  const members = scanMembers(text)
+  if (members.length !== 1) {
+    const names = members.map(m => m.key).join(', ')
+    return problem('INVALID_BODY', `the body must have exactly one family property, got ${members.length}${names === '' ? '' : ` (${names})`}`)
+  }
+  const member = members[0] as { key: string, valueStart: number }
+  const family = member.key
+  if (!FAMILY.test(family)) {
+    return problem('INVALID_FAMILY', `the family name must match ${WEBHOOK_FAMILY_PATTERN}`, [{ path: '', message: `unexpected property '${family.slice(0, 64)}'` }])
+  }
+  const events = value[family]
+  const path = `/${family}`
+  if (!Array.isArray(events)) {
+    return problem('INVALID_BODY', `'${family}' must be an array of events`, [{ path, message: 'Expected array' }])
+  }
+  if (events.length === 0) {
+    return problem('EMPTY_BATCH', `'${family}' must hold at least one event`, [{ path, message: 'Expected at least 1 event' }])
+  }
+  if (events.length > MAX_WEBHOOK_BATCH) {
+    return problem('BATCH_TOO_LARGE', `a batch holds at most ${MAX_WEBHOOK_BATCH} events, got ${events.length}`, [{ path, message: `Expected at most ${MAX_WEBHOOK_BATCH} events` }])
+  }
+  const errors: Array<{ path: string, message: string }> = []
+  for (const [index, event] of events.entries()) {
+    if (!isObject(event)) {
+      errors.push({ path: `${path}/${index}`, message: 'Expected an event object' })
+    } else if (typeof event.token !== 'string' || event.token === '') {
+      errors.push({ path: `${path}/${index}/token`, message: event.token === undefined ? 'Required property' : 'Expected a non-empty string' })
+    }
+    if (errors.length >= MAX_EVENT_ERRORS) break
+  }
+  if (errors.length > 0) {
+    return problem('INVALID_EVENT', `every event needs a non-empty string token (${errors.length} invalid)`, errors)
+  }
+  const raws = scanElements(text, member.valueStart)
+  // Cannot differ for text JSON.parse accepted; if it ever did, refuse rather than publish wrong bytes.
+  if (raws.length !== events.length) throw new Error(`webhook batch scan found ${raws.length} events, JSON.parse ${events.length}`)
+  return {
+    ok: true,
+    batch: {
+      family,
+      events: (events as Array<Record<string, unknown>>).map((event, index) => ({
+        token: event.token as string,
+        event,
+        raw: raws[index] as string
+      }))
+    }
+  }
+}
