@@ -39,7 +39,6 @@ export {
 export {
   createOutboxRelay,
   outboxMigrations,
-  type MigrationSet,
   type OutboxRelay,
   type OutboxRelayOptions,
   type OutboxRelayStats

@@ -2,16 +2,8 @@ import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import type postgres from 'postgres'
 import type { Logger } from 'pino'
+import type { MigrationSet } from '@jit/postgres'
 import { RawJson, type Publisher } from './publisher.js'
-
-/**
- * A directory of numbered `.sql` migrations and the name they are tracked under (the shape the
- * @jit/postgres migration runner takes).
- */
-export interface MigrationSet {
-  name: string
-  dir: string
-}
 
 /**
  * The outbox table. `../migrations` is the same directory from `src/` (tests, `@jit/source`)

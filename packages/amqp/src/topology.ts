@@ -1,17 +1,19 @@
 import type { Connection } from 'rabbitmq-client'
+import { EXCHANGES, QUEUES } from '@jit/contracts'
 
+// The names are the contract's (@jit/contracts); these aliases keep this package's API readable.
 /** Topic exchange of everything that happened (contract). */
-export const EVENTS_EXCHANGE = 'cards.events'
+export const EVENTS_EXCHANGE = EXCHANGES.events
 /** Topic exchange of what internal services ask for (contract). */
-export const COMMANDS_EXCHANGE = 'cards.commands'
+export const COMMANDS_EXCHANGE = EXCHANGES.commands
 /** Direct exchange that carries retries (`<queue>.retry.N`) and dead letters (`<queue>.dead`). */
-export const DLX_EXCHANGE = 'cards.dlx'
+export const DLX_EXCHANGE = EXCHANGES.dlx
 
 /** Seed queue names (contract). */
-export const QUEUE_JIT_FUNDING = 'jit-funding'
-export const QUEUE_TRANSACTIONS = 'transactions'
-export const QUEUE_WEBHOOKS = 'webhooks'
-export const QUEUE_COMMANDS = 'commands'
+export const QUEUE_JIT_FUNDING = QUEUES.jitFunding
+export const QUEUE_TRANSACTIONS = QUEUES.transactions
+export const QUEUE_WEBHOOKS = QUEUES.webhooks
+export const QUEUE_COMMANDS = QUEUES.commands
 
 /** One binding of a queue to an exchange. */
 export interface QueueBinding {

@@ -37,7 +37,7 @@ await amqp.declareTopology()
 const received: ConsumedMessage[] = []
 amqp.consume('relayed', async msg => { received.push(msg) }, { concurrency: 16 })
 
-async function insertRows (n: number, routingKey = 'relay.item', exchange = EVENTS_EXCHANGE): Promise<string[]> {
+async function insertRows (n: number, routingKey = 'relay.item', exchange: string = EVENTS_EXCHANGE): Promise<string[]> {
   const rows = await sql<Array<{ id: string, message_id: string }>>`
     INSERT INTO outbox (routing_key, exchange, correlation_id, payload)
     SELECT ${routingKey}, ${exchange}, 'corr-' || (g - 1), jsonb_build_object('i', g - 1, 'amount', 1050)

@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 export type {
-  ArchiveKind, ArchiveDocument, StoredDocument, ArchiveQuery, DocumentArchive, MigrationSet
+  ArchiveKind, ArchiveDocument, StoredDocument, ArchiveQuery, DocumentArchive
 } from './types.js'
 export { maskCardNumbers } from './mask.js'
 export { createPostgresArchive, type PostgresArchiveOptions } from './postgres-archive.js'

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url'
-import type { MigrationSet } from './types.js'
+import type { MigrationSet } from '@jit/postgres'
 
 /**
  * The PostgreSQL migrations of the archive (`archive_documents`), for `runMigrations` of

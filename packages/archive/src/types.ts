@@ -79,8 +79,3 @@ export interface DocumentArchive {
   close: () => Promise<void>
 }
 
-/** A directory of numbered `.sql` migrations, as `runMigrations` of @jit/postgres takes them. */
-export interface MigrationSet {
-  name: string
-  dir: string
-}

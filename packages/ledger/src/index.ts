@@ -12,3 +12,8 @@ export {
 export { creditAccount, debitAccount, type MovementResult } from './accounts.js'
 export { checkLedgerInvariants, type InvariantViolation } from './invariants.js'
 export { getAccount, listOpenHolds, getHold, getDecision, getJournal, type AccountView, type HoldView } from './queries.js'
+export {
+  applyTransactionEvent, classifyTransactionEvent, retryParkedEvents, expireStaleHolds, releaseHold, TransactionEventError,
+  type TransactionEventInput, type WebhookGpaOrderInput, type TransactionAction, type LifecycleResult,
+  type TransactionEventErrorCode, type ExpiredParkedEvent, type RetryParkedOptions, type ExpireHoldsOptions, type ReleaseHoldResult
+} from './lifecycle.js'

@@ -1,0 +1,505 @@
+import { classifyJitMethod, isKnownCurrency, MoneyError, parseAmount } from '@jit/contracts'
+import type { Sql } from './types.js'
+import { hasSqlState } from './errors.js'
+
+/**
+ * A processor transaction webhook event (swagger `transaction_model`), read leniently: only the
+ * fields a ledger effect needs are looked at, everything else passes through untouched.
+ * Amounts are decimal major units, as a JSON number or a string.
+ */
+export interface TransactionEventInput {
+  token: string
+  type: string
+  state?: string
+  amount?: number | string
+  currency_code?: string
+  user_token?: string
+  card_token?: string
+  preceding_related_transaction_token?: string
+  /** Top level in the swagger's transaction_model. */
+  is_final_clearing?: boolean
+  standin_approved_by?: string
+  gpa?: { impacted_amount?: number | string, currency_code?: string, [field: string]: unknown }
+  gpa_order?: WebhookGpaOrderInput
+  gpa_order_unload?: WebhookGpaOrderInput
+  card_acceptor?: { mcc?: string, [field: string]: unknown }
+  [field: string]: unknown
+}
+
+/** The part of `gpa_order` / `gpa_order_unload` the ledger reads. */
+export interface WebhookGpaOrderInput {
+  jit_funding?: {
+    token?: string
+    method?: string
+    user_token?: string
+    amount?: number | string
+    original_jit_funding_token?: string
+    [field: string]: unknown
+  }
+  funding?: { gateway_log?: { timed_out?: boolean, [field: string]: unknown }, [field: string]: unknown }
+  [field: string]: unknown
+}
+
+/** What the ledger does with a transaction event (see LEDGER.md "Rules"). */
+export type TransactionAction =
+  | 'authorization'
+  | 'authorization_declined'
+  | 'incremental'
+  | 'incremental_declined'
+  | 'reversal'
+  | 'clearing'
+  | 'force_capture'
+  | 'immediate_debit'
+  | 'immediate_debit_declined'
+  | 'refund'
+  | 'chargeback_credit'
+  | 'chargeback_debit'
+  | 'ignored'
+
+/** The outcome of one transaction event. */
+export interface LifecycleResult {
+  /**
+   * `applied`: its effect is committed now; `duplicate`: its effect key was applied before,
+   * nothing changed; `parked`: its purchase (or account) is not known yet, it is stored in
+   * `parked_events` for {@link retryParkedEvents}; `ignored`: it moves no money.
+   */
+  outcome: 'applied' | 'duplicate' | 'parked' | 'ignored'
+  /** What changed, e.g. `captured`, `hold_released`, `standin_hold`, `tombstone`. */
+  effect?: string
+  reason?: string
+  /** The hold the event belongs to, when it has one. */
+  holdToken?: string
+  action?: TransactionAction
+}
+
+/** Why an event cannot be applied as sent; the caller dead-letters it, nothing changed. */
+export type TransactionEventErrorCode = 'INVALID_EVENT' | 'INVALID_AMOUNT' | 'MISSING_AMOUNT' | 'UNKNOWN_CURRENCY' | 'CURRENCY_MISMATCH'
+
+/** An event that can never apply (malformed, inexact amount, wrong currency): dead-letter it. */
+export class TransactionEventError extends Error {
+  readonly code: TransactionEventErrorCode
+  constructor (code: TransactionEventErrorCode, message: string) {
+    super(message)
+    this.name = 'TransactionEventError'
+    this.code = code
+  }
+}
+
+// Methods first: a jit_funding.method says more than the transaction type (a force capture
+// arrives typed as a clearing, an auth_plus_capture typed as an authorization).
+const METHOD_ACTIONS: Readonly<Record<string, Exclude<TransactionAction, 'ignored'>>> = {
+  'pgfs.authorization': 'authorization',
+  'pgfs.authorization.cashback': 'authorization',
+  'pgfs.authorization.standin': 'authorization',
+  'pgfs.pindebit.authorization': 'authorization',
+  'pgfs.billpayment': 'authorization',
+  'pgfs.atm.withdrawal': 'authorization',
+  'pgfs.authorization.quasi.cash': 'authorization',
+  'pgfs.authorization.incremental': 'incremental',
+  'pgfs.authorization.clearing': 'clearing',
+  'pgfs.authorization.capture': 'clearing',
+  'pgfs.pindebit.authorization.clearing': 'clearing',
+  'pgfs.billpayment.capture': 'clearing',
+  'pgfs.atm.clearing.withdrawal': 'clearing',
+  'pgfs.authorization.clearing.quasi.cash': 'clearing',
+  'pgfs.authorization.reversal': 'reversal',
+  'pgfs.pindebit.authorization.reversal': 'reversal',
+  'pgfs.billpayment.reversal': 'reversal',
+  'pgfs.force_capture': 'force_capture',
+  'pgfs.auth_plus_capture': 'immediate_debit',
+  'pgfs.auth_plus_capture.standin': 'immediate_debit',
+  'pgfs.pindebit': 'immediate_debit',
+  'pgfs.pindebit.cashback': 'immediate_debit',
+  'pgfs.pindebit.atm.withdrawal': 'immediate_debit',
+  'pgfs.pindebit.quasi.cash': 'immediate_debit',
+  'pgfs.refund': 'refund',
+  'pgfs.pindebit.refund': 'refund',
+  'pgfs.refund.authorization.clearing': 'refund',
+  'pgfs.original.credit.authorization.clearing': 'refund',
+  'pgfs.original.credit.auth_plus_capture': 'refund',
+  'pgfs.authorization.capture.chargeback': 'chargeback_credit',
+  'pgfs.pindebit.chargeback': 'chargeback_credit',
+  'pgfs.authorization.capture.chargeback.reversal': 'chargeback_debit',
+  'pgfs.pindebit.chargeback.reversal': 'chargeback_debit'
+}
+
+// Methods that say "no money moves" even when the type alone would suggest otherwise.
+const METHODS_WITHOUT_EFFECT = new Set([
+  'pgfs.authorization.advice', 'pgfs.refund.authorization', 'pgfs.refund.authorization.reversal',
+  'pgfs.balanceinquiry', 'pgfs.pindebit.balanceinquiry', 'pgfs.authorization.account_verification',
+  'pgfs.original.credit.authorization', 'pgfs.original.credit.authorization.reversal'
+])
+
+const TYPE_ACTIONS: Readonly<Record<string, Exclude<TransactionAction, 'ignored'>>> = {
+  authorization: 'authorization',
+  'authorization.atm.withdrawal': 'authorization',
+  'authorization.quasi.cash': 'authorization',
+  'authorization.cashback': 'authorization',
+  'authorization.standin': 'authorization',
+  'pindebit.authorization': 'authorization',
+  billpayment: 'authorization',
+  'authorization.incremental': 'incremental',
+  'authorization.clearing': 'clearing',
+  'authorization.clearing.atm.withdrawal': 'clearing',
+  'authorization.clearing.cashback': 'clearing',
+  'authorization.clearing.quasi.cash': 'clearing',
+  'pindebit.authorization.clearing': 'clearing',
+  'billpayment.clearing': 'clearing',
+  'authorization.reversal': 'reversal',
+  'authorization.reversal.issuerexpiration': 'reversal',
+  'pindebit.authorization.reversal': 'reversal',
+  'pindebit.authorization.reversal.issuerexpiration': 'reversal',
+  'billpayment.reversal': 'reversal',
+  pindebit: 'immediate_debit',
+  'pindebit.atm.withdrawal': 'immediate_debit',
+  'pindebit.cashback': 'immediate_debit',
+  'pindebit.quasi.cash': 'immediate_debit',
+  'pindebit.quasicash': 'immediate_debit',
+  refund: 'refund',
+  'pindebit.refund': 'refund',
+  // a single-message PIN debit reversed: the money comes back like a refund
+  'pindebit.reversal': 'refund',
+  'refund.authorization.clearing': 'refund',
+  'original.credit.authorization.clearing': 'refund',
+  'original.credit.auth_plus_capture': 'refund',
+  'authorization.clearing.chargeback': 'chargeback_credit',
+  'authorization.clearing.chargeback.provisional.credit': 'chargeback_credit',
+  'pindebit.chargeback': 'chargeback_credit',
+  'pindebit.chargeback.provisional.credit': 'chargeback_credit',
+  'authorization.clearing.chargeback.reversal': 'chargeback_debit',
+  'authorization.clearing.chargeback.provisional.debit': 'chargeback_debit',
+  'pindebit.chargeback.reversal': 'chargeback_debit',
+  'pindebit.chargeback.provisional.debit': 'chargeback_debit'
+}
+
+const FAILED_STATES = new Set(['DECLINED', 'ERROR'])
+const COMPLETED_STATES = new Set(['COMPLETION', 'CLEARED'])
+
+function str (value: unknown): string | null {
+  if (typeof value === 'string' && value !== '') return value
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value)
+  return null
+}
+
+function obj (value: unknown): Record<string, unknown> | null {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : null
+}
+
+function jitFundingOf (event: TransactionEventInput): Record<string, unknown> | null {
+  return obj(obj(event.gpa_order)?.jit_funding) ?? obj(obj(event.gpa_order_unload)?.jit_funding)
+}
+
+/**
+ * Which ledger effect a transaction event has (LEDGER.md "Rules"), from its jit_funding method
+ * when that names one, else its type, and its state. Pure; exported for routing and metrics.
+ *
+ * @example classifyTransactionEvent({ token: 't', type: 'authorization.clearing', state: 'COMPLETION' }) // 'clearing'
+ */
+export function classifyTransactionEvent (event: TransactionEventInput): TransactionAction {
+  const method = str(jitFundingOf(event)?.method)
+  const type = str(event.type) ?? ''
+  const state = (str(event.state) ?? '').toUpperCase()
+  let action: TransactionAction | undefined
+  if (method !== null) {
+    action = METHOD_ACTIONS[method]
+    if (action === undefined && METHODS_WITHOUT_EFFECT.has(method)) return 'ignored'
+  }
+  action ??= TYPE_ACTIONS[type] ?? 'ignored'
+  const failed = FAILED_STATES.has(state)
+  switch (action) {
+    case 'authorization': return failed ? 'authorization_declined' : 'authorization'
+    case 'incremental': return failed ? 'incremental_declined' : 'incremental'
+    case 'immediate_debit': return failed ? 'immediate_debit_declined' : 'immediate_debit'
+    // a refund credits when it completes; a pending one is only its approval
+    case 'refund': return COMPLETED_STATES.has(state) ? 'refund' : 'ignored'
+    case 'ignored': return 'ignored'
+    default: return failed ? 'ignored' : action
+  }
+}
+
+/** Actions that cannot be applied without an amount. */
+const NEEDS_AMOUNT = new Set<TransactionAction>(['clearing', 'force_capture', 'immediate_debit', 'refund', 'chargeback_credit', 'chargeback_debit', 'incremental'])
+/** Actions whose JIT token jit_decide could still decide: the webhook claims the decision row. */
+const CLAIMING = new Set<TransactionAction>(['authorization', 'authorization_declined', 'incremental', 'incremental_declined', 'immediate_debit', 'immediate_debit_declined'])
+
+/** The normalized event ledger_apply_transaction reads (see migrations/0003_lifecycle.sql). */
+function normalize (event: TransactionEventInput, action: TransactionAction, now: Date | undefined): Record<string, unknown> {
+  const token = str(event.token)
+  if (token === null) throw new TransactionEventError('INVALID_EVENT', 'transaction event without a token')
+  const jit = jitFundingOf(event)
+  const jitToken = str(jit?.token)
+  const method = str(jit?.method)
+  const gpa = obj(event.gpa)
+  const currency = str(event.currency_code) ?? str(gpa?.currency_code)
+
+  // A: jit_funding.amount, else |gpa.impacted_amount|, else amount; the sign never decides.
+  const raw = jit?.amount ?? gpa?.impacted_amount ?? event.amount
+  let amount: number | null = null
+  if (raw !== undefined && raw !== null) {
+    if (currency === null || !isKnownCurrency(currency)) {
+      throw new TransactionEventError('UNKNOWN_CURRENCY', `event ${token}: unknown or missing currency ${JSON.stringify(currency)}`)
+    }
+    try {
+      amount = Math.abs(parseAmount(raw, currency, { allowNegative: true }))
+    } catch (err) {
+      if (err instanceof MoneyError) throw new TransactionEventError('INVALID_AMOUNT', `event ${token}: ${err.message}`)
+      throw err
+    }
+  }
+  if (amount === null && NEEDS_AMOUNT.has(action)) {
+    throw new TransactionEventError('MISSING_AMOUNT', `event ${token} (${event.type}) carries no amount`)
+  }
+
+  const jitClass = method === null ? null : classifyJitMethod(method)
+  const claim = jitToken !== null && CLAIMING.has(action) &&
+    (jitClass === null || jitClass === 'authorization' || jitClass === 'incremental' || jitClass === 'immediate_debit')
+  const jitKind = jitClass ?? (action.startsWith('incremental') ? 'incremental' : action.startsWith('immediate_debit') ? 'immediate_debit' : 'authorization')
+  const funding = obj(obj(event.gpa_order)?.funding) ?? obj(obj(event.gpa_order_unload)?.funding)
+  const finalFlag = event.is_final_clearing as unknown
+
+  return {
+    action,
+    event_token: token,
+    key: jitToken ?? token,
+    jit_token: jitToken,
+    original_jit_token: str(jit?.original_jit_funding_token),
+    preceding_token: str(event.preceding_related_transaction_token),
+    claim,
+    jit_kind: jitKind,
+    method,
+    type: str(event.type),
+    state: str(event.state),
+    amount,
+    currency,
+    is_final: finalFlag === true || finalFlag === 'true',
+    timed_out: obj(funding?.gateway_log)?.timed_out === true,
+    standin_approved_by: str(event.standin_approved_by),
+    user_token: str(event.user_token) ?? str(jit?.user_token),
+    card_token: str(event.card_token),
+    mcc: str(obj(event.card_acceptor)?.mcc),
+    now: now?.toISOString() ?? null,
+    payload: event
+  }
+}
+
+function toResult (row: Record<string, unknown>, action: TransactionAction): LifecycleResult {
+  const result: LifecycleResult = { outcome: row.outcome as LifecycleResult['outcome'], action }
+  if (typeof row.effect === 'string') result.effect = row.effect
+  if (typeof row.reason === 'string') result.reason = row.reason
+  if (typeof row.hold_token === 'string') result.holdToken = row.hold_token
+  return result
+}
+
+async function applyNormalized (sql: Sql, event: TransactionEventInput, now: Date | undefined, park: boolean): Promise<LifecycleResult> {
+  if (obj(event) === null) throw new TransactionEventError('INVALID_EVENT', 'a transaction event must be an object')
+  if (str(event.token) === null || str(event.type) === null) {
+    throw new TransactionEventError('INVALID_EVENT', 'a transaction event needs a token and a type')
+  }
+  const action = classifyTransactionEvent(event)
+  if (action === 'ignored') return { outcome: 'ignored', action, reason: `${event.type} ${event.state ?? ''} moves no money`.trim() }
+  const normalized = normalize(event, action, now)
+  try {
+    const [row] = await sql<Array<{ result: Record<string, unknown> }>>`
+      select ledger_apply_transaction(${sql.json(normalized as never)}::jsonb, ${park}) as result
+    `
+    if (row === undefined) throw new Error('ledger_apply_transaction returned nothing')
+    return toResult(row.result, action)
+  } catch (err) {
+    if (hasSqlState(err, 'JT004')) throw new TransactionEventError('CURRENCY_MISMATCH', (err as Error).message)
+    if (hasSqlState(err, 'JT005')) throw new TransactionEventError('MISSING_AMOUNT', (err as Error).message)
+    throw err
+  }
+}
+
+/**
+ * Applies one processor transaction webhook event to the ledger, exactly once (LEDGER.md): one
+ * statement, so the effect, its effect key and its outbox events commit together. A redelivery
+ * returns `duplicate` and changes nothing; an event whose purchase is not known yet is parked
+ * (see {@link retryParkedEvents}); a DECLINED authorization releases a late approval's hold and,
+ * before our own decision commits, leaves a tombstone so that decision places no hold.
+ *
+ * @param opts.now - the time the event is applied at (hold activity, parking); default: the database clock
+ * @throws TransactionEventError when the event can never apply as sent (dead-letter it)
+ */
+export async function applyTransactionEvent (sql: Sql, event: TransactionEventInput, opts: { now?: Date } = {}): Promise<LifecycleResult> {
+  return await applyNormalized(sql, event, opts.now, true)
+}
+
+/** An event that stayed parked past the horizon: the caller dead-letters it with the reason. */
+export interface ExpiredParkedEvent {
+  token: string
+  reason: string
+  payload: TransactionEventInput
+  firstParkedAt: Date
+  attempts: number
+}
+
+/** Options of {@link retryParkedEvents}. */
+export interface RetryParkedOptions {
+  /** @default new Date() */
+  now?: Date
+  /** How long an event may stay parked before it is handed back as expired. */
+  horizonMs: number
+  /** Most events tried in this call. @default 100 */
+  limit?: number
+  /** First retry delay after a failed attempt, doubled per attempt. @default 5000 */
+  backoffMs?: number
+  /** @default 300000 */
+  maxBackoffMs?: number
+}
+
+type Runner = <T>(run: (tx: Sql) => Promise<T>) => Promise<T>
+
+function transactionRunner (sql: Sql): Runner {
+  const s = sql as unknown as { begin?: (fn: (tx: Sql) => Promise<unknown>) => Promise<unknown>, savepoint?: (fn: (tx: Sql) => Promise<unknown>) => Promise<unknown> }
+  if (typeof s.begin === 'function') return async run => await (s.begin as (fn: typeof run) => Promise<never>)(run)
+  if (typeof s.savepoint === 'function') return async run => await (s.savepoint as (fn: typeof run) => Promise<never>)(run)
+  return async run => await run(sql)
+}
+
+interface ParkedRow {
+  token: string
+  payload: TransactionEventInput
+  reason: string
+  first_parked_at: Date
+  attempts: number
+}
+
+/**
+ * Re-applies parked events that are due, one transaction each; the row is claimed with
+ * `FOR UPDATE SKIP LOCKED`, so several workers can run it at once without applying one twice.
+ * An event still parked after `horizonMs` (or one that can never apply) is deleted and returned
+ * in `expired` for the caller to dead-letter. An event still waiting is retried later with
+ * exponential backoff, or as soon as its hold appears.
+ *
+ * @returns `applied`: events applied (or found duplicate or moving no money) and removed;
+ *   `stillParked`: events tried in this call that are still waiting.
+ */
+export async function retryParkedEvents (sql: Sql, opts: RetryParkedOptions): Promise<{ applied: number, stillParked: number, expired: ExpiredParkedEvent[] }> {
+  const now = opts.now ?? new Date()
+  const limit = opts.limit ?? 100
+  const base = opts.backoffMs ?? 5000
+  const cap = opts.maxBackoffMs ?? 300000
+  const inTransaction = transactionRunner(sql)
+  let applied = 0
+  let stillParked = 0
+  const expired: ExpiredParkedEvent[] = []
+  const nextAttempt = (attempts: number): Date => new Date(now.getTime() + Math.min(cap, base * 2 ** Math.min(attempts, 20)))
+  const expire = (row: ParkedRow, reason: string): void => {
+    expired.push({ token: row.token, reason, payload: row.payload, firstParkedAt: row.first_parked_at, attempts: row.attempts + 1 })
+  }
+
+  for (let i = 0; i < limit; i++) {
+    let claimed: ParkedRow | undefined
+    let failure: unknown = null
+    try {
+      const done = await inTransaction(async tx => {
+        const [row] = await tx<ParkedRow[]>`
+          select token, payload, reason, first_parked_at, attempts from parked_events
+          where next_attempt_at <= ${now}
+          order by next_attempt_at, first_parked_at
+          limit 1 for update skip locked
+        `
+        if (row === undefined) return false
+        claimed = row
+        const result = await applyNormalized(tx, row.payload, now, false)
+        if (result.outcome !== 'parked') {
+          await tx`delete from parked_events where token = ${row.token}`
+          applied++
+        } else if (now.getTime() - row.first_parked_at.getTime() >= opts.horizonMs) {
+          await tx`delete from parked_events where token = ${row.token}`
+          expire(row, result.reason ?? row.reason)
+        } else {
+          await tx`
+            update parked_events set attempts = attempts + 1, reason = ${result.reason ?? row.reason},
+              last_attempt_at = ${now}, next_attempt_at = ${nextAttempt(row.attempts)}
+            where token = ${row.token}
+          `
+          stillParked++
+        }
+        return true
+      })
+      if (!done) break
+    } catch (err) {
+      failure = err
+    }
+    if (failure === null) continue
+    const row = claimed
+    if (row === undefined) throw failure
+    // The attempt rolled back; record the outcome in a transaction of its own.
+    if (failure instanceof TransactionEventError) {
+      await sql`delete from parked_events where token = ${row.token}`
+      expire(row, `${failure.code}: ${failure.message}`)
+    } else {
+      await sql`
+        update parked_events set attempts = attempts + 1, last_attempt_at = ${now},
+          next_attempt_at = ${nextAttempt(row.attempts)}, reason = ${`retry failed: ${(failure as Error).message ?? String(failure)}`}
+        where token = ${row.token}
+      `
+      stillParked++
+    }
+  }
+  return { applied, stillParked, expired }
+}
+
+/** Options of {@link expireStaleHolds}. */
+export interface ExpireHoldsOptions {
+  /** @default new Date() */
+  now?: Date
+  /** Days without activity after which an open hold expires. @default 7 */
+  defaultDays?: number
+  /** Per-MCC overrides (inclusive numeric ranges), e.g. lodging and car rental 30 days; the largest match wins. */
+  mccDays?: Array<{ from: string | number, to: string | number, days: number }>
+  /** Most holds expired in this call. @default 500 */
+  limit?: number
+}
+
+/**
+ * Expires OPEN holds idle for their period: releases what remains, state EXPIRED, event
+ * `ledger.hold.expired`. Holds another caller (or a webhook) has locked are skipped, so several
+ * workers may sweep at once and each hold is released once. Returns the number expired.
+ */
+export async function expireStaleHolds (sql: Sql, opts: ExpireHoldsOptions = {}): Promise<number> {
+  const overrides = (opts.mccDays ?? []).map(o => {
+    const from = Number(o.from)
+    const to = Number(o.to)
+    if (!Number.isInteger(from) || !Number.isInteger(to) || !Number.isInteger(o.days) || o.days < 0) {
+      throw new RangeError(`invalid MCC expiry override ${JSON.stringify(o)}`)
+    }
+    return { from, to, days: o.days }
+  })
+  const days = opts.defaultDays ?? 7
+  if (!Number.isInteger(days) || days < 0) throw new RangeError(`defaultDays must be a non-negative integer, got ${days}`)
+  const [row] = await sql<Array<{ n: number }>>`
+    select ledger_expire_stale_holds(${opts.now ?? new Date()}, ${days}, ${sql.json(overrides)}::jsonb, ${opts.limit ?? 500}) as n
+  `
+  return Number(row?.n ?? 0)
+}
+
+/** The outcome of a manual `hold.release`. */
+export interface ReleaseHoldResult {
+  /** `duplicate`: this message_id was applied before (its first outcome is repeated in the other fields). */
+  outcome: 'applied' | 'duplicate' | 'not_found' | 'not_open'
+  holdToken: string
+  released: number
+  state?: string
+}
+
+/**
+ * The `hold.release` command: releases what remains of an OPEN hold (state CLOSED), audited in
+ * hold_history with the operator and reason; idempotent on the command's `messageId`, which is
+ * also the released event's correlation id.
+ */
+export async function releaseHold (sql: Sql, command: { jitToken: string, reason: string, operator: string, messageId: string }): Promise<ReleaseHoldResult> {
+  for (const field of ['jitToken', 'reason', 'operator', 'messageId'] as const) {
+    if (typeof command[field] !== 'string' || command[field] === '') throw new TypeError(`releaseHold: ${field} is required`)
+  }
+  const [row] = await sql<Array<{ result: { outcome: ReleaseHoldResult['outcome'], hold_token: string, released: number, state?: string } }>>`
+    select ledger_release_hold(${command.jitToken}, ${command.reason}, ${command.operator}, ${command.messageId}) as result
+  `
+  const r = row?.result
+  if (r === undefined) throw new Error('ledger_release_hold returned nothing')
+  const out: ReleaseHoldResult = { outcome: r.outcome, holdToken: r.hold_token, released: Number(r.released) }
+  if (r.state !== undefined) out.state = r.state
+  return out
+}
