@@ -78,4 +78,3 @@ export interface DocumentArchive {
    */
   close: () => Promise<void>
 }
-

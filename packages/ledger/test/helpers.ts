@@ -176,27 +176,44 @@ export function shop (db: Database, c: { user: string, card: string, account: st
     },
     incrementalPending (p: Purchase, inc: Purchase, over: Partial<WebhookSpec> = {}): TransactionEventInput {
       return webhookEvent(c, {
-        type: 'authorization.incremental', state: 'PENDING', token: inc.txToken, amount: inc.amount, preceding: p.txToken,
-        jit: { token: inc.jitToken, method: 'pgfs.authorization.incremental', original: p.jitToken }, ...over
+        type: 'authorization.incremental',
+        state: 'PENDING',
+        token: inc.txToken,
+        amount: inc.amount,
+        preceding: p.txToken,
+        jit: { token: inc.jitToken, method: 'pgfs.authorization.incremental', original: p.jitToken },
+        ...over
       })
     },
     clearing (p: Purchase, amount: number, isFinal: boolean | undefined, over: Partial<WebhookSpec> = {}): TransactionEventInput {
       const spec: WebhookSpec = {
-        type: 'authorization.clearing', state: 'COMPLETION', amount, preceding: p.txToken,
-        jit: { token: token('jitc'), method: 'pgfs.authorization.capture', original: p.jitToken }, ...over
+        type: 'authorization.clearing',
+        state: 'COMPLETION',
+        amount,
+        preceding: p.txToken,
+        jit: { token: token('jitc'), method: 'pgfs.authorization.capture', original: p.jitToken },
+        ...over
       }
       if (isFinal !== undefined) spec.isFinal = isFinal
       return webhookEvent(c, spec)
     },
     reversal (p: Purchase, amount: number | null): TransactionEventInput {
       return webhookEvent(c, {
-        type: 'authorization.reversal', state: 'CLEARED', amount, preceding: p.txToken, unload: true,
+        type: 'authorization.reversal',
+        state: 'CLEARED',
+        amount,
+        preceding: p.txToken,
+        unload: true,
         jit: { token: token('jitr'), method: 'pgfs.authorization.reversal', original: p.jitToken, amount }
       })
     },
     advice (p: Purchase, amount: number): TransactionEventInput {
       return webhookEvent(c, {
-        type: 'authorization.advice', state: 'CLEARED', amount, preceding: p.txToken, unload: true,
+        type: 'authorization.advice',
+        state: 'CLEARED',
+        amount,
+        preceding: p.txToken,
+        unload: true,
         jit: { token: token('jita'), method: 'pgfs.authorization.reversal', original: p.jitToken }
       })
     },

@@ -1,0 +1,134 @@
+import t, { type Test } from 'tap'
+import {
+  applyTransactionEvent, decideJitFunding, expireStaleHolds, getAccount, getHold, releaseHold
+} from '../src/index.js'
+import { ledgerDatabase, fundedCard, assertInvariants, shop, jitRequest, token } from './helpers.js'
+
+// Hold expiry (several sweepers at once) and the manual hold.release command.
+const db = await ledgerDatabase(t, { poolMax: 6 })
+const DAY = 24 * 3600_000
+const LODGING = [{ from: '3501', to: '3999', days: 30 }, { from: '7011', to: '7011', days: 30 }]
+
+function moneyTest (name: string, fn: (t: Test) => Promise<void>): void {
+  t.test(name, async t => {
+    await fn(t)
+    await assertInvariants(t, db)
+    // each test starts with no open hold: sweep whatever this one left, far in the future
+    await expireStaleHolds(db.sql, { now: new Date(Date.now() + 3650 * DAY), defaultDays: 0 })
+    await assertInvariants(t, db)
+  })
+}
+
+let n = 0
+async function account (name: string, balance = 100000) {
+  const c = await fundedCard(db, `exp-${name}-${++n}`, balance)
+  return { c, s: shop(db, c) }
+}
+
+moneyTest('an idle hold expires after 7 days: what remains is released, state EXPIRED, evented', async t => {
+  const { c, s } = await account('default')
+  const p = s.purchase(10000)
+  await s.decide(p)
+  await applyTransactionEvent(db.sql, s.clearing(p, 3000, false))
+  t.equal(await expireStaleHolds(db.sql, { now: new Date(Date.now() + 6 * DAY) }), 0, 'not yet at 6 days')
+  t.equal(await expireStaleHolds(db.sql, { now: new Date(Date.now() + 8 * DAY) }), 1)
+  const hold = await getHold(db.sql, p.jitToken)
+  t.equal(hold?.state, 'EXPIRED')
+  t.equal(hold?.released, 7000)
+  const a = await getAccount(db.sql, c.account)
+  t.equal(a?.balance, 97000)
+  t.equal(a?.available, 97000)
+  const [ev] = await db.sql<Array<{ payload: Record<string, unknown> }>>`
+    select payload from outbox where routing_key = 'ledger.hold.expired' and payload->>'hold_token' = ${p.jitToken}`
+  t.equal(ev?.payload.amount, 7000)
+  t.equal(ev?.payload.amount_decimal, '70.00')
+  t.equal(ev?.payload.state, 'EXPIRED')
+  // a clearing that arrives after expiry is a plain debit
+  t.equal((await applyTransactionEvent(db.sql, s.clearing(p, 7000, true))).effect, 'debited')
+  t.same([(await getAccount(db.sql, c.account))?.balance, (await getAccount(db.sql, c.account))?.available], [90000, 90000])
+  t.equal(await expireStaleHolds(db.sql, { now: new Date(Date.now() + 20 * DAY) }), 0, 'an expired hold never reopens or expires twice')
+})
+
+moneyTest('per-MCC overrides: lodging waits 30 days', async t => {
+  const { c } = await account('mcc')
+  const jitToken = token('jit')
+  const [r] = await decideJitFunding(db.sql, [jitRequest(c, 20000, { jitToken, mcc: '7011' })])
+  t.equal(r?.outcome, 'approved')
+  t.equal(await expireStaleHolds(db.sql, { now: new Date(Date.now() + 8 * DAY), mccDays: LODGING }), 0)
+  t.equal((await getHold(db.sql, jitToken))?.state, 'OPEN')
+  t.equal(await expireStaleHolds(db.sql, { now: new Date(Date.now() + 31 * DAY), mccDays: LODGING }), 1)
+  t.equal((await getHold(db.sql, jitToken))?.state, 'EXPIRED')
+})
+
+moneyTest('activity on a hold restarts its clock', async t => {
+  const { s } = await account('activity')
+  const p = s.purchase(10000)
+  await s.decide(p)
+  await applyTransactionEvent(db.sql, s.clearing(p, 1000, false), { now: new Date(Date.now() + 5 * DAY) })
+  t.equal(await expireStaleHolds(db.sql, { now: new Date(Date.now() + 9 * DAY) }), 0, 'idle 4 days only')
+  t.equal(await expireStaleHolds(db.sql, { now: new Date(Date.now() + 13 * DAY) }), 1)
+})
+
+moneyTest('two sweepers at once release each hold exactly once', async t => {
+  const accounts = await Promise.all([1, 2, 3].map(async i => await account(`sweep${i}`)))
+  const tokens: string[] = []
+  for (const { s } of accounts) {
+    for (let i = 0; i < 8; i++) {
+      const p = s.purchase(1000)
+      await s.decide(p)
+      tokens.push(p.jitToken)
+    }
+  }
+  const now = new Date(Date.now() + 8 * DAY)
+  const counts = await Promise.all([
+    expireStaleHolds(db.sql, { now, limit: 500 }),
+    expireStaleHolds(db.sql, { now, limit: 500 }),
+    expireStaleHolds(db.sql, { now, limit: 5 })
+  ])
+  t.equal(counts.reduce((a, b) => a + b, 0), tokens.length, `all ${tokens.length} expired, split ${counts.join('/')}`)
+  const events = await db.sql<Array<{ hold: string }>>`
+    select payload->>'hold_token' as hold from outbox where routing_key = 'ledger.hold.expired' and payload->>'hold_token' in ${db.sql(tokens)}`
+  t.equal(events.length, tokens.length, 'one event per hold')
+  t.equal(new Set(events.map(e => e.hold)).size, tokens.length)
+  for (const { c } of accounts) {
+    const a = await getAccount(db.sql, c.account)
+    t.equal(a?.available, 100000, 'everything released once')
+  }
+})
+
+moneyTest('the limit bounds one sweep', async t => {
+  const { s } = await account('limit')
+  for (let i = 0; i < 4; i++) await s.decide(s.purchase(100))
+  const now = new Date(Date.now() + 8 * DAY)
+  t.equal(await expireStaleHolds(db.sql, { now, limit: 3 }), 3)
+  t.equal(await expireStaleHolds(db.sql, { now, limit: 3 }), 1)
+  await t.rejects(expireStaleHolds(db.sql, { now, mccDays: [{ from: 'x', to: '1', days: 3 }] }), RangeError)
+})
+
+moneyTest('hold.release: audited with the operator, once per message id', async t => {
+  const { c, s } = await account('manual')
+  const p = s.purchase(10000)
+  await s.decide(p)
+  await applyTransactionEvent(db.sql, s.clearing(p, 2500, false))
+  const messageId = token('msg')
+  const command = { jitToken: p.jitToken, reason: 'merchant confirmed cancellation', operator: 'ops-alice', messageId }
+  const first = await releaseHold(db.sql, command)
+  t.same(first, { outcome: 'applied', holdToken: p.jitToken, released: 7500, state: 'CLOSED' })
+  const again = await releaseHold(db.sql, command)
+  t.equal(again.outcome, 'duplicate')
+  t.equal(again.released, 7500)
+  const a = await getAccount(db.sql, c.account)
+  t.same([a?.balance, a?.available], [97500, 97500])
+  const hold = await getHold(db.sql, p.jitToken)
+  const audit = hold?.history.find(h => h.action === 'released_manually')
+  t.equal((audit?.detail as Record<string, unknown>).operator, 'ops-alice')
+  t.equal((audit?.detail as Record<string, unknown>).reason, 'merchant confirmed cancellation')
+  const [ev] = await db.sql<Array<{ correlation_id: string, payload: Record<string, unknown> }>>`
+    select correlation_id, payload from outbox where routing_key = 'ledger.hold.released' and payload->>'hold_token' = ${p.jitToken}`
+  t.equal(ev?.correlation_id, messageId)
+  t.equal(ev?.payload.operator, 'ops-alice')
+
+  t.equal((await releaseHold(db.sql, { ...command, messageId: token('msg') })).outcome, 'not_open')
+  t.equal((await releaseHold(db.sql, { ...command, jitToken: 'no-such-hold', messageId: token('msg') })).outcome, 'not_found')
+  await t.rejects(releaseHold(db.sql, { ...command, operator: '' }), TypeError)
+})
