@@ -1,14 +1,14 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
+import type { Static } from '@sinclair/typebox'
 import type { HttpErrorBody } from '@jit/contracts'
 import { createWebhookMetrics } from './metrics.js'
-import { opsRoutes } from './routes/ops.js'
+import { opsRoutes, type Connections } from '@jit/connections'
 import { webhookRoutes, type WebhookPublisher, type WebhookRouteConfig } from './routes/webhooks.js'
 
 export { parseWebhookBatch, type BatchEvent, type BatchProblem, type BatchResult, type ParsedBatch } from './webhook-batch.js'
 export { webhookMessageId } from './message-id.js'
-export { createBroker, type Broker, type BrokerOptions } from './broker.js'
 export { WEBHOOK_PATH, SIGNATURE_HEADER, RETRY_AFTER_SECONDS, type WebhookPublisher, type WebhookRouteConfig } from './routes/webhooks.js'
 export type { AuthFailureKind, BatchOutcome } from './metrics.js'
 
@@ -18,15 +18,23 @@ export const SERVICE_NAME = 'webhook-ingest'
 /** Default longest wait for a batch's broker confirms before answering 503. */
 export const DEFAULT_PUBLISH_TIMEOUT_MS = 10_000
 
-/** What the app needs; server.ts passes the real ones, tests pass real ones on a test vhost. */
+/**
+ * What the app needs; server.ts passes the real ones, tests pass real ones on a test vhost.
+ * The app owns none of them: whoever created them closes them after `app.close()`.
+ */
 export interface AppDeps {
   /** The webhook settings (a loaded `WebhookIngestConfig` fits). */
   config: WebhookRouteConfig
   logger: Logger
   /** Resolves only once the broker confirmed the message; rejects otherwise. */
   publisher: WebhookPublisher
-  /** Whether the broker answers, for `GET /ready`. */
-  ready: () => Promise<boolean>
+  /**
+   * The process's connections (RabbitMQ only, here): `GET /ready` reports their health and
+   * answers 503 while the broker is down, so a load balancer sends webhooks elsewhere.
+   */
+  connections?: Connections
+  /** Extra readiness (e.g. false while shedding load); `GET /ready` answers 503 when false. */
+  ready?: () => boolean
   /** The app's own Prometheus registry (`createMetricsRegistry` from @jit/profiler). */
   registry: Registry
   /** @default DEFAULT_PUBLISH_TIMEOUT_MS */
@@ -48,7 +56,7 @@ function errorCode (err: FastifyError, status: number): string {
  * `inject`. Stateless: every instance behind the load balancer is interchangeable.
  *
  * @example
- * const app = buildApp({ config, logger, publisher: broker.publisher, ready: broker.ready, registry })
+ * const app = buildApp({ config, logger, publisher: connections.publisher, connections, registry })
  */
 export function buildApp (deps: AppDeps, serverOptions: AppServerOptions = {}): FastifyInstance {
   const loggerInstance: FastifyBaseLogger = deps.logger.child({ service: SERVICE_NAME })
@@ -66,7 +74,7 @@ export function buildApp (deps: AppDeps, serverOptions: AppServerOptions = {}): 
   app.setErrorHandler<FastifyError>(async (err, request, reply) => {
     const status = typeof err.statusCode === 'number' ? err.statusCode : 500
     if (status >= 400 && status < 500) {
-      const body: HttpErrorBody = {
+      const body: Static<typeof HttpErrorBody> = {
         error: errorCode(err, status),
         message: status === 413 ? `the body is larger than ${deps.config.WEBHOOK_MAX_BODY_BYTES} bytes` : err.message
       }
@@ -85,7 +93,18 @@ export function buildApp (deps: AppDeps, serverOptions: AppServerOptions = {}): 
     return await reply.code(404).send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` })
   })
 
-  app.register(opsRoutes, { service: SERVICE_NAME, registry: deps.registry, ready: deps.ready })
+  // Node's server.close() reaps only idle keep-alive sockets; one that was busy when closing began
+  // would hold the close until keepAliveTimeout. Answering in-flight requests with
+  // `Connection: close` lets their sockets end with the response instead.
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close')
+    return payload
+  })
+
+  // /health, /ready, /metrics: the shared ops routes, outside the webhook scope (no auth).
+  app.register(opsRoutes, { service: SERVICE_NAME, registry: deps.registry, connections: deps.connections, ready: deps.ready })
   app.register(webhookRoutes, {
     config: deps.config,
     publisher: deps.publisher,

@@ -1,8 +1,9 @@
 import closeWithGrace from 'close-with-grace'
 import { pino } from 'pino'
 import { ConfigError, WebhookIngestConfig, loadConfig, readEnvFile, type WebhookIngestConfigT } from '@jit/config'
+import { createConnections } from '@jit/connections'
 import { createMetricsRegistry } from '@jit/profiler'
-import { SERVICE_NAME, buildApp, createBroker } from './app.js'
+import { SERVICE_NAME, buildApp } from './app.js'
 
 // Entry point: the only place that reads the environment (through @jit/config) and listens.
 let config: WebhookIngestConfigT
@@ -17,9 +18,24 @@ try {
 
 const logger = pino({ name: SERVICE_NAME, level: config.LOG_LEVEL })
 const registry = createMetricsRegistry({ service: SERVICE_NAME })
-const broker = createBroker({ url: config.AMQP_URL, logger, connectionName: SERVICE_NAME })
 
-const app = buildApp({ config, logger, publisher: broker.publisher, ready: broker.ready, registry }, {
+// Stateless: RabbitMQ only (topology declared at start, idempotent when N instances start).
+const connections = createConnections({
+  config,
+  logger,
+  name: SERVICE_NAME,
+  use: { postgres: false, cache: false, archive: false },
+  // While the broker is unreachable a publish waits this long for it, then the batch gets a 503.
+  amqp: { acquireTimeoutMs: 5000 }
+})
+try {
+  await connections.start()
+} catch (err) {
+  logger.fatal({ err }, 'could not connect; exiting')
+  process.exit(1)
+}
+
+const app = buildApp({ config, logger, publisher: connections.publisher, connections, registry }, {
   // Webhook batches are small; a client that trickles bytes or idles must not hold a socket.
   connectionTimeout: 30_000,
   requestTimeout: 30_000,
@@ -28,19 +44,19 @@ const app = buildApp({ config, logger, publisher: broker.publisher, ready: broke
 })
 
 // Order matters: stop accepting and finish in-flight requests (their publishes wait for their
-// confirms), then close the publisher and the connection.
+// confirms), then close the publisher and the connection (connections.close does both, in order).
 closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger }, async ({ err, signal }) => {
   if (err !== undefined) logger.error({ err }, 'shutting down after an error')
   else logger.info({ signal }, 'shutting down')
   await app.close()
-  await broker.close()
+  await connections.close()
+  logger.info('closed')
 })
 
 try {
-  await broker.declareTopology()
   await app.listen({ host: config.HOST, port: config.PORT })
 } catch (err) {
-  logger.fatal({ err }, 'could not start')
-  await broker.close().catch(() => {})
+  logger.fatal({ err }, 'could not listen')
+  await connections.close()
   process.exit(1)
 }

@@ -1,3 +1,4 @@
+import type { Static } from '@sinclair/typebox'
 import { MAX_WEBHOOK_BATCH, WEBHOOK_FAMILY_PATTERN, type HttpErrorBody } from '@jit/contracts'
 
 /** One event of a batch: its token, the parsed object (for routing) and its exact JSON text. */
@@ -15,7 +16,7 @@ export interface ParsedBatch {
 }
 
 /** Why a body was refused: the HTTP 400 body. */
-export type BatchProblem = HttpErrorBody
+export type BatchProblem = Static<typeof HttpErrorBody>
 
 /** What {@link parseWebhookBatch} returns. */
 export type BatchResult = { ok: true, batch: ParsedBatch } | { ok: false, problem: BatchProblem }

@@ -7,7 +7,8 @@ import { WebhookIngestConfig, loadConfig, type Environment, type WebhookIngestCo
 import { basicAuthHeader } from '@jit/http-auth'
 import { createMetricsRegistry } from '@jit/profiler'
 import type { Teardownable } from '@jit/test-support'
-import { buildApp, createBroker, WEBHOOK_PATH, type Broker } from '../src/app.js'
+import { createConnections, type Connections } from '@jit/connections'
+import { buildApp, WEBHOOK_PATH } from '../src/app.js'
 
 const run = promisify(execFile)
 
@@ -72,28 +73,43 @@ export async function drain (amqp: Amqp, queue = TEST_QUEUE): Promise<ReadMessag
 
 export interface TestApp {
   app: FastifyInstance
-  broker: Broker
+  connections: Connections
   post: (payload: string | object, headers?: Record<string, string>) => Promise<LightMyRequestResponse>
 }
 
-/** The real app on the real broker (the test vhost), closed at teardown in the server's order. */
+/**
+ * The real app on the real broker (the test vhost), wired as server.ts does (@jit/connections,
+ * RabbitMQ only), closed at teardown in the server's order.
+ */
 export async function buildTestApp (t: Teardownable, url: string, options: {
   env?: Environment
   acquireTimeoutMs?: number
   publishTimeoutMs?: number
+  declareTopology?: boolean
 } = {}): Promise<TestApp> {
-  const broker = createBroker({ url, logger: silentLogger, acquireTimeoutMs: options.acquireTimeoutMs ?? 2000 })
-  const app = buildApp({
-    config: testConfig(options.env),
+  const config = testConfig({ AMQP_URL: url, SHUTDOWN_TIMEOUT_MS: '5000', ...options.env })
+  const connections = createConnections({
+    config,
     logger: silentLogger,
-    publisher: broker.publisher,
-    ready: broker.ready,
+    name: 'webhook-ingest-test',
+    use: { postgres: false, cache: false, archive: false },
+    amqp: { acquireTimeoutMs: options.acquireTimeoutMs ?? 2000 },
+    declareTopology: options.declareTopology ?? true
+  })
+  // A failed start closes whatever it opened by itself.
+  await connections.start()
+  const app = buildApp({
+    config,
+    logger: silentLogger,
+    publisher: connections.publisher,
+    connections,
     registry: createMetricsRegistry({ service: 'webhook-ingest' }),
     publishTimeoutMs: options.publishTimeoutMs
   })
+  // The server's order: the app (in-flight requests) first, then the publisher and connection.
   t.teardown(async () => {
     await app.close()
-    await broker.close()
+    await connections.close()
   })
   await app.ready()
   const post = async (payload: string | object, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> => {
@@ -105,7 +121,7 @@ export async function buildTestApp (t: Teardownable, url: string, options: {
     }
     return await app.inject(request)
   }
-  return { app, broker, post }
+  return { app, connections, post }
 }
 
 /** Reads one counter or gauge value from the Prometheus text of /metrics. */

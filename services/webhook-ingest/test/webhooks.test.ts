@@ -2,7 +2,7 @@ import t from 'tap'
 import { createTestVhost } from '@jit/test-support'
 import { webhookRoutingKey } from '@jit/contracts'
 import { webhookMessageId, RETRY_AFTER_SECONDS } from '../src/app.js'
-import { bindTestQueue, buildTestApp, drain, metricValue, transaction } from './helper.js'
+import { AUTH, bindTestQueue, buildTestApp, drain, metricValue, transaction } from './helper.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
@@ -154,7 +154,7 @@ t.test('POST /v1/webhooks/marqeta on the real broker', async t => {
 t.test('the contract topology is missing (publish refused by the broker): 503, not accepted', async t => {
   // A vhost where nobody declared cards.events: the broker refuses the publish.
   const url = await createTestVhost(t, 'notopo')
-  const { post } = await buildTestApp(t, url)
+  const { post } = await buildTestApp(t, url, { declareTopology: false })
   const res = await post({ transactions: [transaction('txn-no-exchange')] })
   t.equal(res.statusCode, 503)
   t.equal(res.headers['retry-after'], String(RETRY_AFTER_SECONDS))
@@ -164,15 +164,15 @@ t.test('the contract topology is missing (publish refused by the broker): 503, n
 t.test('graceful shutdown: an in-flight batch is confirmed and answered before the app closes', async t => {
   const url = await createTestVhost(t, 'shutdown')
   const reader = await bindTestQueue(t, url)
-  const { app, broker, post } = await buildTestApp(t, url)
+  const { app, connections } = await buildTestApp(t, url)
   await app.listen({ host: '127.0.0.1', port: 0 })
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : 0
-  void post // the real socket is used here, so close() sees a request in flight
 
+  // A real socket (not inject), so close() has a request in flight to wait for.
   const inFlight = fetch(`http://127.0.0.1:${port}/v1/webhooks/marqeta`, {
     method: 'POST',
-    headers: { authorization: (await import('./helper.js')).AUTH, 'content-type': 'application/json' },
+    headers: { authorization: AUTH, 'content-type': 'application/json' },
     body: JSON.stringify({ transactions: Array.from({ length: 10 }, (_, i) => transaction(`txn-shutdown-${i}`)) })
   })
   // Close as soon as the request reached the server.
@@ -181,6 +181,6 @@ t.test('graceful shutdown: an in-flight batch is confirmed and answered before t
   const res = await inFlight
   t.equal(res.status, 200)
   await closing
-  await broker.close()
+  await connections.close()
   t.equal((await drain(reader)).length, 10, 'every event of the in-flight batch was published')
 })

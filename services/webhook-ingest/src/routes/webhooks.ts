@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
 import { parseBasicAuth, type WebhookIngestConfigT } from '@jit/config'
 import { createBasicAuthVerifier, createSignatureVerifier } from '@jit/http-auth'
+import type { Static } from '@sinclair/typebox'
 import { webhookRoutingKey, type HttpErrorBody } from '@jit/contracts'
 import { RawJson } from '@jit/amqp'
 import { parseWebhookBatch } from '../webhook-batch.js'
@@ -72,7 +73,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
   async function unauthorized (reply: FastifyReply, kind: AuthFailureKind): Promise<FastifyReply> {
     metrics.authFailure(kind)
     metrics.batch(null, 'unauthorized')
-    const body: HttpErrorBody = kind.startsWith('basic')
+    const body: Static<typeof HttpErrorBody> = kind.startsWith('basic')
       ? { error: 'UNAUTHORIZED', message: 'missing or wrong Basic credentials' }
       : { error: 'INVALID_SIGNATURE', message: `missing or wrong ${SIGNATURE_HEADER} (hex HMAC-SHA256 or HMAC-SHA1 of the raw body)` }
     return await reply.code(401).header('www-authenticate', WWW_AUTHENTICATE).send(body)
