@@ -23,7 +23,7 @@ function walk (dir, match, out = []) {
   return out
 }
 
-for (const group of ['packages', 'services']) {
+for (const group of ['packages', 'services', 'tests']) {
   const groupDir = join(root, group)
   if (!existsSync(groupDir)) continue
   for (const pkg of readdirSync(groupDir)) {

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import type { CommonConfigT } from '@jit/config'
-import { createDatabase, runMigrations, type Database, type PostgresOptions } from '@jit/postgres'
+import { createDatabase, runMigrations, type Database, type MigrationSet, type PostgresOptions } from '@jit/postgres'
 import { createCache, type Cache, type CacheOptions } from '@jit/redis'
 import { createAmqp, type Amqp, type AmqpOptions, type Publisher } from '@jit/amqp'
 import { createMongo, type Mongo } from '@jit/mongodb'
@@ -51,6 +51,8 @@ export interface ConnectionsOptions {
    * @default true (when PostgreSQL is used)
    */
   migrate?: boolean
+  /** The service's own migration sets, applied after the shared ones (e.g. the worker's command log). */
+  migrations?: MigrationSet[]
   /** Declare the contract's exchanges and queues at start (idempotent). @default true (when AMQP is used) */
   declareTopology?: boolean
   /**
@@ -245,7 +247,7 @@ export function createConnections (opts: ConnectionsOptions): Connections {
     }
     if (!migrate) return
     try {
-      const { applied } = await runMigrations(db.sql, [...ledgerMigrationSets, archiveMigrations], { logger: opts.logger })
+      const { applied } = await runMigrations(db.sql, [...ledgerMigrationSets, archiveMigrations, ...(opts.migrations ?? [])], { logger: opts.logger })
       log.info({ applied: applied.length }, 'migrations up to date')
     } catch (err) {
       throw new Error(`PostgreSQL migrations failed: ${errorMessage(err)}`, { cause: err })

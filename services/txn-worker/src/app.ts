@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { parseBasicAuth, type TxnWorkerConfigT } from '@jit/config'
@@ -25,7 +25,7 @@ export interface TxnWorkerAppDeps {
  */
 export async function buildApp (deps: TxnWorkerAppDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: deps.logger,
+    loggerInstance: deps.logger as FastifyBaseLogger,
     return503OnClosing: true,
     // read-only API: no request bodies worth accepting
     bodyLimit: 16 * 1024,

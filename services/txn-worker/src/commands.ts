@@ -5,7 +5,7 @@ import {
   COMMAND_SCHEMAS, COMMAND_TYPES, EVENT_ROUTING_KEYS, MoneyError, compileValidator, isCommandType, parseAmount,
   type CommandBodies, type CommandType, type ValidationIssue, type Validator
 } from '@jit/contracts'
-import { creditAccount, debitAccount, setLimits, upsertCard, upsertUser, type UpsertResult } from '@jit/ledger'
+import { creditAccount, debitAccount, setLimits, upsertCard, upsertUser, type ReleaseHoldResult, type UpsertResult } from '@jit/ledger'
 import type { Database } from '@jit/postgres'
 import type { Cache, CacheKind } from '@jit/redis'
 import type { LedgerLifecycle } from './ledger-lifecycle.js'
@@ -26,12 +26,10 @@ interface CommandDecision {
 }
 
 interface StoredCommand {
-  outcome: Outcome
   answer_routing_key: AnswerKey
   answer_message_id: string
   answer: Record<string, unknown>
   invalidations: Invalidation[]
-  answered_at: Date | null
 }
 
 /** Options of {@link createCommandHandler}. */
@@ -222,17 +220,21 @@ export function createCommandHandler (deps: CommandHandlerDeps): MessageHandler 
     }
   }
 
-  function holdReleased (messageId: string, body: unknown, result: unknown): CommandDecision {
-    const r = isRecord(result) ? result : {}
-    const outcome = typeof r.outcome === 'string' ? r.outcome : (r.released === true || r.applied === true ? 'applied' : undefined)
-    if (outcome === 'applied' || outcome === 'released') {
-      return { routingKey: EVENT_ROUTING_KEYS.commandApplied, outcome: 'applied', answer: answerOf('hold.release', messageId, body, { outcome: 'applied' }), invalidations: [] }
+  function holdReleased (messageId: string, body: unknown, result: ReleaseHoldResult): CommandDecision {
+    switch (result.outcome) {
+      case 'applied':
+      case 'duplicate':
+        return {
+          routingKey: EVENT_ROUTING_KEYS.commandApplied,
+          outcome: result.outcome,
+          answer: answerOf('hold.release', messageId, body, { outcome: result.outcome }),
+          invalidations: []
+        }
+      case 'not_found':
+        throw new CommandRejection('UNKNOWN_HOLD', 'no hold with this JIT token')
+      default:
+        throw new CommandRejection('HOLD_NOT_OPEN', `the hold is ${result.state ?? 'not open'}; only an OPEN hold can be released`)
     }
-    if (outcome === 'duplicate') {
-      return { routingKey: EVENT_ROUTING_KEYS.commandApplied, outcome: 'duplicate', answer: answerOf('hold.release', messageId, body, { outcome: 'duplicate' }), invalidations: [] }
-    }
-    const reason = typeof r.reason === 'string' ? r.reason : (outcome === 'not_found' || outcome === 'unknown' ? 'UNKNOWN_HOLD' : 'HOLD_NOT_OPEN')
-    throw new CommandRejection(reason, typeof r.message === 'string' ? r.message : `the hold cannot be released (${outcome ?? 'no outcome'})`)
   }
 
   async function decide (tx: postgres.TransactionSql, type: string, body: unknown, messageId: string): Promise<CommandDecision> {
@@ -250,7 +252,11 @@ export function createCommandHandler (deps: CommandHandlerDeps): MessageHandler 
     } catch (err) {
       if (!(err instanceof CommandRejection)) throw err
       const fields: Record<string, unknown> = { outcome: 'rejected', reason: err.reason, message: err.message }
-      if (err.errors !== undefined) fields.errors = err.errors.map(e => ({ path: e.path, message: e.message }))
+      if (err.errors !== undefined) {
+        // a union's alternatives can report the same problem twice
+        const unique = new Map(err.errors.map(e => [`${e.path}\u0000${e.message}`, { path: e.path, message: e.message }]))
+        fields.errors = [...unique.values()]
+      }
       return { routingKey: EVENT_ROUTING_KEYS.commandRejected, outcome: 'rejected', answer: answerOf(type, messageId, body, fields), invalidations: [] }
     }
   }
@@ -271,54 +277,57 @@ export function createCommandHandler (deps: CommandHandlerDeps): MessageHandler 
   return async function handleCommand (msg: ConsumedMessage): Promise<void> {
     const messageId = msg.messageId
     const type = msg.routingKey
-    const record = await db.transaction('commands.apply', async tx => {
+
+    // 1. Decide and record, once per message_id.
+    const applied = await db.transaction('commands.apply', async tx => {
       // Two deliveries of one message_id at once (a duplicate publish) queue here; the second
       // finds the first one's record instead of applying the command again.
       await tx`select pg_advisory_xact_lock(hashtextextended(${'command:' + messageId}, 0))`
-      const [existing] = await tx<StoredCommand[]>`
-        select outcome, answer_routing_key, answer_message_id::text as answer_message_id, answer, invalidations, answered_at
-        from worker_commands where message_id = ${messageId}`
-      if (existing !== undefined) return { ...existing, fresh: false }
+      const [existing] = await tx<Array<{ outcome: Outcome, answered: boolean }>>`
+        select outcome, answered_at is not null as answered from worker_commands where message_id = ${messageId}`
+      if (existing !== undefined) return { fresh: false, outcome: existing.outcome, answered: existing.answered }
       const decision = await decide(tx, type, msg.body, messageId)
-      const [row] = await tx<Array<{ answer_message_id: string }>>`
+      await tx`
         insert into worker_commands (message_id, command_type, outcome, answer_routing_key, answer, invalidations)
         values (${messageId}, ${type.slice(0, 200)}, ${decision.outcome}, ${decision.routingKey},
-          ${tx.json(decision.answer as postgres.JSONValue)}, ${tx.json(decision.invalidations)})
-        returning answer_message_id::text as answer_message_id`
-      return {
-        outcome: decision.outcome,
-        answer_routing_key: decision.routingKey,
-        answer_message_id: row?.answer_message_id ?? '',
-        answer: decision.answer,
-        invalidations: decision.invalidations,
-        answered_at: null,
-        fresh: true
-      }
+          ${tx.json(decision.answer as postgres.JSONValue)}, ${tx.json(decision.invalidations)})`
+      return { fresh: true, outcome: decision.outcome, answered: false, reason: decision.answer.reason }
     })
-
-    if (!record.fresh && record.answered_at !== null) {
+    if (applied.answered) {
       metrics.duplicates.inc({ queue: QUEUE })
       logger.debug({ messageId, type }, 'command already answered')
       return
     }
-    await invalidate(record.invalidations)
-    await publisher.publish(record.answer_routing_key, record.answer, {
-      messageId: record.answer_message_id,
-      correlationId: messageId
-    })
-    await db.query('commands.answered', sql => sql`
-      update worker_commands set answered_at = now() where message_id = ${messageId} and answered_at is null`)
 
-    if (record.fresh) {
-      if (record.outcome === 'rejected') {
-        const reason = typeof record.answer.reason === 'string' ? record.answer.reason : 'UNKNOWN'
-        metrics.commandsRejected.inc({ reason })
-        logger.info({ messageId, type, reason }, 'command rejected')
-      } else if (record.outcome === 'duplicate') {
-        metrics.duplicates.inc({ queue: QUEUE })
-      } else {
-        metrics.applied.inc({ queue: QUEUE })
-      }
+    // 2. Invalidate, then answer, holding the record's row lock: of several deliveries racing
+    // here, one publishes and the others find answered_at set (READ COMMITTED re-checks it after
+    // the lock), so the answer goes out once. A crash before the update leaves answered_at null
+    // and the redelivery comes back here.
+    const answered = await db.transaction('commands.answer', async tx => {
+      const [row] = await tx<StoredCommand[]>`
+        select answer_routing_key, answer_message_id::text as answer_message_id, answer, invalidations
+        from worker_commands where message_id = ${messageId} and answered_at is null
+        for update`
+      if (row === undefined) return false
+      await invalidate(row.invalidations)
+      await publisher.publish(row.answer_routing_key, row.answer, {
+        messageId: row.answer_message_id,
+        correlationId: messageId
+      })
+      await tx`update worker_commands set answered_at = now() where message_id = ${messageId}`
+      return true
+    })
+
+    if (!applied.fresh || !answered) {
+      metrics.duplicates.inc({ queue: QUEUE })
+    } else if (applied.outcome === 'rejected') {
+      const reason = typeof applied.reason === 'string' ? applied.reason : 'UNKNOWN'
+      metrics.commandsRejected.inc({ reason })
+      logger.info({ messageId, type, reason }, 'command rejected')
+    } else if (applied.outcome === 'duplicate') {
+      metrics.duplicates.inc({ queue: QUEUE })
+    } else {
+      metrics.applied.inc({ queue: QUEUE })
     }
   }
 }

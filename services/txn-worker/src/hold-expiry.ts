@@ -20,9 +20,10 @@ export interface HoldExpiryDeps {
 
 /**
  * Key of the transaction-level advisory lock one sweeping worker holds: with several workers,
- * the others skip the round instead of competing for the same rows ("hold-exp" in ASCII hex).
+ * the others skip the round instead of competing for the same rows ("hold-e" in ASCII hex, a
+ * safe integer).
  */
-export const HOLD_SWEEP_LOCK_KEY = 0x686f6c642d6578
+export const HOLD_SWEEP_LOCK_KEY = 0x686f6c642d65
 
 function expiredCount (result: unknown): number {
   if (typeof result === 'number') return result

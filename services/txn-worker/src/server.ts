@@ -1,4 +1,58 @@
+import closeWithGrace from 'close-with-grace'
+import { pino } from 'pino'
+import { ConfigError, TxnWorkerConfig, loadConfig, readEnvFile } from '@jit/config'
+import { createConnections } from '@jit/connections'
+import { createMetricsRegistry } from '@jit/profiler'
 import { buildApp } from './app.js'
+import { createWorkerMetrics } from './metrics.js'
+import { txnWorkerMigrations } from './migrations.js'
+import { createWorker } from './worker.js'
 
-const app = buildApp()
-await app.listen({ host: process.env.HOST ?? '127.0.0.1', port: Number(process.env.PORT ?? 3000) })
+let config
+try {
+  config = loadConfig(TxnWorkerConfig, readEnvFile())
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`txn-worker: ${err.message}\n`)
+    process.exit(78)
+  }
+  throw err
+}
+
+const logger = pino({ level: config.LOG_LEVEL, base: { service: 'txn-worker' } })
+// Connects everything, applies the outbox, ledger and archive migrations and the worker's own
+// command log, and declares the topology (safe when several workers start at once).
+const connections = createConnections({ config, logger, name: 'txn-worker', migrations: [txnWorkerMigrations] })
+await connections.start()
+
+const registry = createMetricsRegistry({ service: 'txn-worker' })
+const metrics = createWorkerMetrics(registry)
+const worker = createWorker({
+  config,
+  logger,
+  db: connections.db,
+  cache: connections.cache,
+  amqp: connections.amqp,
+  publisher: connections.publisher,
+  archive: connections.archive,
+  metrics
+})
+let stopping = false
+// intake: consumers stop taking messages and finish those in flight, loops and relay stop;
+// connections.close() then closes the publisher, the broker connection and the pools, in order.
+connections.onShutdown('intake', async () => {
+  stopping = true
+  await worker.stop()
+})
+
+const app = await buildApp({ config, logger, db: connections.db, registry, connections, ready: () => !stopping })
+
+closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger }, async ({ err, signal }) => {
+  if (err !== undefined) logger.error({ err }, 'shutting down after an error')
+  else logger.info({ signal }, 'shutting down')
+  stopping = true
+  await app.close()
+  await connections.close()
+})
+
+await app.listen({ host: config.HOST, port: config.PORT })

@@ -5,8 +5,9 @@ import {
   type ConsumedMessage, type MessageHandler, type Publisher
 } from '@jit/amqp'
 import { webhookRoutingKey } from '@jit/contracts'
+import { TransactionEventError, type ExpiredParkedEvent, type TransactionEventInput } from '@jit/ledger'
 import type { Database } from '@jit/postgres'
-import type { ExpiredParkedEvent, LedgerLifecycle } from './ledger-lifecycle.js'
+import type { LedgerLifecycle } from './ledger-lifecycle.js'
 import type { WorkerMetrics } from './metrics.js'
 
 /** Options of {@link createTransactionHandler}. */
@@ -24,9 +25,10 @@ function isRecord (value: unknown): value is Record<string, unknown> {
 /**
  * The `transactions` queue: each event is applied to the ledger in one PostgreSQL transaction.
  * Exactly-once effect is the ledger's (effect keys), so a redelivery is a `duplicate`. A `parked`
- * event is acknowledged: it is stored in PostgreSQL and the park loop re-tries it. An event that
- * is not a JSON object cannot become one by retrying and is dead-lettered at once; any other
- * failure takes the retry path (then `transactions.dead`).
+ * event is acknowledged: it is stored in PostgreSQL and the park loop re-tries it. An event the
+ * ledger refuses as it is (not an object, no token or type, an inexact amount, the wrong
+ * currency: TransactionEventError) cannot change by retrying and is dead-lettered at once with
+ * its code; any other failure takes the retry path (then `transactions.dead`).
  */
 export function createTransactionHandler (deps: TransactionHandlerDeps): MessageHandler {
   const { db, ledger, metrics } = deps
@@ -35,8 +37,14 @@ export function createTransactionHandler (deps: TransactionHandlerDeps): Message
 
   return async function handleTransaction (msg: ConsumedMessage): Promise<void> {
     if (!isRecord(msg.body)) throw new PermanentError('transaction event is not a JSON object')
-    const event = msg.body
-    const result = await db.transaction('transactions.apply', async tx => await ledger.applyTransactionEvent(tx, event))
+    const event = msg.body as unknown as TransactionEventInput
+    let result
+    try {
+      result = await db.transaction('transactions.apply', async tx => await ledger.applyTransactionEvent(tx, event))
+    } catch (err) {
+      if (err instanceof TransactionEventError) throw new PermanentError(`${err.code}: ${err.message}`, { cause: err })
+      throw err
+    }
     switch (result.outcome) {
       case 'applied':
         metrics.applied.inc({ queue })
@@ -52,8 +60,6 @@ export function createTransactionHandler (deps: TransactionHandlerDeps): Message
       case 'ignored':
         metrics.ignored.inc({ queue })
         break
-      default:
-        throw new Error(`unexpected ledger outcome ${String((result as { outcome?: unknown }).outcome)}`)
     }
   }
 }

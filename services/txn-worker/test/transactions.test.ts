@@ -1,0 +1,164 @@
+import t, { type Test } from 'tap'
+import {
+  HEADER_FAILURE_REASON, HEADER_ORIGINAL_QUEUE, HEADER_ORIGINAL_ROUTING_KEY, HEADER_RETRY_COUNT
+} from '@jit/amqp'
+import { checkLedgerInvariants, getAccount, getHold } from '@jit/ledger'
+import {
+  TEST_RETRY_DELAYS_MS, authorize, counterValue, createTestEnv, fundedCard, queueDepth, testWorkerConfig, token, txEvent,
+  txRoutingKey, waitFor
+} from './helpers.js'
+
+const env = await createTestEnv(t)
+const { db, amqp, registry } = env
+const worker = env.startWorker({ queues: ['transactions'] })
+
+async function money (account: string): Promise<{ balance: number, available: number }> {
+  const a = await getAccount(db.sql, account)
+  return { balance: a?.balance ?? NaN, available: a?.available ?? NaN }
+}
+
+async function publishTx (event: Record<string, unknown>, messageId?: string): Promise<string> {
+  return await env.sendEvent(txRoutingKey(event), event, messageId)
+}
+
+/** Takes one message off a dead-letter queue (acknowledged: the test consumes it). */
+async function takeDead (queue: string): Promise<{ headers: Record<string, unknown>, body: unknown, messageId: string | undefined }> {
+  const msg = await waitFor(async () => await amqp.connection.basicGet({ queue, noAck: true }), 15_000, `a message in ${queue}`)
+  return { headers: msg.headers ?? {}, body: msg.body, messageId: msg.messageId }
+}
+
+/** A test that ends by checking the ledger invariants. */
+function moneyTest (name: string, fn: (t: Test) => Promise<void>): void {
+  t.test(name, async t => {
+    await fn(t)
+    t.same(await checkLedgerInvariants(db.sql), [], 'ledger invariants hold')
+  })
+}
+
+moneyTest('a transaction webhook event published to cards.events is applied to the ledger once', async t => {
+  const c = await fundedCard(db, 'refund', 100000)
+  const refund = txEvent(c, { type: 'refund', state: 'COMPLETION', amount: 2500 })
+  const before = await counterValue(registry, 'txn_worker_messages_applied_total', { queue: 'transactions' })
+  await publishTx(refund)
+  await waitFor(async () => (await money(c.account)).balance === 102500, 15_000, 'the refund credited')
+  t.same(await money(c.account), { balance: 102500, available: 102500 })
+  t.equal(await counterValue(registry, 'txn_worker_messages_applied_total', { queue: 'transactions' }), before + 1)
+
+  // the processor sends it again (a new message id): the ledger's effect key makes it a duplicate
+  const dupBefore = await counterValue(registry, 'txn_worker_duplicates_skipped_total', { queue: 'transactions' })
+  await publishTx(refund)
+  await waitFor(async () => await counterValue(registry, 'txn_worker_duplicates_skipped_total', { queue: 'transactions' }) > dupBefore, 15_000, 'the duplicate')
+  t.same(await money(c.account), { balance: 102500, available: 102500 }, 'credited once')
+  t.match(await registry.metrics(), /txn_worker_webhook_to_ledger_lag_seconds_count\{service="txn-worker"\} [1-9]/, 'lag observed')
+})
+
+moneyTest('a purchase: decision, PENDING webhook, final clearing', async t => {
+  const c = await fundedCard(db, 'purchase', 100000)
+  const txToken = token('auth')
+  const { jitToken, outcome } = await authorize(db, c, 10000, { transactionToken: txToken })
+  t.equal(outcome, 'approved')
+  t.same(await money(c.account), { balance: 100000, available: 90000 })
+  await publishTx(txEvent(c, { type: 'authorization', state: 'PENDING', token: txToken, amount: 10000, jit: { token: jitToken, method: 'pgfs.authorization' } }))
+  await publishTx(txEvent(c, {
+    type: 'authorization.clearing',
+    state: 'COMPLETION',
+    amount: 5000,
+    preceding: txToken,
+    isFinal: true,
+    jit: { token: token('jitc'), method: 'pgfs.authorization.capture', original: jitToken }
+  }))
+  await waitFor(async () => (await getHold(db.sql, jitToken))?.state === 'CLOSED', 15_000, 'the hold closed by the final clearing')
+  t.same(await money(c.account), { balance: 95000, available: 95000 }, 'auth 100; clear 50 final')
+})
+
+moneyTest('an early event is parked (acknowledged), then applied by the park loop', async t => {
+  const c = await fundedCard(db, 'early', 100000)
+  const txToken = token('auth')
+  const jitToken = token('jit')
+  const parkedBefore = await counterValue(registry, 'txn_worker_events_parked_total')
+  // the clearing arrives before anything about its purchase
+  await publishTx(txEvent(c, {
+    type: 'authorization.clearing',
+    state: 'COMPLETION',
+    amount: 3000,
+    preceding: txToken,
+    isFinal: true,
+    jit: { token: token('jitc'), method: 'pgfs.authorization.capture', original: jitToken }
+  }))
+  await waitFor(async () => await counterValue(registry, 'txn_worker_events_parked_total') > parkedBefore, 15_000, 'the clearing parked')
+  t.equal(await queueDepth(amqp, 'transactions'), 0, 'acknowledged: it lives in PostgreSQL now')
+  t.equal(await queueDepth(amqp, 'transactions.dead'), 0)
+  t.same(await money(c.account), { balance: 100000, available: 100000 }, 'nothing moved while parked')
+
+  // then the processor's stand-in authorization: a forced hold, which the parked clearing captures
+  await publishTx(txEvent(c, { type: 'authorization', state: 'PENDING', token: txToken, amount: 3000, standinApprovedBy: 'VISA', jit: { token: jitToken, method: 'pgfs.authorization' } }))
+  await waitFor(async () => (await money(c.account)).balance === 97000, 20_000, 'the parked clearing applied')
+  t.same(await money(c.account), { balance: 97000, available: 97000 })
+  t.ok(await counterValue(registry, 'txn_worker_parked_events_applied_total') >= 1)
+})
+
+moneyTest('a parked event past the horizon goes to transactions.dead with its reason', async t => {
+  const c = await fundedCard(db, 'horizon', 100000)
+  const reversal = txEvent(c, {
+    type: 'authorization.reversal',
+    state: 'CLEARED',
+    amount: 2000,
+    preceding: token('never-seen'),
+    unload: true,
+    jit: { token: token('jitr'), method: 'pgfs.authorization.reversal', original: token('never-decided') }
+  })
+  const parkedBefore = await counterValue(registry, 'txn_worker_events_parked_total')
+  await publishTx(reversal)
+  await waitFor(async () => await counterValue(registry, 'txn_worker_events_parked_total') > parkedBefore, 15_000, 'parked')
+  // parked two days ago, with a one-day horizon
+  await db.sql`update parked_events set first_parked_at = now() - interval '2 days', next_attempt_at = now() where token = ${reversal.token as string}`
+  const dead = await takeDead('transactions.dead')
+  t.equal(dead.messageId, `parked-expired:${String(reversal.token)}`)
+  t.match(String(dead.headers[HEADER_FAILURE_REASON]), /not known yet/)
+  t.equal(dead.headers[HEADER_ORIGINAL_QUEUE], 'transactions')
+  t.equal(dead.headers[HEADER_ORIGINAL_ROUTING_KEY], 'webhook.transactions.authorization.reversal')
+  t.same((dead.body as Record<string, unknown>).token, reversal.token, 'the event itself')
+  // the dead letter is confirmed before the transaction that removes the parked row commits
+  await waitFor(async () => {
+    const [row] = await db.sql<Array<{ n: number }>>`select count(*)::int as n from parked_events where token = ${reversal.token as string}`
+    return row?.n === 0
+  }, 10_000, 'the parked row removed')
+  await waitFor(async () => await counterValue(registry, 'txn_worker_messages_dead_lettered_total', { queue: 'transactions', reason: 'park_expired' }) >= 1, 10_000, 'counted')
+  t.pass('no longer parked, and counted')
+  t.same(await money(c.account), { balance: 100000, available: 100000 })
+})
+
+moneyTest('a poison message reaches transactions.dead after exactly the configured retries, with the reason', async t => {
+  const c = await fundedCard(db, 'poison', 100000)
+  // PostgreSQL refuses a NUL character in jsonb: every attempt fails, nothing can classify it
+  const poison = txEvent(c, { type: 'refund', state: 'COMPLETION', amount: 100, token: `poison-\u0000-${token('p')}` })
+  const retriedBefore = await counterValue(registry, 'txn_worker_messages_retried_total', { queue: 'transactions' })
+  const messageId = await publishTx(poison)
+  const dead = await takeDead('transactions.dead')
+  t.equal(dead.messageId, messageId)
+  t.equal(Number(dead.headers[HEADER_RETRY_COUNT]), TEST_RETRY_DELAYS_MS.length, 'retried exactly 3 times first')
+  t.ok(String(dead.headers[HEADER_FAILURE_REASON]).length > 0, `reason: ${String(dead.headers[HEADER_FAILURE_REASON])}`)
+  t.equal(dead.headers[HEADER_ORIGINAL_ROUTING_KEY], 'webhook.transactions.refund')
+  t.equal(await counterValue(registry, 'txn_worker_messages_retried_total', { queue: 'transactions' }) - retriedBefore, 3)
+  t.same(await money(c.account), { balance: 100000, available: 100000 }, 'nothing moved')
+})
+
+moneyTest('an event the ledger can never apply is dead-lettered at once with its code', async t => {
+  const c = await fundedCard(db, 'inexact', 100000)
+  const inexact = { ...txEvent(c, { type: 'refund', state: 'COMPLETION' }), amount: '1.001', gpa: { impacted_amount: '1.001' } }
+  await publishTx(inexact)
+  const dead = await takeDead('transactions.dead')
+  t.equal(Number(dead.headers[HEADER_RETRY_COUNT] ?? 0), 0, 'no retries')
+  t.match(String(dead.headers[HEADER_FAILURE_REASON]), /INVALID_AMOUNT/)
+
+  await env.sendEvent('webhook.transactions.refund', ['not', 'an', 'object'])
+  const notObject = await takeDead('transactions.dead')
+  t.match(String(notObject.headers[HEADER_FAILURE_REASON]), /not a JSON object/)
+  t.same(await money(c.account), { balance: 100000, available: 100000 })
+})
+
+t.test('the worker settings come from config', async t => {
+  t.equal(testWorkerConfig.PARK_HORIZON_S, 86400, 'the horizon the park test relies on')
+  const round = await worker.retryParkedOnce()
+  t.same(round, { applied: 0, stillParked: 0, deadLettered: 0 }, 'nothing left parked')
+})

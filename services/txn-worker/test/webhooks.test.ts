@@ -1,0 +1,119 @@
+import t from 'tap'
+import { loadCard, loadUser } from '@jit/ledger'
+import { counterValue, createTestEnv, fundedCard, queueDepth, token, waitFor } from './helpers.js'
+
+const env = await createTestEnv(t)
+const { db, cache, archive, amqp, registry } = env
+env.startWorker({ queues: ['webhooks', 'jit-funding'], loops: false, relay: false })
+
+async function archived (eventToken: string, kind: 'webhook' | 'decision' = 'webhook') {
+  return await waitFor(async () => await archive.findByToken(eventToken, kind), 15_000, `${kind} ${eventToken} archived`)
+}
+
+t.test('a card transition suspends the card and invalidates its cache entry before the ack', async t => {
+  const c = await fundedCard(db, 'ct', 0)
+  await cache.set('card', c.card, { card_token: c.card, status: 'ACTIVE' })
+  const eventToken = token('ct')
+  await env.sendEvent('webhook.cardtransitions.SUSPENDED', {
+    token: eventToken, card_token: c.card, user_token: c.user, state: 'SUSPENDED', type: 'state.suspended', created_time: new Date().toISOString()
+  })
+  const doc = await archived(eventToken)
+  t.equal(doc.family, 'cardtransitions')
+  t.equal(doc.type, 'SUSPENDED')
+  t.equal(doc.card_token, c.card)
+  t.equal((await loadCard(db.sql, c.card))?.status, 'SUSPENDED')
+  t.equal(await cache.get('card', c.card), undefined, 'the cached ACTIVE card is gone')
+
+  // an older transition, delivered late, does not undo the newer one
+  const late = token('ct-late')
+  await env.sendEvent('webhook.cardtransitions.ACTIVE', {
+    token: late, card_token: c.card, user_token: c.user, state: 'ACTIVE', created_time: new Date(Date.now() - 3600_000).toISOString()
+  })
+  await archived(late)
+  t.equal((await loadCard(db.sql, c.card))?.status, 'SUSPENDED', 'the late, older transition changed nothing')
+
+  // a newer one does
+  const reinstated = token('ct-new')
+  await env.sendEvent('webhook.cardtransitions.ACTIVE', {
+    token: reinstated, card_token: c.card, state: 'ACTIVE', created_time: new Date(Date.now() + 1000).toISOString()
+  })
+  await archived(reinstated)
+  t.equal((await loadCard(db.sql, c.card))?.status, 'ACTIVE')
+})
+
+t.test('a user transition changes the user status and invalidates the user entry', async t => {
+  const c = await fundedCard(db, 'ut', 0)
+  await cache.set('user', c.user, { user_token: c.user, status: 'ACTIVE' })
+  const eventToken = token('ut')
+  await env.sendEvent('webhook.usertransitions.CLOSED', { token: eventToken, user_token: c.user, status: 'CLOSED', created_time: new Date().toISOString() })
+  await archived(eventToken)
+  t.equal((await loadUser(db.sql, c.user))?.status, 'CLOSED')
+  t.equal(await cache.get('user', c.user), undefined)
+})
+
+t.test('a transition for an unknown card or an unmodelled state is archived and changes nothing', async t => {
+  const unknown = token('ct-unknown')
+  await env.sendEvent('webhook.cardtransitions.SUSPENDED', { token: unknown, card_token: 'no-such-card', state: 'SUSPENDED' })
+  await archived(unknown)
+  t.equal(await loadCard(db.sql, 'no-such-card'), null)
+
+  const c = await fundedCard(db, 'ct-odd', 0)
+  const odd = token('ct-odd')
+  await env.sendEvent('webhook.cardtransitions.UNSUPPORTED', { token: odd, card_token: c.card, state: 'UNSUPPORTED' })
+  await archived(odd)
+  t.equal((await loadCard(db.sql, c.card))?.status, 'ACTIVE')
+})
+
+t.test('every webhook event is archived with card numbers masked, once', async t => {
+  const eventToken = token('tx')
+  const event = {
+    token: eventToken,
+    type: 'authorization.clearing',
+    state: 'COMPLETION',
+    user_token: 'u-archive',
+    card_token: 'c-archive',
+    created_time: '2026-01-15T10:00:00Z',
+    memo: 'card 4111 1111 1111 1111 used',
+    card: { pan: '4111111111111111' }
+  }
+  await env.sendEvent('webhook.transactions.authorization.clearing', event)
+  const doc = await archived(eventToken)
+  t.equal(doc.type, 'authorization.clearing')
+  t.equal(doc.user_token, 'u-archive')
+  t.equal(doc.occurred_at.toISOString(), '2026-01-15T10:00:00.000Z', 'the processor\'s own time')
+  const text = JSON.stringify(doc.body)
+  t.notMatch(text, /4111111111111111|4111 1111 1111 1111/, 'no full card number stored')
+  t.match(text, /411111\*+1111/)
+
+  const before = await counterValue(registry, 'txn_worker_duplicates_skipped_total', { queue: 'webhooks' })
+  await env.sendEvent('webhook.transactions.authorization.clearing', event)
+  await waitFor(async () => await counterValue(registry, 'txn_worker_duplicates_skipped_total', { queue: 'webhooks' }) > before, 15_000, 'the repeat')
+  t.equal((await archive.query({ token: eventToken })).length, 1, 'stored once')
+})
+
+t.test('a webhook that is not a JSON object is dead-lettered at once', async t => {
+  await env.sendEvent('webhook.cardtransitions.ACTIVE', 'nonsense')
+  await waitFor(async () => await queueDepth(amqp, 'webhooks.dead') === 1, 15_000, 'the dead letter')
+  t.equal(await queueDepth(amqp, 'webhooks.dead'), 1)
+})
+
+t.test('every JIT decision event is archived as a decision document', async t => {
+  const jitToken = token('jit')
+  await env.sendEvent('jit.decision.declined', {
+    jit_token: jitToken,
+    decision: 'declined',
+    http_status: 402,
+    method: 'pgfs.authorization',
+    user_token: 'u-dec',
+    card_token: 'c-dec',
+    decline_reason: 'INSUFFICIENT_FUNDS',
+    occurred_at: '2026-02-01T08:30:00.000Z'
+  })
+  const doc = await archived(jitToken, 'decision')
+  t.equal(doc.kind, 'decision')
+  t.equal(doc.type, 'declined')
+  t.equal(doc.card_token, 'c-dec')
+  t.equal(doc.occurred_at.toISOString(), '2026-02-01T08:30:00.000Z')
+  t.equal(doc.body.decline_reason, 'INSUFFICIENT_FUNDS')
+  t.ok(await counterValue(registry, 'txn_worker_messages_applied_total', { queue: 'jit-funding' }) >= 1)
+})
