@@ -43,14 +43,8 @@ export async function creditAccount (sql: Sql, credit: {
     await tx`select ledger_post(${credit.effectKind}, ${credit.effectKey}, ${credit.accountToken}, ${credit.amount}::bigint, ${credit.counter ?? 'program_funding'}, ${credit.description ?? null})`
     const [after] = await tx<Array<{ balance: number, available: number }>>`
       select balance, balance - held as available from accounts where account_token = ${credit.accountToken}`
-    await tx`select ledger_emit('ledger.account.credited', ${tx.json({
-      account_token: credit.accountToken,
-currency: credit.currency,
-amount: credit.amount,
-      effect_key: `${credit.effectKind}:${credit.effectKey}`,
-cause: credit.effectKind,
-      balance: after?.balance ?? null,
-available: after?.available ?? null
+    await tx`select ledger_emit_account_event('ledger.account.credited', ${credit.accountToken}, ${credit.amount}::bigint, ${tx.json({
+      kind: credit.effectKind, effect_key: `${credit.effectKind}:${credit.effectKey}`, forced: false
     })}::jsonb, ${credit.correlationId ?? null})`
     return { applied: true, balance: after?.balance, available: after?.available }
   })
@@ -86,15 +80,8 @@ export async function debitAccount (sql: Sql, debit: {
     await tx`select ledger_post(${debit.effectKind}, ${debit.effectKey}, ${debit.accountToken}, ${-debit.amount}::bigint, ${debit.counter ?? 'program_funding'}, ${debit.description ?? null})`
     const [after] = await tx<Array<{ balance: number, available: number }>>`
       select balance, balance - held as available from accounts where account_token = ${debit.accountToken}`
-    await tx`select ledger_emit('ledger.account.debited', ${tx.json({
-      account_token: debit.accountToken,
-currency: debit.currency,
-amount: debit.amount,
-      effect_key: `${debit.effectKind}:${debit.effectKey}`,
-cause: debit.effectKind,
-forced: debit.force,
-      balance: after?.balance ?? null,
-available: after?.available ?? null
+    await tx`select ledger_emit_account_event('ledger.account.debited', ${debit.accountToken}, ${debit.amount}::bigint, ${tx.json({
+      kind: debit.effectKind, effect_key: `${debit.effectKind}:${debit.effectKey}`, forced: debit.force
     })}::jsonb, ${debit.correlationId ?? null})`
     await tx`select ledger_check_overdrawn(${debit.accountToken}, ${debit.effectKind})`
     return { applied: true, balance: after?.balance, available: after?.available }

@@ -63,6 +63,7 @@ function toSqlRequest (r: JitDecisionRequest): Record<string, unknown> {
     expect: r.expect,
     echo: r.echo,
     timezone: r.timezone,
-    request: r.request ?? null
+    source: r.source ?? 'gpa_order',
+    acting_user_token: r.actingUserToken ?? null
   }
 }

@@ -55,8 +55,9 @@ export interface JitDecisionRequest {
   echo: JitEcho
   /** Period limits are computed in this IANA zone. */
   timezone: string
-  /** A small, masked summary of the request kept on the decision event. */
-  request?: Record<string, unknown>
+  /** Where the request carried its jit_funding (money in or out). @default 'gpa_order' */
+  source?: 'gpa_order' | 'gpa_order_unload'
+  actingUserToken?: string | null
 }
 
 export interface JitDecisionResult {

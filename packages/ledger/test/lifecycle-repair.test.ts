@@ -105,7 +105,7 @@ moneyTest('a stand-in approval opens a forced hold past available, evented; a la
   t.equal(r.effect, 'standin_hold')
   t.same(await money(c.account), { balance: 1000, available: -4000 })
   t.equal(await outboxCount('ledger.account.overdrawn', 'account_token', c.account), 1, 'overdrawn evented')
-  t.equal(await outboxCount('ledger.hold.placed', 'hold_token', p.jitToken), 1)
+  t.equal(await outboxCount('ledger.hold.placed', 'jit_token', p.jitToken), 1)
   const hold = await getHold(db.sql, p.jitToken)
   t.equal(hold?.forced, true)
   t.same(hold?.transaction_tokens, [p.txToken])

@@ -102,10 +102,10 @@ moneyTest('auth 100; clear 120 final: over-capture recorded and evented', async 
   t.equal(hold?.over_captured, 2000)
   t.equal(hold?.state, 'CLOSED')
   const [ev] = await db.sql<Array<{ payload: Record<string, unknown> }>>`
-    select payload from outbox where routing_key = 'ledger.hold.captured' and payload->>'hold_token' = ${p?.jitToken ?? ''}`
-  t.equal(ev?.payload.amount, 12000)
-  t.equal(ev?.payload.amount_decimal, '120.00')
-  t.equal(ev?.payload.over_capture, 2000)
+    select payload from outbox where routing_key = 'ledger.hold.captured' and payload->>'jit_token' = ${p?.jitToken ?? ''}`
+  t.equal(ev?.payload.amount_minor, 12000)
+  t.equal(ev?.payload.amount, '120.00')
+  t.equal(ev?.payload.over_captured_minor, 2000)
   t.equal(ev?.payload.currency, 'USD')
 })
 
@@ -148,10 +148,10 @@ moneyTest('auth 100; DECLINED webhook with timed_out: the late approval is repai
     return [s.declined(p, true)]
   })
   const [ev] = await db.sql<Array<{ payload: Record<string, unknown> }>>`
-    select payload from outbox where routing_key = 'ledger.hold.released' and payload->>'hold_token' = ${p?.jitToken ?? ''}`
+    select payload from outbox where routing_key = 'ledger.hold.released' and payload->>'jit_token' = ${p?.jitToken ?? ''}`
   t.match(ev?.payload.reason, /late approval repaired/)
-  t.equal(ev?.payload.amount, 10000)
-  t.equal(ev?.payload.amount_decimal, '100.00')
+  t.equal(ev?.payload.amount_minor, 10000)
+  t.equal(ev?.payload.amount, '100.00')
   t.equal((await getHold(db.sql, p?.jitToken ?? ''))?.state, 'CLOSED')
 })
 

@@ -163,6 +163,6 @@ t.test('concurrent runners apply each file exactly once', async t => {
   t.same(counts, [0, 3], 'one runner applied everything, the other nothing')
   const rows = await a.sql`select file from log order by file`
   t.same(rows.map(r => r.file), ['0001', '0002', '0003'], 'each file ran once')
-  const [lock] = await a.sql`select count(*) as n from pg_locks where locktype = 'advisory'`
+  const [lock] = await a.sql`select count(*) as n from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())`
   t.equal(lock?.n, 0, 'the advisory lock was released')
 })

@@ -4,7 +4,7 @@ import type { Database } from '@jit/postgres'
 import type { Profiler } from '@jit/profiler'
 import {
   classifyJitMethod, currencyExponent, isKnownCurrency, parseAmount, MoneyError,
-  type InboundJitFundingT as InboundJitFunding, type JitFundingRequestT as JitFundingRequest
+  type InboundJitFundingT as InboundJitFunding, type JitFundingRequestT as JitFundingRequest, type JitFundingSource
 } from '@jit/contracts'
 import {
   decideJitFunding, recordTimeoutDecline, jitRequestFingerprint, isStaleCacheError, isBudgetExceededError,
@@ -79,7 +79,7 @@ interface Snapshot {
  * is refreshed and the decision retried, so the cache changes speed, never answers.
  */
 export function createJitDecider (deps: JitDeciderDeps): {
-  decide: (request: JitFundingRequest, jitFunding: InboundJitFunding) => Promise<JitAnswer>
+  decide: (request: JitFundingRequest, jitFunding: InboundJitFunding, source: JitFundingSource) => Promise<JitAnswer>
   declineInvalid: (identity: Record<string, unknown>, reason: 'INVALID_AMOUNT' | 'TRANSACTION_NOT_PERMITTED') => Promise<JitAnswer>
 } {
   const { db, cache, profiler, logger, timezone } = deps
@@ -121,7 +121,7 @@ export function createJitDecider (deps: JitDeciderDeps): {
     }
   }
 
-  async function decide (body: JitFundingRequest, jf: InboundJitFunding): Promise<JitAnswer> {
+  async function decide (body: JitFundingRequest, jf: InboundJitFunding, source: JitFundingSource): Promise<JitAnswer> {
     const timer = profiler.start()
     const kind = classifyJitMethod(String(jf.method))
     const userToken = String(jf.user_token)
@@ -171,7 +171,8 @@ export function createJitDecider (deps: JitDeciderDeps): {
       expect: null,
       echo: echoOf(jf, echoAmount),
       timezone,
-      request: { type: body.type ?? null, state: body.state ?? null, mcc, merchant: body.card_acceptor?.name ?? null }
+      source,
+      actingUserToken: typeof jf.acting_user_token === 'string' && jf.acting_user_token.length > 0 ? jf.acting_user_token : null
     }
 
     let result: JitDecisionResult | undefined

@@ -1,4 +1,6 @@
 import t from 'tap'
+import { EVENT_SCHEMAS, compileValidator } from '@jit/contracts'
+import type { TSchema } from '@sinclair/typebox'
 import { purchasesOf, webhookBatch, simToken, transactionEvent, type SimCard, type SimPurchase } from '@jit/processor-sim'
 import { startStack, type Stack } from './harness.js'
 
@@ -128,4 +130,22 @@ t.test('a card suspended by a command is declined right after command.applied', 
   t.equal(res.body.jit_funding.decline_reason, 'CARD_NOT_ACTIVE')
   await stack.settle()
   t.same(await stack.invariants(), [])
+})
+
+t.test('every event written to the outbox matches its AsyncAPI contract schema', async t => {
+  await stack.settle()
+  const rows = await stack.workerConnections.db.sql<Array<{ routing_key: string, payload: unknown }>>`
+    select routing_key, payload from outbox order by id`
+  t.ok(rows.length > 50, `${rows.length} events`)
+  const validators = new Map<string, ReturnType<typeof compileValidator>>()
+  const problems: string[] = []
+  for (const row of rows) {
+    const schema = (EVENT_SCHEMAS as Record<string, TSchema>)[row.routing_key]
+    if (schema === undefined) { problems.push(`${row.routing_key}: no schema`); continue }
+    let check = validators.get(row.routing_key)
+    if (check === undefined) { check = compileValidator(schema); validators.set(row.routing_key, check) }
+    const result = check(row.payload)
+    if (!result.ok) problems.push(`${row.routing_key}: ${JSON.stringify(result.errors)}`)
+  }
+  t.same([...new Set(problems)].slice(0, 20), [], 'every payload validates')
 })

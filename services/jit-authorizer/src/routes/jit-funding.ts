@@ -78,7 +78,7 @@ export const jitFundingRoutes: FastifyPluginAsync<JitFundingRouteOptions> = asyn
     }
     try {
       const answer = parsed.kind === 'ok'
-        ? await opts.decider.decide(parsed.request, parsed.jitFunding as InboundJitFundingT)
+        ? await opts.decider.decide(parsed.request, parsed.jitFunding as InboundJitFundingT, parsed.source)
         : await opts.decider.declineInvalid(identity, parsed.errors.some(e => e.path.endsWith('/amount')) ? 'INVALID_AMOUNT' : 'TRANSACTION_NOT_PERMITTED')
       return await reply.code(answer.status).send(answer.body)
     } catch (err) {

@@ -1,0 +1,309 @@
+-- Every event the ledger writes to the outbox has the shape its contract schema declares
+-- (@jit/contracts EVENT_SCHEMAS, documented as AsyncAPI): the builders below are the only places
+-- that shape ledger.hold.* and ledger.account.* payloads, and jit_decide is redefined to use them
+-- and to emit the contract's JitDecisionEvent.
+
+-- ledger.hold.*: the change (`p_amount`) and the hold's state after it. `p_extra` may carry
+-- reason (or cause), effect_key, transaction_token, forced, over_capture.
+CREATE FUNCTION ledger_emit_hold_event (p_routing text, h holds, p_amount bigint, p_extra jsonb, p_correlation text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  v_exp integer := ledger_exponent(h.currency);
+BEGIN
+  PERFORM ledger_emit(p_routing, jsonb_strip_nulls(jsonb_build_object(
+    'jit_token', h.hold_token, 'account_token', h.account_token, 'user_token', h.user_token,
+    'card_token', h.card_token, 'transaction_token', p_extra->>'transaction_token',
+    'effect_key', p_extra->>'effect_key', 'currency', h.currency,
+    'amount_minor', abs(p_amount), 'amount', ledger_major(abs(p_amount), v_exp)::text,
+    'authorized_minor', h.authorized, 'captured_minor', h.captured, 'released_minor', h.released,
+    'remaining_minor', h.remaining, 'over_captured_minor', h.over_captured, 'state', h.state,
+    'forced', h.forced OR coalesce((p_extra->>'forced')::boolean, false)
+      OR coalesce((p_extra->>'over_capture')::bigint, 0) > 0,
+    'reason', coalesce(p_extra->>'reason', p_extra->>'cause')
+      || CASE WHEN p_extra ? 'operator' THEN ' (operator ' || (p_extra->>'operator') || ')' ELSE '' END)), p_correlation);
+END
+$$;
+
+-- ledger.account.credited|debited: a posted movement and the balances after it. `p_extra` may
+-- carry kind (or cause), effect_key, jit_token, transaction_token, user_token, forced.
+CREATE FUNCTION ledger_emit_account_event (p_routing text, p_account text, p_amount bigint, p_extra jsonb, p_correlation text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  a accounts%ROWTYPE;
+  v_exp integer;
+BEGIN
+  SELECT * INTO a FROM accounts WHERE account_token = p_account;
+  v_exp := ledger_exponent(a.currency);
+  PERFORM ledger_emit(p_routing, jsonb_strip_nulls(jsonb_build_object(
+    'account_token', a.account_token, 'user_token', p_extra->>'user_token', 'currency', a.currency,
+    'amount_minor', abs(p_amount), 'amount', ledger_major(abs(p_amount), v_exp)::text,
+    'balance_minor', a.balance, 'balance', ledger_major(a.balance, v_exp)::text,
+    'available_minor', a.balance - a.held, 'available', ledger_major(a.balance - a.held, v_exp)::text,
+    'kind', coalesce(p_extra->>'kind', p_extra->>'cause', p_routing),
+    'effect_key', p_extra->>'effect_key', 'jit_token', p_extra->>'jit_token',
+    'transaction_token', p_extra->>'transaction_token',
+    'forced', coalesce((p_extra->>'forced')::boolean, false))), p_correlation);
+END
+$$;
+
+-- The lifecycle's emitters delegate to the contract builders.
+CREATE OR REPLACE FUNCTION ledger_lc_hold_event (p_routing text, h holds, p_amount bigint, p_extra jsonb, p_correlation text DEFAULT NULL)
+RETURNS void LANGUAGE sql AS $$
+  SELECT ledger_emit_hold_event(p_routing, h, p_amount, p_extra, p_correlation)
+$$;
+
+CREATE OR REPLACE FUNCTION ledger_lc_account_event (p_routing text, p_account text, p_amount bigint, p_extra jsonb)
+RETURNS void LANGUAGE sql AS $$
+  SELECT ledger_emit_account_event(p_routing, p_account, p_amount, p_extra)
+$$;
+
+-- ledger.account.overdrawn: `amount` is how far available went below zero (forced effects only).
+CREATE OR REPLACE FUNCTION ledger_check_overdrawn (p_account text, p_cause text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  a accounts%ROWTYPE;
+BEGIN
+  SELECT * INTO a FROM accounts WHERE account_token = p_account;
+  IF FOUND AND a.balance - a.held < -a.credit_line THEN
+    PERFORM ledger_emit_account_event('ledger.account.overdrawn', p_account, -(a.balance - a.held),
+      jsonb_build_object('kind', p_cause, 'forced', true));
+  END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION jit_decide (r jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_token text := r->>'jit_token';
+  v_kind text := r->>'kind';
+  v_amount bigint := coalesce((r->>'amount')::bigint, 0);
+  v_currency text := r->>'currency';
+  v_exp integer := ledger_exponent(r->>'currency');
+  v_reason text := r->>'decline_reason';
+  v_now timestamptz := clock_timestamp();
+  v_tz text := coalesce(r->>'timezone', 'UTC');
+  v_card text := r->>'card_token';
+  v_user text := r->>'user_token';
+  v_account text := r->>'account_token';
+  v_purchase text;
+  v_rev bigint;
+  v_spent bigint;
+  v_count integer;
+  v_day date;
+  v_month date;
+  v_status integer;
+  v_outcome text;
+  v_response jsonb;
+  v_extra jsonb := '{}';
+  v_hold_total bigint;
+  d decisions%ROWTYPE;
+  a accounts%ROWTYPE;
+  h holds%ROWTYPE;
+  lim spending_limits%ROWTYPE;
+BEGIN
+  INSERT INTO decisions (jit_token, request_fingerprint, method, kind, user_token, card_token,
+    original_jit_token, outcome, amount, currency, http_status, response)
+  VALUES (v_token, r->>'fingerprint', r->>'method', v_kind, v_user, v_card,
+    r->>'original_jit_token', 'pending', v_amount, v_currency, 0, '{}')
+  ON CONFLICT (jit_token) DO NOTHING;
+  IF NOT FOUND THEN
+    SELECT * INTO d FROM decisions WHERE jit_token = v_token;
+    IF d.request_fingerprint IS DISTINCT FROM r->>'fingerprint' THEN
+      -- the same token with a different request: refused, and nothing changes
+      RETURN jsonb_build_object('status', 402, 'outcome', 'declined', 'decline_reason', 'DUPLICATE_TRANSACTION',
+        'replay', false, 'duplicate', true,
+        'response', jsonb_build_object('jit_funding', (r->'echo') || (
+          SELECT jsonb_build_object('decline_reason', response_reason, 'memo', memo)
+          FROM decline_memos WHERE reason = 'DUPLICATE_TRANSACTION')));
+    END IF;
+    RETURN jsonb_build_object('status', d.http_status, 'response', d.response, 'outcome', d.outcome,
+      'decline_reason', d.decline_reason, 'replay', true, 'duplicate', false);
+  END IF;
+
+  -- Re-validate what the caller took from the cache (revision 0 = the row did not exist).
+  IF r->'expect' IS NOT NULL AND jsonb_typeof(r->'expect') = 'object' THEN
+    IF r->'expect' ? 'user' THEN
+      SELECT revision INTO v_rev FROM users WHERE user_token = v_user;
+      IF coalesce(v_rev, 0) <> (r->'expect'->>'user')::bigint THEN
+        RAISE EXCEPTION 'stale cache: user %', v_user USING ERRCODE = 'JT001';
+      END IF;
+    END IF;
+    IF r->'expect' ? 'card' THEN
+      v_rev := NULL;
+      SELECT revision INTO v_rev FROM cards WHERE card_token = v_card;
+      IF coalesce(v_rev, 0) <> (r->'expect'->>'card')::bigint THEN
+        RAISE EXCEPTION 'stale cache: card %', v_card USING ERRCODE = 'JT001';
+      END IF;
+    END IF;
+    IF r->'expect' ? 'card_limits' THEN
+      v_rev := NULL;
+      SELECT revision INTO v_rev FROM spending_limits WHERE scope = 'card' AND token = v_card AND currency = v_currency;
+      IF coalesce(v_rev, 0) <> (r->'expect'->>'card_limits')::bigint THEN
+        RAISE EXCEPTION 'stale cache: card limits %', v_card USING ERRCODE = 'JT001';
+      END IF;
+    END IF;
+    IF r->'expect' ? 'user_limits' THEN
+      v_rev := NULL;
+      SELECT revision INTO v_rev FROM spending_limits WHERE scope = 'user' AND token = v_user AND currency = v_currency;
+      IF coalesce(v_rev, 0) <> (r->'expect'->>'user_limits')::bigint THEN
+        RAISE EXCEPTION 'stale cache: user limits %', v_user USING ERRCODE = 'JT001';
+      END IF;
+    END IF;
+  END IF;
+
+  IF v_reason IS NULL AND v_kind = 'unknown' THEN
+    v_reason := 'TRANSACTION_NOT_PERMITTED';
+  END IF;
+
+  IF v_reason IS NULL AND v_kind IN ('authorization', 'incremental', 'immediate_debit') THEN
+    -- A purchase's original and its incrementals serialize on one lock, so an incremental that
+    -- races its original waits for the original's commit instead of missing its hold.
+    v_purchase := CASE WHEN v_kind = 'incremental' THEN r->>'original_jit_token' ELSE v_token END;
+    IF v_purchase IS NULL THEN
+      v_reason := 'TRANSACTION_NOT_PERMITTED';
+    ELSE
+      PERFORM pg_advisory_xact_lock(hashtextextended('jit-purchase:' || v_purchase, 0));
+    END IF;
+
+    IF v_reason IS NULL AND v_kind = 'incremental' THEN
+      SELECT * INTO h FROM holds WHERE hold_token = v_purchase FOR UPDATE;
+      IF NOT FOUND OR h.state <> 'OPEN' OR h.forced
+         OR (v_card IS NOT NULL AND h.card_token IS DISTINCT FROM v_card)
+         OR NOT EXISTS (SELECT 1 FROM decisions WHERE jit_token = v_purchase AND outcome = 'approved') THEN
+        v_reason := 'TRANSACTION_NOT_PERMITTED';
+      ELSE
+        v_account := h.account_token;
+        v_hold_total := h.authorized + v_amount;
+      END IF;
+    END IF;
+
+    IF v_reason IS NULL THEN
+      SELECT * INTO a FROM accounts WHERE account_token = v_account FOR UPDATE;
+      IF NOT FOUND OR a.status <> 'ACTIVE' THEN
+        v_reason := 'CLOSED_ACCOUNT';
+      ELSIF a.currency <> v_currency THEN
+        v_reason := 'TRANSACTION_NOT_PERMITTED';
+      ELSIF a.balance - a.held - v_amount < -a.credit_line THEN
+        v_reason := 'INSUFFICIENT_FUNDS';
+      END IF;
+    END IF;
+
+    IF v_reason IS NULL THEN
+      v_day := (v_now AT TIME ZONE v_tz)::date;
+      v_month := date_trunc('month', v_now AT TIME ZONE v_tz)::date;
+      FOR lim IN
+        SELECT * FROM spending_limits
+        WHERE currency = v_currency
+          AND ((scope = 'card' AND token = v_card) OR (scope = 'user' AND token = v_user))
+        ORDER BY scope, token
+      LOOP
+        IF v_kind = 'incremental' AND lim.per_transaction IS NOT NULL AND v_hold_total > lim.per_transaction THEN
+          v_reason := 'AMOUNT_LIMIT_EXCEEDED';
+          EXIT;
+        END IF;
+        INSERT INTO spend_counters (scope, token, currency, period, period_start)
+        VALUES (lim.scope, lim.token, v_currency, 'day', v_day), (lim.scope, lim.token, v_currency, 'month', v_month)
+        ON CONFLICT DO NOTHING;
+        SELECT amount, count INTO v_spent, v_count FROM spend_counters
+        WHERE scope = lim.scope AND token = lim.token AND currency = v_currency AND period = 'day' AND period_start = v_day
+        FOR UPDATE;
+        IF lim.daily IS NOT NULL AND v_spent + v_amount > lim.daily THEN
+          v_reason := 'AMOUNT_LIMIT_EXCEEDED';
+          EXIT;
+        END IF;
+        IF lim.daily_count IS NOT NULL AND v_kind <> 'incremental' AND v_count + 1 > lim.daily_count THEN
+          v_reason := 'TRANSACTION_COUNT_LIMIT_EXCEEDED';
+          EXIT;
+        END IF;
+        SELECT amount INTO v_spent FROM spend_counters
+        WHERE scope = lim.scope AND token = lim.token AND currency = v_currency AND period = 'month' AND period_start = v_month
+        FOR UPDATE;
+        IF lim.monthly IS NOT NULL AND v_spent + v_amount > lim.monthly THEN
+          v_reason := 'AMOUNT_LIMIT_EXCEEDED';
+          EXIT;
+        END IF;
+      END LOOP;
+    END IF;
+
+    IF v_reason IS NULL THEN
+      UPDATE spend_counters SET amount = amount + v_amount,
+        count = count + CASE WHEN v_kind = 'incremental' THEN 0 ELSE 1 END
+      WHERE currency = v_currency
+        AND ((scope = 'card' AND token = v_card) OR (scope = 'user' AND token = v_user))
+        AND ((period = 'day' AND period_start = v_day) OR (period = 'month' AND period_start = v_month));
+
+      IF v_kind = 'authorization' THEN
+        UPDATE accounts SET held = held + v_amount, updated_at = v_now WHERE account_token = v_account;
+        INSERT INTO holds (hold_token, account_token, user_token, card_token, currency, mcc, transaction_tokens, authorized, opened_at, last_activity_at)
+        VALUES (v_token, v_account, v_user, v_card, v_currency, r->>'mcc',
+          CASE WHEN r->>'transaction_token' IS NULL THEN '{}'::text[] ELSE ARRAY[r->>'transaction_token'] END,
+          v_amount, v_now, v_now);
+        INSERT INTO hold_history (hold_token, action, amount, effect_key) VALUES (v_token, 'placed', v_amount, 'authorization:' || v_token);
+        INSERT INTO effects (kind, key, result) VALUES ('authorization', v_token, jsonb_build_object('hold', v_token, 'amount', v_amount));
+        SELECT * INTO h FROM holds WHERE hold_token = v_token;
+        PERFORM ledger_emit_hold_event('ledger.hold.placed', h, v_amount, jsonb_build_object(
+          'reason', 'jit.authorization', 'effect_key', 'authorization:' || v_token, 'transaction_token', r->>'transaction_token'));
+      ELSIF v_kind = 'incremental' THEN
+        UPDATE accounts SET held = held + v_amount, updated_at = v_now WHERE account_token = v_account;
+        UPDATE holds SET authorized = authorized + v_amount, last_activity_at = v_now,
+          transaction_tokens = CASE WHEN r->>'transaction_token' IS NULL OR r->>'transaction_token' = ANY (transaction_tokens)
+            THEN transaction_tokens ELSE transaction_tokens || (r->>'transaction_token') END
+        WHERE hold_token = v_purchase RETURNING * INTO h;
+        INSERT INTO hold_history (hold_token, action, amount, effect_key) VALUES (v_purchase, 'increased', v_amount, 'incremental:' || v_token);
+        INSERT INTO effects (kind, key, result) VALUES ('incremental', v_token, jsonb_build_object('hold', v_purchase, 'amount', v_amount));
+        PERFORM ledger_emit_hold_event('ledger.hold.increased', h, v_amount, jsonb_build_object(
+          'reason', 'jit.incremental', 'effect_key', 'incremental:' || v_token, 'transaction_token', r->>'transaction_token'));
+      ELSE
+        PERFORM ledger_post('purchase', 'immediate_debit:' || v_token, v_account, -v_amount, 'network_settlement', r->>'method');
+        INSERT INTO effects (kind, key, result) VALUES ('immediate_debit', v_token, jsonb_build_object('amount', v_amount));
+        PERFORM ledger_emit_account_event('ledger.account.debited', v_account, v_amount, jsonb_build_object(
+          'kind', r->>'method', 'effect_key', 'immediate_debit:' || v_token, 'jit_token', v_token,
+          'transaction_token', r->>'transaction_token', 'user_token', v_user, 'forced', false));
+      END IF;
+    END IF;
+  END IF;
+
+  IF v_reason IS NULL AND v_kind = 'balance_inquiry' THEN
+    SELECT * INTO a FROM accounts WHERE account_token = v_account;
+    IF NOT FOUND OR a.status <> 'ACTIVE' THEN
+      v_reason := 'CLOSED_ACCOUNT';
+    ELSE
+      v_extra := jsonb_build_object('balances', ledger_cardholder_balances(a));
+    END IF;
+  END IF;
+
+  IF v_reason IS NOT NULL THEN
+    v_status := 402;
+    v_outcome := 'declined';
+    SELECT jsonb_build_object('decline_reason', response_reason, 'memo', memo) INTO v_extra
+    FROM decline_memos WHERE reason = v_reason;
+    IF v_extra IS NULL THEN
+      RAISE EXCEPTION 'unknown decline reason %', v_reason USING ERRCODE = 'JT003';
+    END IF;
+  ELSE
+    v_status := 200;
+    v_outcome := CASE WHEN v_kind IN ('informative', 'balance_inquiry') THEN 'answered' ELSE 'approved' END;
+  END IF;
+  v_response := jsonb_build_object('jit_funding', (r->'echo') || v_extra);
+
+  UPDATE decisions SET outcome = v_outcome, decline_reason = v_reason, account_token = v_account,
+    http_status = v_status, response = v_response
+  WHERE jit_token = v_token;
+
+  -- the contract's JitDecisionEvent (@jit/contracts): absent optional fields are left out
+  PERFORM ledger_emit('jit.decision.' || v_outcome, jsonb_strip_nulls(jsonb_build_object(
+    'jit_token', v_token, 'decision', v_outcome, 'http_status', v_status,
+    'method', r->>'method', 'method_class', v_kind, 'source', coalesce(r->>'source', 'gpa_order'),
+    'user_token', v_user, 'acting_user_token', r->>'acting_user_token', 'card_token', v_card,
+    'account_token', v_account, 'transaction_token', r->>'transaction_token',
+    'original_jit_funding_token', r->>'original_jit_token',
+    'amount_minor', v_amount, 'amount', ledger_major(v_amount, v_exp)::text, 'currency', v_currency,
+    'decline_reason', v_response->'jit_funding'->>'decline_reason',
+    'detail', CASE WHEN v_reason IS DISTINCT FROM v_response->'jit_funding'->>'decline_reason' THEN v_reason END,
+    'mcc', r->>'mcc')));
+
+  RETURN jsonb_build_object('status', v_status, 'response', v_response, 'outcome', v_outcome,
+    'decline_reason', v_reason, 'replay', false, 'duplicate', false);
+END
+$$;
+
