@@ -6,6 +6,7 @@ import { createCache, type Cache } from '@jit/redis'
 import { ledgerMigrationSets, checkLedgerInvariants, upsertUser, upsertCard, creditAccount, getAccount } from '@jit/ledger'
 import { createTestDatabase, createTestRedisPrefix, sharedRedisUrl, type Teardownable } from '@jit/test-support'
 import { basicAuthHeader } from '@jit/http-auth'
+import { jitFundingRequest } from '@jit/processor-sim'
 import { buildApp } from '../src/app.js'
 import { swaggerValidator } from '../../../packages/contracts/test/swagger.js'
 
@@ -73,8 +74,10 @@ export async function harness (t: Teardownable, opts: { env?: Record<string, str
   }
 }
 
-let seq = 0
-/** A JIT funding request as the processor sends it (a transaction-shaped body). */
+/**
+ * A JIT funding request as the processor sends it (the simulator's), with the amount in major
+ * units exactly as given (a number or a string, valid or not) and a field we do not know.
+ */
 export function jitBody (c: { user: string, card: string }, amount: number | string, over: {
   method?: string
   token?: string
@@ -84,28 +87,9 @@ export function jitBody (c: { user: string, card: string }, amount: number | str
   acting?: string
   unload?: boolean
 } = {}): Record<string, unknown> {
-  const token = over.token ?? `jit-${process.pid}-${++seq}`
-  const jitFunding: Record<string, unknown> = {
-    token,
-    method: over.method ?? 'pgfs.authorization',
-    user_token: c.user,
-    amount
-  }
-  if (over.original !== undefined) jitFunding.original_jit_funding_token = over.original
-  if (over.acting !== undefined) jitFunding.acting_user_token = over.acting
-  return {
-    type: 'authorization',
-    state: 'PENDING',
-    token: `txn-${token}`,
-    user_token: c.user,
-    card_token: c.card,
-    currency_code: over.currency ?? 'USD',
-    amount,
-    card_acceptor: { mid: '000000000011111', mcc: over.mcc ?? '5411', name: 'Corner Grocery', country_code: 'USA' },
-    network: 'VISA',
-    [over.unload === true ? 'gpa_order_unload' : 'gpa_order']: { token: `gpa-${token}`, jit_funding: jitFunding },
-    unknown_future_field: { kept: true }
-  }
+  const body = jitFundingRequest(c, { ...over, rawAmount: amount })
+  body.unknown_future_field = { kept: true }
+  return body
 }
 
 /**
