@@ -47,7 +47,54 @@ BEGIN
 END
 $$;
 
--- After a forced effect: when available went below the credit line, say so (event + metric source).
+-- Every event the ledger writes to the outbox has the shape its contract schema declares
+-- (@jit/contracts EVENT_SCHEMAS, documented as AsyncAPI): these builders are the only places
+-- that shape ledger.hold.* and ledger.account.* payloads.
+
+-- ledger.hold.*: the change (`p_amount`) and the hold's state after it. `p_extra` may carry
+-- reason (or cause), effect_key, transaction_token, forced, over_capture.
+CREATE FUNCTION ledger_emit_hold_event (p_routing text, h holds, p_amount bigint, p_extra jsonb, p_correlation text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  v_exp integer := ledger_exponent(h.currency);
+BEGIN
+  PERFORM ledger_emit(p_routing, jsonb_strip_nulls(jsonb_build_object(
+    'jit_token', h.hold_token, 'account_token', h.account_token, 'user_token', h.user_token,
+    'card_token', h.card_token, 'transaction_token', p_extra->>'transaction_token',
+    'effect_key', p_extra->>'effect_key', 'currency', h.currency,
+    'amount_minor', abs(p_amount), 'amount', ledger_major(abs(p_amount), v_exp)::text,
+    'authorized_minor', h.authorized, 'captured_minor', h.captured, 'released_minor', h.released,
+    'remaining_minor', h.remaining, 'over_captured_minor', h.over_captured, 'state', h.state,
+    'forced', h.forced OR coalesce((p_extra->>'forced')::boolean, false)
+      OR coalesce((p_extra->>'over_capture')::bigint, 0) > 0,
+    'reason', coalesce(p_extra->>'reason', p_extra->>'cause')
+      || CASE WHEN p_extra ? 'operator' THEN ' (operator ' || (p_extra->>'operator') || ')' ELSE '' END)), p_correlation);
+END
+$$;
+
+-- ledger.account.credited|debited: a posted movement and the balances after it. `p_extra` may
+-- carry kind (or cause), effect_key, jit_token, transaction_token, user_token, forced.
+CREATE FUNCTION ledger_emit_account_event (p_routing text, p_account text, p_amount bigint, p_extra jsonb, p_correlation text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  a accounts%ROWTYPE;
+  v_exp integer;
+BEGIN
+  SELECT * INTO a FROM accounts WHERE account_token = p_account;
+  v_exp := ledger_exponent(a.currency);
+  PERFORM ledger_emit(p_routing, jsonb_strip_nulls(jsonb_build_object(
+    'account_token', a.account_token, 'user_token', p_extra->>'user_token', 'currency', a.currency,
+    'amount_minor', abs(p_amount), 'amount', ledger_major(abs(p_amount), v_exp)::text,
+    'balance_minor', a.balance, 'balance', ledger_major(a.balance, v_exp)::text,
+    'available_minor', a.balance - a.held, 'available', ledger_major(a.balance - a.held, v_exp)::text,
+    'kind', coalesce(p_extra->>'kind', p_extra->>'cause', p_routing),
+    'effect_key', p_extra->>'effect_key', 'jit_token', p_extra->>'jit_token',
+    'transaction_token', p_extra->>'transaction_token',
+    'forced', coalesce((p_extra->>'forced')::boolean, false))), p_correlation);
+END
+$$;
+
+-- ledger.account.overdrawn: `amount` is how far available went below zero (forced effects only).
 CREATE FUNCTION ledger_check_overdrawn (p_account text, p_cause text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -55,11 +102,8 @@ DECLARE
 BEGIN
   SELECT * INTO a FROM accounts WHERE account_token = p_account;
   IF FOUND AND a.balance - a.held < -a.credit_line THEN
-    PERFORM ledger_emit('ledger.account.overdrawn', jsonb_build_object(
-      'account_token', a.account_token, 'currency', a.currency,
-      'balance', a.balance, 'held', a.held, 'available', a.balance - a.held,
-      'available_decimal', ledger_major(a.balance - a.held, ledger_exponent(a.currency))::text,
-      'cause', p_cause));
+    PERFORM ledger_emit_account_event('ledger.account.overdrawn', p_account, -(a.balance - a.held),
+      jsonb_build_object('kind', p_cause, 'forced', true));
   END IF;
 END
 $$;
@@ -255,10 +299,9 @@ BEGIN
           v_amount, v_now, v_now);
         INSERT INTO hold_history (hold_token, action, amount, effect_key) VALUES (v_token, 'placed', v_amount, 'authorization:' || v_token);
         INSERT INTO effects (kind, key, result) VALUES ('authorization', v_token, jsonb_build_object('hold', v_token, 'amount', v_amount));
-        PERFORM ledger_emit('ledger.hold.placed', jsonb_build_object(
-          'hold_token', v_token, 'account_token', v_account, 'card_token', v_card, 'user_token', v_user,
-          'currency', v_currency, 'amount', v_amount, 'amount_decimal', ledger_major(v_amount, v_exp)::text,
-          'authorized', v_amount, 'remaining', v_amount, 'state', 'OPEN', 'cause', 'jit.authorization'));
+        SELECT * INTO h FROM holds WHERE hold_token = v_token;
+        PERFORM ledger_emit_hold_event('ledger.hold.placed', h, v_amount, jsonb_build_object(
+          'reason', 'jit.authorization', 'effect_key', 'authorization:' || v_token, 'transaction_token', r->>'transaction_token'));
       ELSIF v_kind = 'incremental' THEN
         UPDATE accounts SET held = held + v_amount, updated_at = v_now WHERE account_token = v_account;
         UPDATE holds SET authorized = authorized + v_amount, last_activity_at = v_now,
@@ -267,17 +310,14 @@ BEGIN
         WHERE hold_token = v_purchase RETURNING * INTO h;
         INSERT INTO hold_history (hold_token, action, amount, effect_key) VALUES (v_purchase, 'increased', v_amount, 'incremental:' || v_token);
         INSERT INTO effects (kind, key, result) VALUES ('incremental', v_token, jsonb_build_object('hold', v_purchase, 'amount', v_amount));
-        PERFORM ledger_emit('ledger.hold.increased', jsonb_build_object(
-          'hold_token', v_purchase, 'jit_token', v_token, 'account_token', v_account, 'card_token', v_card, 'user_token', v_user,
-          'currency', v_currency, 'amount', v_amount, 'amount_decimal', ledger_major(v_amount, v_exp)::text,
-          'authorized', h.authorized, 'remaining', h.remaining, 'state', h.state, 'cause', 'jit.incremental'));
+        PERFORM ledger_emit_hold_event('ledger.hold.increased', h, v_amount, jsonb_build_object(
+          'reason', 'jit.incremental', 'effect_key', 'incremental:' || v_token, 'transaction_token', r->>'transaction_token'));
       ELSE
         PERFORM ledger_post('purchase', 'immediate_debit:' || v_token, v_account, -v_amount, 'network_settlement', r->>'method');
         INSERT INTO effects (kind, key, result) VALUES ('immediate_debit', v_token, jsonb_build_object('amount', v_amount));
-        PERFORM ledger_emit('ledger.account.debited', jsonb_build_object(
-          'account_token', v_account, 'jit_token', v_token, 'card_token', v_card, 'user_token', v_user,
-          'currency', v_currency, 'amount', v_amount, 'amount_decimal', ledger_major(v_amount, v_exp)::text,
-          'cause', r->>'method'));
+        PERFORM ledger_emit_account_event('ledger.account.debited', v_account, v_amount, jsonb_build_object(
+          'kind', r->>'method', 'effect_key', 'immediate_debit:' || v_token, 'jit_token', v_token,
+          'transaction_token', r->>'transaction_token', 'user_token', v_user, 'forced', false));
       END IF;
     END IF;
   END IF;
@@ -309,12 +349,17 @@ BEGIN
     http_status = v_status, response = v_response
   WHERE jit_token = v_token;
 
-  PERFORM ledger_emit('jit.decision.' || v_outcome, jsonb_build_object(
-    'jit_token', v_token, 'method', r->>'method', 'kind', v_kind, 'outcome', v_outcome,
-    'decline_reason', v_reason, 'user_token', v_user, 'card_token', v_card, 'account_token', v_account,
-    'original_jit_token', r->>'original_jit_token', 'transaction_token', r->>'transaction_token',
-    'currency', v_currency, 'amount', v_amount, 'amount_decimal', ledger_major(v_amount, v_exp)::text,
-    'http_status', v_status, 'request', r->'request'));
+  -- the contract's JitDecisionEvent (@jit/contracts): absent optional fields are left out
+  PERFORM ledger_emit('jit.decision.' || v_outcome, jsonb_strip_nulls(jsonb_build_object(
+    'jit_token', v_token, 'decision', v_outcome, 'http_status', v_status,
+    'method', r->>'method', 'method_class', v_kind, 'source', coalesce(r->>'source', 'gpa_order'),
+    'user_token', v_user, 'acting_user_token', r->>'acting_user_token', 'card_token', v_card,
+    'account_token', v_account, 'transaction_token', r->>'transaction_token',
+    'original_jit_funding_token', r->>'original_jit_token',
+    'amount_minor', v_amount, 'amount', ledger_major(v_amount, v_exp)::text, 'currency', v_currency,
+    'decline_reason', v_response->'jit_funding'->>'decline_reason',
+    'detail', CASE WHEN v_reason IS DISTINCT FROM v_response->'jit_funding'->>'decline_reason' THEN v_reason END,
+    'mcc', r->>'mcc')));
 
   RETURN jsonb_build_object('status', v_status, 'response', v_response, 'outcome', v_outcome,
     'decline_reason', v_reason, 'replay', false, 'duplicate', false);

@@ -169,35 +169,6 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION ledger_lc_hold_event (p_routing text, h holds, p_amount bigint, p_extra jsonb, p_correlation text DEFAULT NULL)
-RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-  v_exp integer := ledger_exponent(h.currency);
-BEGIN
-  PERFORM ledger_emit(p_routing, jsonb_build_object(
-    'hold_token', h.hold_token, 'account_token', h.account_token, 'card_token', h.card_token,
-    'user_token', h.user_token, 'currency', h.currency,
-    'amount', p_amount, 'amount_decimal', ledger_major(p_amount, v_exp)::text,
-    'authorized', h.authorized, 'captured', h.captured, 'released', h.released,
-    'remaining', h.remaining, 'remaining_decimal', ledger_major(h.remaining, v_exp)::text,
-    'over_captured', h.over_captured, 'state', h.state, 'forced', h.forced) || p_extra, p_correlation);
-END
-$$;
-
-CREATE FUNCTION ledger_lc_account_event (p_routing text, p_account text, p_amount bigint, p_extra jsonb)
-RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-  a accounts%ROWTYPE;
-BEGIN
-  SELECT * INTO a FROM accounts WHERE account_token = p_account;
-  PERFORM ledger_emit(p_routing, jsonb_build_object(
-    'account_token', a.account_token, 'currency', a.currency,
-    'amount', p_amount, 'amount_decimal', ledger_major(p_amount, ledger_exponent(a.currency))::text,
-    'balance', a.balance, 'available', a.balance - a.held,
-    'available_decimal', ledger_major(a.balance - a.held, ledger_exponent(a.currency))::text) || p_extra);
-END
-$$;
-
 -- Releases `p_amount` (<= remaining) of a hold; `p_close` also closes it in `p_state`, which the
 -- table only allows once nothing remains.
 CREATE FUNCTION ledger_lc_release (
@@ -218,7 +189,7 @@ BEGIN
   INSERT INTO hold_history (hold_token, action, amount, effect_key, detail)
   VALUES (p_hold, p_action, p_amount, p_effect_key, p_detail);
   IF p_amount <> 0 OR p_close THEN
-    PERFORM ledger_lc_hold_event(p_routing, h, p_amount, p_detail || jsonb_build_object('effect_key', p_effect_key), p_correlation);
+    PERFORM ledger_emit_hold_event(p_routing, h, p_amount, p_detail || jsonb_build_object('effect_key', p_effect_key), p_correlation);
   END IF;
   RETURN h;
 END
@@ -244,7 +215,7 @@ BEGIN
   UPDATE accounts SET held = held + v, updated_at = clock_timestamp() WHERE account_token = h.account_token;
   INSERT INTO hold_history (hold_token, action, amount, effect_key, detail)
   VALUES (p_hold, CASE WHEN v > 0 THEN 'increased' ELSE 'decreased' END, abs(v), p_effect_key, jsonb_build_object('cause', p_cause));
-  PERFORM ledger_lc_hold_event(CASE WHEN v > 0 THEN 'ledger.hold.increased' ELSE 'ledger.hold.released' END,
+  PERFORM ledger_emit_hold_event(CASE WHEN v > 0 THEN 'ledger.hold.increased' ELSE 'ledger.hold.released' END,
     h, abs(v), jsonb_build_object('cause', p_cause, 'effect_key', p_effect_key));
   IF v > 0 THEN
     PERFORM ledger_check_overdrawn(h.account_token, p_cause);
@@ -340,7 +311,7 @@ BEGIN
     VALUES (v_key, 'placed', v_amount, p_kind || ':' || v_key, jsonb_strip_nulls(jsonb_build_object(
       'forced', true, 'standin_approved_by', e->>'standin_approved_by', 'timed_out', (e->>'timed_out')::boolean)));
     h := ledger_lc_link(v_key, v_tx, p_now);
-    PERFORM ledger_lc_hold_event('ledger.hold.placed', h, v_amount, jsonb_strip_nulls(jsonb_build_object(
+    PERFORM ledger_emit_hold_event('ledger.hold.placed', h, v_amount, jsonb_strip_nulls(jsonb_build_object(
       'cause', 'standin', 'transaction_token', v_tx, 'standin_approved_by', e->>'standin_approved_by')));
     PERFORM ledger_check_overdrawn(v_account, 'standin');
   END IF;
@@ -498,7 +469,7 @@ BEGIN
   INSERT INTO hold_history (hold_token, action, amount, effect_key, detail)
   VALUES (v_hold, 'captured', v_capture, 'clearing:' || v_key, jsonb_build_object(
     'cleared', v_amount, 'over_captured', v_over, 'final', v_final, 'transaction_token', e->>'event_token'));
-  PERFORM ledger_lc_hold_event('ledger.hold.captured', h, v_amount, jsonb_build_object(
+  PERFORM ledger_emit_hold_event('ledger.hold.captured', h, v_amount, jsonb_build_object(
     'captured_now', v_capture, 'over_capture', v_over, 'is_final_clearing', v_final,
     'transaction_token', e->>'event_token', 'effect_key', 'clearing:' || v_key,
     'balance', (SELECT balance FROM accounts WHERE account_token = h.account_token),
@@ -524,7 +495,7 @@ RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   IF p_amount = 0 THEN RETURN; END IF;
   PERFORM ledger_post(p_kind, p_kind || ':' || p_key, p_account, -p_amount, 'network_settlement', coalesce(e->>'method', e->>'type'));
-  PERFORM ledger_lc_account_event('ledger.account.debited', p_account, p_amount, jsonb_strip_nulls(jsonb_build_object(
+  PERFORM ledger_emit_account_event('ledger.account.debited', p_account, p_amount, jsonb_strip_nulls(jsonb_build_object(
     'cause', p_cause, 'forced', true, 'effect_key', p_kind || ':' || p_key, 'transaction_token', e->>'event_token',
     'jit_token', e->>'jit_token', 'card_token', e->>'card_token', 'user_token', e->>'user_token')));
   PERFORM ledger_check_overdrawn(p_account, p_cause);
@@ -536,7 +507,7 @@ RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   IF p_amount = 0 THEN RETURN; END IF;
   PERFORM ledger_post(p_kind, p_kind || ':' || p_key, p_account, p_amount, 'network_settlement', coalesce(e->>'method', e->>'type'));
-  PERFORM ledger_lc_account_event('ledger.account.credited', p_account, p_amount, jsonb_strip_nulls(jsonb_build_object(
+  PERFORM ledger_emit_account_event('ledger.account.credited', p_account, p_amount, jsonb_strip_nulls(jsonb_build_object(
     'cause', p_cause, 'effect_key', p_kind || ':' || p_key, 'transaction_token', e->>'event_token',
     'jit_token', e->>'jit_token', 'card_token', e->>'card_token', 'user_token', e->>'user_token')));
 END
