@@ -129,3 +129,5 @@ export { compileValidator, registerFormats } from './validate.js'
 export type { ValidationIssue, ValidationResult, Validator, CompileValidatorOptions } from './validate.js'
 
 export { literalUnion } from './literals.js'
+
+export { isUnstorableText, toStorableJson } from './storable.js'

@@ -21,9 +21,10 @@ export const InboundJitFunding = Type.Object({
   method: Type.String({ minLength: 1, description: 'pgfs.* method (see JIT_METHODS); unknown values pass' }),
   user_token: Type.String({ minLength: 1, maxLength: 36, description: 'Cardholder whose account funds the card' }),
   amount: Type.Union([Type.Number(), Type.String()], { description: 'Major units, number or decimal string; parseAmount checks it exactly' }),
-  acting_user_token: OptionalString('Cardholder using the card, when not the funding user'),
-  business_token: OptionalString('Business of the cardholder'),
-  original_jit_funding_token: OptionalString('First JIT funding of the purchase, on follow-ups'),
+  // tokens are at most 36 characters (swagger); a longer one could not be echoed validly
+  acting_user_token: Type.Optional(Type.String({ maxLength: 36, description: 'Cardholder using the card, when not the funding user' })),
+  business_token: Type.Optional(Type.String({ maxLength: 36, description: 'Business of the cardholder' })),
+  original_jit_funding_token: Type.Optional(Type.String({ maxLength: 36, description: 'First JIT funding of the purchase, on follow-ups' })),
   incremental_authorization_jit_funding_tokens: Type.Optional(Type.Array(Type.String())),
   memo: OptionalString('Free text'),
   tags: OptionalString('Free text'),

@@ -11,6 +11,7 @@ LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE
     WHEN currency IN ('BIF', 'CLP', 'DJF', 'GNF', 'ISK', 'JPY', 'KMF', 'KRW', 'PYG', 'RWF', 'UGX', 'UYI', 'VND', 'VUV', 'XAF', 'XOF', 'XPF') THEN 0
     WHEN currency IN ('BHD', 'IQD', 'JOD', 'KWD', 'LYD', 'OMR', 'TND') THEN 3
+    WHEN currency IN ('CLF', 'UYW') THEN 4
     ELSE 2 END
 $$;
 
@@ -108,6 +109,29 @@ BEGIN
 END
 $$;
 
+-- jit.decision.<outcome>: the contract's JitDecisionEvent, built from the stored decision (so
+-- every writer of a decision emits the same shape). `p_extra` may carry source,
+-- acting_user_token, transaction_token, mcc.
+CREATE FUNCTION ledger_emit_decision_event (d decisions, p_extra jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_sent text := d.response->'jit_funding'->>'decline_reason';
+BEGIN
+  PERFORM ledger_emit('jit.decision.' || d.outcome, jsonb_strip_nulls(jsonb_build_object(
+    'jit_token', d.jit_token, 'decision', d.outcome, 'http_status', d.http_status,
+    'method', d.method, 'method_class', d.kind, 'source', coalesce(p_extra->>'source', 'gpa_order'),
+    'user_token', d.user_token, 'acting_user_token', p_extra->>'acting_user_token', 'card_token', d.card_token,
+    'account_token', d.account_token, 'transaction_token', p_extra->>'transaction_token',
+    'original_jit_funding_token', d.original_jit_token,
+    'amount_minor', d.amount,
+    'amount', CASE WHEN d.amount IS NULL OR d.currency IS NULL THEN NULL ELSE ledger_major(d.amount, ledger_exponent(d.currency))::text END,
+    'currency', d.currency,
+    'decline_reason', v_sent,
+    'detail', CASE WHEN d.decline_reason IS DISTINCT FROM v_sent THEN d.decline_reason END,
+    'mcc', p_extra->>'mcc')));
+END
+$$;
+
 -- The processor-facing balance of an account: a swagger `cardholder_balance` keyed by currency.
 CREATE FUNCTION ledger_cardholder_balances (a accounts) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
@@ -155,11 +179,19 @@ DECLARE
   v_response jsonb;
   v_extra jsonb := '{}';
   v_hold_total bigint;
+  v_left_ms numeric;
   d decisions%ROWTYPE;
   a accounts%ROWTYPE;
   h holds%ROWTYPE;
   lim spending_limits%ROWTYPE;
 BEGIN
+  -- The caller's deadline (epoch ms): every lock wait below, the token claim included, ends by
+  -- then (lock_timeout, this transaction only), and a decision that starts after it records a
+  -- TIMEOUT decline and moves no money, so the caller may answer "declined" at its deadline.
+  IF r ? 'deadline_ms' THEN
+    v_left_ms := (r->>'deadline_ms')::numeric - extract(epoch from clock_timestamp()) * 1000;
+    PERFORM set_config('lock_timeout', greatest(1, floor(v_left_ms))::bigint::text || 'ms', true);
+  END IF;
   INSERT INTO decisions (jit_token, request_fingerprint, method, kind, user_token, card_token,
     original_jit_token, outcome, amount, currency, http_status, response)
   VALUES (v_token, r->>'fingerprint', r->>'method', v_kind, v_user, v_card,
@@ -212,6 +244,9 @@ BEGIN
 
   IF v_reason IS NULL AND v_kind = 'unknown' THEN
     v_reason := 'TRANSACTION_NOT_PERMITTED';
+  END IF;
+  IF v_reason IS NULL AND v_left_ms IS NOT NULL AND v_left_ms <= 0 THEN
+    v_reason := 'TIMEOUT';
   END IF;
 
   IF v_reason IS NULL AND v_kind IN ('authorization', 'incremental', 'immediate_debit') THEN
@@ -346,20 +381,12 @@ BEGIN
   v_response := jsonb_build_object('jit_funding', (r->'echo') || v_extra);
 
   UPDATE decisions SET outcome = v_outcome, decline_reason = v_reason, account_token = v_account,
-    http_status = v_status, response = v_response
+    http_status = v_status, response = v_response, amount = v_amount
   WHERE jit_token = v_token;
 
-  -- the contract's JitDecisionEvent (@jit/contracts): absent optional fields are left out
-  PERFORM ledger_emit('jit.decision.' || v_outcome, jsonb_strip_nulls(jsonb_build_object(
-    'jit_token', v_token, 'decision', v_outcome, 'http_status', v_status,
-    'method', r->>'method', 'method_class', v_kind, 'source', coalesce(r->>'source', 'gpa_order'),
-    'user_token', v_user, 'acting_user_token', r->>'acting_user_token', 'card_token', v_card,
-    'account_token', v_account, 'transaction_token', r->>'transaction_token',
-    'original_jit_funding_token', r->>'original_jit_token',
-    'amount_minor', v_amount, 'amount', ledger_major(v_amount, v_exp)::text, 'currency', v_currency,
-    'decline_reason', v_response->'jit_funding'->>'decline_reason',
-    'detail', CASE WHEN v_reason IS DISTINCT FROM v_response->'jit_funding'->>'decline_reason' THEN v_reason END,
-    'mcc', r->>'mcc')));
+  SELECT * INTO d FROM decisions WHERE jit_token = v_token;
+  PERFORM ledger_emit_decision_event(d, jsonb_build_object('source', r->>'source',
+    'acting_user_token', r->>'acting_user_token', 'transaction_token', r->>'transaction_token', 'mcc', r->>'mcc'));
 
   RETURN jsonb_build_object('status', v_status, 'response', v_response, 'outcome', v_outcome,
     'decline_reason', v_reason, 'replay', false, 'duplicate', false);

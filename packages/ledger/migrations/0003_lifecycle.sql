@@ -70,7 +70,12 @@ BEGIN
       || (SELECT jsonb_build_object('decline_reason', response_reason, 'memo', memo) FROM decline_memos WHERE reason = 'TIMEOUT')),
     p_now)
   ON CONFLICT (jit_token) DO NOTHING;
-  RETURN FOUND;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  PERFORM ledger_emit_decision_event(d, jsonb_build_object('transaction_token', e->>'event_token'))
+  FROM decisions d WHERE d.jit_token = e->>'jit_token';
+  RETURN true;
 END
 $$;
 
@@ -346,7 +351,11 @@ BEGIN
   IF FOUND THEN
     v_hold := eff.result->>'hold';
   ELSIF p_kind = 'authorization' THEN
-    v_hold := coalesce((SELECT hold_token FROM holds WHERE hold_token = v_key), ledger_lc_find_hold(e));
+    -- only this token's own hold: following original/preceding links could close another
+    -- purchase's hold
+    v_hold := (SELECT hold_token FROM holds
+               WHERE hold_token = v_key OR (e->>'event_token') = ANY (transaction_tokens)
+               ORDER BY hold_token = v_key DESC LIMIT 1);
   END IF;
   IF v_hold IS NOT NULL THEN
     SELECT * INTO h FROM holds WHERE hold_token = v_hold FOR UPDATE;

@@ -27,6 +27,15 @@ export async function recordTimeoutDecline (sql: Sql, request: JitDecisionReques
   return result
 }
 
+/**
+ * What a decline for a spent budget says (the `TIMEOUT` row of decline_memos): an answer the
+ * caller gives at its deadline without waiting for the ledger is identical to the one recorded.
+ */
+export const TIMEOUT_DECLINE = Object.freeze({
+  decline_reason: 'TRANSACTION_NOT_PERMITTED',
+  memo: 'Declined: the decision did not complete within the time budget.'
+})
+
 /** The digest of the fields a decision depends on; a token reused with another digest is a duplicate. */
 export function jitRequestFingerprint (fields: {
   method: string
@@ -64,6 +73,7 @@ function toSqlRequest (r: JitDecisionRequest): Record<string, unknown> {
     echo: r.echo,
     timezone: r.timezone,
     source: r.source ?? 'gpa_order',
+    ...(r.deadlineMs === undefined ? {} : { deadline_ms: r.deadlineMs }),
     acting_user_token: r.actingUserToken ?? null
   }
 }

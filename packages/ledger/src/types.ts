@@ -55,6 +55,11 @@ export interface JitDecisionRequest {
   echo: JitEcho
   /** Period limits are computed in this IANA zone. */
   timezone: string
+  /**
+   * Epoch milliseconds by which the decision must be made: lock waits inside the statement end
+   * by then, and a statement that starts later records a TIMEOUT decline without moving money.
+   */
+  deadlineMs?: number
   /** Where the request carried its jit_funding (money in or out). @default 'gpa_order' */
   source?: 'gpa_order' | 'gpa_order_unload'
   actingUserToken?: string | null

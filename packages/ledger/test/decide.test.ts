@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import type { TransactionSql } from 'postgres'
-import { decideJitFunding, getAccount, getDecision, getHold, recordTimeoutDecline, isStaleCacheError, upsertCard, setLimits, loadCard } from '../src/index.js'
+import { decideJitFunding, getAccount, getDecision, getHold, recordTimeoutDecline, isStaleCacheError, upsertCard, setLimits, loadCard, TIMEOUT_DECLINE } from '../src/index.js'
 import { ledgerDatabase, fundedCard, jitRequest, assertInvariants } from './helpers.js'
 
 const db = await ledgerDatabase(t, { poolMax: 10 })
@@ -176,4 +176,33 @@ moneyTest('a budget timeout records a decline that repeats and leaves no hold', 
   t.equal(again?.replay, true)
   t.same(again?.response, r.response)
   t.equal((await getAccount(db.sql, c.account))?.available, 100000)
+})
+
+moneyTest('the TIMEOUT decline the caller may answer at its deadline is the one the ledger records', async t => {
+  const [row] = await db.sql<Array<{ response_reason: string, memo: string }>>`select response_reason, memo from decline_memos where reason = 'TIMEOUT'`
+  t.same({ decline_reason: row?.response_reason, memo: row?.memo }, TIMEOUT_DECLINE)
+})
+
+moneyTest('a decision that starts after its deadline records a TIMEOUT decline and moves no money', async t => {
+  const c = await fundedCard(db, 'late', 100000)
+  const req = jitRequest(c, 1000, { deadlineMs: Date.now() - 5 })
+  const [r] = await decideJitFunding(db.sql, [req])
+  t.equal(r?.status, 402)
+  t.equal(r?.decline_reason, 'TIMEOUT')
+  t.same(r?.response.jit_funding.decline_reason, TIMEOUT_DECLINE.decline_reason)
+  t.equal((await getAccount(db.sql, c.account))?.available, 100000)
+})
+
+moneyTest('lock waits end at the deadline, the token claim included', async t => {
+  const c = await fundedCard(db, 'lockdeadline', 100000)
+  const blocker = await db.sql.reserve()
+  await blocker`begin`
+  await blocker`select * from accounts where account_token = ${c.account} for update`
+  const started = Date.now()
+  const err = await decideJitFunding(db.sql, [jitRequest(c, 1000, { deadlineMs: Date.now() + 300 })]).then(() => null, (e: unknown) => e)
+  const waited = Date.now() - started
+  await blocker`rollback`
+  blocker.release()
+  t.equal((err as { code?: string } | null)?.code, '55P03', 'lock_timeout fired')
+  t.ok(waited < 3000, `gave up after ${waited} ms`)
 })
