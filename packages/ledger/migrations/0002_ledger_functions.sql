@@ -249,113 +249,121 @@ BEGIN
     v_reason := 'TIMEOUT';
   END IF;
 
-  IF v_reason IS NULL AND v_kind IN ('authorization', 'incremental', 'immediate_debit') THEN
-    -- A purchase's original and its incrementals serialize on one lock, so an incremental that
-    -- races its original waits for the original's commit instead of missing its hold.
-    v_purchase := CASE WHEN v_kind = 'incremental' THEN r->>'original_jit_token' ELSE v_token END;
-    IF v_purchase IS NULL THEN
-      v_reason := 'TRANSACTION_NOT_PERMITTED';
-    ELSE
-      PERFORM pg_advisory_xact_lock(hashtextextended('jit-purchase:' || v_purchase, 0));
-    END IF;
-
-    IF v_reason IS NULL AND v_kind = 'incremental' THEN
-      SELECT * INTO h FROM holds WHERE hold_token = v_purchase FOR UPDATE;
-      IF NOT FOUND OR h.state <> 'OPEN' OR h.forced
-         OR (v_card IS NOT NULL AND h.card_token IS DISTINCT FROM v_card)
-         OR NOT EXISTS (SELECT 1 FROM decisions WHERE jit_token = v_purchase AND outcome = 'approved') THEN
+  -- The money part runs in a subtransaction: when a lock wait reaches the deadline
+  -- (lock_timeout), its changes roll back and the token is recorded as a TIMEOUT decline in
+  -- this same statement, so a repeat can never be decided anew in between.
+  BEGIN
+    IF v_reason IS NULL AND v_kind IN ('authorization', 'incremental', 'immediate_debit') THEN
+      -- A purchase's original and its incrementals serialize on one lock, so an incremental that
+      -- races its original waits for the original's commit instead of missing its hold.
+      v_purchase := CASE WHEN v_kind = 'incremental' THEN r->>'original_jit_token' ELSE v_token END;
+      IF v_purchase IS NULL THEN
         v_reason := 'TRANSACTION_NOT_PERMITTED';
       ELSE
-        v_account := h.account_token;
-        v_hold_total := h.authorized + v_amount;
+        PERFORM pg_advisory_xact_lock(hashtextextended('jit-purchase:' || v_purchase, 0));
       END IF;
-    END IF;
 
-    IF v_reason IS NULL THEN
-      SELECT * INTO a FROM accounts WHERE account_token = v_account FOR UPDATE;
-      IF NOT FOUND OR a.status <> 'ACTIVE' THEN
-        v_reason := 'CLOSED_ACCOUNT';
-      ELSIF a.currency <> v_currency THEN
-        v_reason := 'TRANSACTION_NOT_PERMITTED';
-      ELSIF a.balance - a.held - v_amount < -a.credit_line THEN
-        v_reason := 'INSUFFICIENT_FUNDS';
+      IF v_reason IS NULL AND v_kind = 'incremental' THEN
+        SELECT * INTO h FROM holds WHERE hold_token = v_purchase FOR UPDATE;
+        IF NOT FOUND OR h.state <> 'OPEN' OR h.forced
+           OR (v_card IS NOT NULL AND h.card_token IS DISTINCT FROM v_card)
+           OR NOT EXISTS (SELECT 1 FROM decisions WHERE jit_token = v_purchase AND outcome = 'approved') THEN
+          v_reason := 'TRANSACTION_NOT_PERMITTED';
+        ELSE
+          v_account := h.account_token;
+          v_hold_total := h.authorized + v_amount;
+        END IF;
       END IF;
-    END IF;
 
-    IF v_reason IS NULL THEN
-      v_day := (v_now AT TIME ZONE v_tz)::date;
-      v_month := date_trunc('month', v_now AT TIME ZONE v_tz)::date;
-      FOR lim IN
-        SELECT * FROM spending_limits
+      IF v_reason IS NULL THEN
+        SELECT * INTO a FROM accounts WHERE account_token = v_account FOR UPDATE;
+        IF NOT FOUND OR a.status <> 'ACTIVE' THEN
+          v_reason := 'CLOSED_ACCOUNT';
+        ELSIF a.currency <> v_currency THEN
+          v_reason := 'TRANSACTION_NOT_PERMITTED';
+        ELSIF a.balance - a.held - v_amount < -a.credit_line THEN
+          v_reason := 'INSUFFICIENT_FUNDS';
+        END IF;
+      END IF;
+
+      IF v_reason IS NULL THEN
+        v_day := (v_now AT TIME ZONE v_tz)::date;
+        v_month := date_trunc('month', v_now AT TIME ZONE v_tz)::date;
+        FOR lim IN
+          SELECT * FROM spending_limits
+          WHERE currency = v_currency
+            AND ((scope = 'card' AND token = v_card) OR (scope = 'user' AND token = v_user))
+          ORDER BY scope, token
+        LOOP
+          IF v_kind = 'incremental' AND lim.per_transaction IS NOT NULL AND v_hold_total > lim.per_transaction THEN
+            v_reason := 'AMOUNT_LIMIT_EXCEEDED';
+            EXIT;
+          END IF;
+          INSERT INTO spend_counters (scope, token, currency, period, period_start)
+          VALUES (lim.scope, lim.token, v_currency, 'day', v_day), (lim.scope, lim.token, v_currency, 'month', v_month)
+          ON CONFLICT DO NOTHING;
+          SELECT amount, count INTO v_spent, v_count FROM spend_counters
+          WHERE scope = lim.scope AND token = lim.token AND currency = v_currency AND period = 'day' AND period_start = v_day
+          FOR UPDATE;
+          IF lim.daily IS NOT NULL AND v_spent + v_amount > lim.daily THEN
+            v_reason := 'AMOUNT_LIMIT_EXCEEDED';
+            EXIT;
+          END IF;
+          IF lim.daily_count IS NOT NULL AND v_kind <> 'incremental' AND v_count + 1 > lim.daily_count THEN
+            v_reason := 'TRANSACTION_COUNT_LIMIT_EXCEEDED';
+            EXIT;
+          END IF;
+          SELECT amount INTO v_spent FROM spend_counters
+          WHERE scope = lim.scope AND token = lim.token AND currency = v_currency AND period = 'month' AND period_start = v_month
+          FOR UPDATE;
+          IF lim.monthly IS NOT NULL AND v_spent + v_amount > lim.monthly THEN
+            v_reason := 'AMOUNT_LIMIT_EXCEEDED';
+            EXIT;
+          END IF;
+        END LOOP;
+      END IF;
+
+      IF v_reason IS NULL THEN
+        UPDATE spend_counters SET amount = amount + v_amount,
+          count = count + CASE WHEN v_kind = 'incremental' THEN 0 ELSE 1 END
         WHERE currency = v_currency
           AND ((scope = 'card' AND token = v_card) OR (scope = 'user' AND token = v_user))
-        ORDER BY scope, token
-      LOOP
-        IF v_kind = 'incremental' AND lim.per_transaction IS NOT NULL AND v_hold_total > lim.per_transaction THEN
-          v_reason := 'AMOUNT_LIMIT_EXCEEDED';
-          EXIT;
-        END IF;
-        INSERT INTO spend_counters (scope, token, currency, period, period_start)
-        VALUES (lim.scope, lim.token, v_currency, 'day', v_day), (lim.scope, lim.token, v_currency, 'month', v_month)
-        ON CONFLICT DO NOTHING;
-        SELECT amount, count INTO v_spent, v_count FROM spend_counters
-        WHERE scope = lim.scope AND token = lim.token AND currency = v_currency AND period = 'day' AND period_start = v_day
-        FOR UPDATE;
-        IF lim.daily IS NOT NULL AND v_spent + v_amount > lim.daily THEN
-          v_reason := 'AMOUNT_LIMIT_EXCEEDED';
-          EXIT;
-        END IF;
-        IF lim.daily_count IS NOT NULL AND v_kind <> 'incremental' AND v_count + 1 > lim.daily_count THEN
-          v_reason := 'TRANSACTION_COUNT_LIMIT_EXCEEDED';
-          EXIT;
-        END IF;
-        SELECT amount INTO v_spent FROM spend_counters
-        WHERE scope = lim.scope AND token = lim.token AND currency = v_currency AND period = 'month' AND period_start = v_month
-        FOR UPDATE;
-        IF lim.monthly IS NOT NULL AND v_spent + v_amount > lim.monthly THEN
-          v_reason := 'AMOUNT_LIMIT_EXCEEDED';
-          EXIT;
-        END IF;
-      END LOOP;
-    END IF;
+          AND ((period = 'day' AND period_start = v_day) OR (period = 'month' AND period_start = v_month));
 
-    IF v_reason IS NULL THEN
-      UPDATE spend_counters SET amount = amount + v_amount,
-        count = count + CASE WHEN v_kind = 'incremental' THEN 0 ELSE 1 END
-      WHERE currency = v_currency
-        AND ((scope = 'card' AND token = v_card) OR (scope = 'user' AND token = v_user))
-        AND ((period = 'day' AND period_start = v_day) OR (period = 'month' AND period_start = v_month));
-
-      IF v_kind = 'authorization' THEN
-        UPDATE accounts SET held = held + v_amount, updated_at = v_now WHERE account_token = v_account;
-        INSERT INTO holds (hold_token, account_token, user_token, card_token, currency, mcc, transaction_tokens, authorized, opened_at, last_activity_at)
-        VALUES (v_token, v_account, v_user, v_card, v_currency, r->>'mcc',
-          CASE WHEN r->>'transaction_token' IS NULL THEN '{}'::text[] ELSE ARRAY[r->>'transaction_token'] END,
-          v_amount, v_now, v_now);
-        INSERT INTO hold_history (hold_token, action, amount, effect_key) VALUES (v_token, 'placed', v_amount, 'authorization:' || v_token);
-        INSERT INTO effects (kind, key, result) VALUES ('authorization', v_token, jsonb_build_object('hold', v_token, 'amount', v_amount));
-        SELECT * INTO h FROM holds WHERE hold_token = v_token;
-        PERFORM ledger_emit_hold_event('ledger.hold.placed', h, v_amount, jsonb_build_object(
-          'reason', 'jit.authorization', 'effect_key', 'authorization:' || v_token, 'transaction_token', r->>'transaction_token'));
-      ELSIF v_kind = 'incremental' THEN
-        UPDATE accounts SET held = held + v_amount, updated_at = v_now WHERE account_token = v_account;
-        UPDATE holds SET authorized = authorized + v_amount, last_activity_at = v_now,
-          transaction_tokens = CASE WHEN r->>'transaction_token' IS NULL OR r->>'transaction_token' = ANY (transaction_tokens)
-            THEN transaction_tokens ELSE transaction_tokens || (r->>'transaction_token') END
-        WHERE hold_token = v_purchase RETURNING * INTO h;
-        INSERT INTO hold_history (hold_token, action, amount, effect_key) VALUES (v_purchase, 'increased', v_amount, 'incremental:' || v_token);
-        INSERT INTO effects (kind, key, result) VALUES ('incremental', v_token, jsonb_build_object('hold', v_purchase, 'amount', v_amount));
-        PERFORM ledger_emit_hold_event('ledger.hold.increased', h, v_amount, jsonb_build_object(
-          'reason', 'jit.incremental', 'effect_key', 'incremental:' || v_token, 'transaction_token', r->>'transaction_token'));
-      ELSE
-        PERFORM ledger_post('purchase', 'immediate_debit:' || v_token, v_account, -v_amount, 'network_settlement', r->>'method');
-        INSERT INTO effects (kind, key, result) VALUES ('immediate_debit', v_token, jsonb_build_object('amount', v_amount));
-        PERFORM ledger_emit_account_event('ledger.account.debited', v_account, v_amount, jsonb_build_object(
-          'kind', r->>'method', 'effect_key', 'immediate_debit:' || v_token, 'jit_token', v_token,
-          'transaction_token', r->>'transaction_token', 'user_token', v_user, 'forced', false));
+        IF v_kind = 'authorization' THEN
+          UPDATE accounts SET held = held + v_amount, updated_at = v_now WHERE account_token = v_account;
+          INSERT INTO holds (hold_token, account_token, user_token, card_token, currency, mcc, transaction_tokens, authorized, opened_at, last_activity_at)
+          VALUES (v_token, v_account, v_user, v_card, v_currency, r->>'mcc',
+            CASE WHEN r->>'transaction_token' IS NULL THEN '{}'::text[] ELSE ARRAY[r->>'transaction_token'] END,
+            v_amount, v_now, v_now);
+          INSERT INTO hold_history (hold_token, action, amount, effect_key) VALUES (v_token, 'placed', v_amount, 'authorization:' || v_token);
+          INSERT INTO effects (kind, key, result) VALUES ('authorization', v_token, jsonb_build_object('hold', v_token, 'amount', v_amount));
+          SELECT * INTO h FROM holds WHERE hold_token = v_token;
+          PERFORM ledger_emit_hold_event('ledger.hold.placed', h, v_amount, jsonb_build_object(
+            'reason', 'jit.authorization', 'effect_key', 'authorization:' || v_token, 'transaction_token', r->>'transaction_token'));
+        ELSIF v_kind = 'incremental' THEN
+          UPDATE accounts SET held = held + v_amount, updated_at = v_now WHERE account_token = v_account;
+          UPDATE holds SET authorized = authorized + v_amount, last_activity_at = v_now,
+            transaction_tokens = CASE WHEN r->>'transaction_token' IS NULL OR r->>'transaction_token' = ANY (transaction_tokens)
+              THEN transaction_tokens ELSE transaction_tokens || (r->>'transaction_token') END
+          WHERE hold_token = v_purchase RETURNING * INTO h;
+          INSERT INTO hold_history (hold_token, action, amount, effect_key) VALUES (v_purchase, 'increased', v_amount, 'incremental:' || v_token);
+          INSERT INTO effects (kind, key, result) VALUES ('incremental', v_token, jsonb_build_object('hold', v_purchase, 'amount', v_amount));
+          PERFORM ledger_emit_hold_event('ledger.hold.increased', h, v_amount, jsonb_build_object(
+            'reason', 'jit.incremental', 'effect_key', 'incremental:' || v_token, 'transaction_token', r->>'transaction_token'));
+        ELSE
+          PERFORM ledger_post('purchase', 'immediate_debit:' || v_token, v_account, -v_amount, 'network_settlement', r->>'method');
+          INSERT INTO effects (kind, key, result) VALUES ('immediate_debit', v_token, jsonb_build_object('amount', v_amount));
+          PERFORM ledger_emit_account_event('ledger.account.debited', v_account, v_amount, jsonb_build_object(
+            'kind', r->>'method', 'effect_key', 'immediate_debit:' || v_token, 'jit_token', v_token,
+            'transaction_token', r->>'transaction_token', 'user_token', v_user, 'forced', false));
+        END IF;
       END IF;
     END IF;
-  END IF;
+
+  EXCEPTION WHEN lock_not_available THEN
+    v_reason := 'TIMEOUT';
+  END;
 
   IF v_reason IS NULL AND v_kind = 'balance_inquiry' THEN
     SELECT * INTO a FROM accounts WHERE account_token = v_account;

@@ -346,6 +346,18 @@ export interface RetryParkedOptions {
   backoffMs?: number
   /** @default 300000 */
   maxBackoffMs?: number
+  /**
+   * Hands an expired event over (e.g. publishes it to a dead-letter queue with a confirm). When
+   * given, an expired event is not deleted in its attempt's transaction: that transaction only
+   * reschedules it like a still-waiting one, and commits; then this is called outside any
+   * transaction (no row lock is held while it waits for a broker), and only once it resolves is
+   * the parked row deleted. A crash in between gives a second hand-over later, never a loss. When
+   * it rejects, the event stays parked (counted in `stillParked`) and no further events are handed
+   * over in this call (the broker is probably down; they stay parked too).
+   * Without it, an expired event is deleted in its attempt's transaction and returned in
+   * `expired`, which is only safe when the caller hands it over inside its own transaction.
+   */
+  deadLetter?: (event: ExpiredParkedEvent) => Promise<void>
 }
 
 type Runner = <T>(run: (tx: Sql) => Promise<T>) => Promise<T>
@@ -366,32 +378,63 @@ interface ParkedRow {
 }
 
 /**
- * Re-applies parked events that are due, one transaction each; the row is claimed with
- * `FOR UPDATE SKIP LOCKED`, so several workers can run it at once without applying one twice.
- * An event still parked after `horizonMs` (or one that can never apply) is deleted and returned
- * in `expired` for the caller to dead-letter. An event still waiting is retried later with
- * exponential backoff, or as soon as its hold appears.
+ * Re-applies parked events that are due, one transaction each when `sql` is a pool (savepoints
+ * when it is a transaction); the row is claimed with `FOR UPDATE SKIP LOCKED`, so several
+ * workers can run it at once without applying one twice. An event still parked after
+ * `horizonMs` (or one that can never apply) is expired: handed to `opts.deadLetter` and then
+ * deleted, or (without it) deleted at once; either way it is returned in `expired`. An event
+ * still waiting is retried later with exponential backoff, or as soon as its hold appears.
  *
  * @returns `applied`: events applied (or found duplicate or moving no money) and removed;
- *   `stillParked`: events tried in this call that are still waiting.
+ *   `stillParked`: events tried in this call that are still waiting (including expired ones
+ *   whose hand-over failed); `expired`: events handed over and removed.
  */
 export async function retryParkedEvents (sql: Sql, opts: RetryParkedOptions): Promise<{ applied: number, stillParked: number, expired: ExpiredParkedEvent[] }> {
   const now = opts.now ?? new Date()
   const limit = opts.limit ?? 100
   const base = opts.backoffMs ?? 5000
   const cap = opts.maxBackoffMs ?? 300000
+  const handOver = opts.deadLetter
   const inTransaction = transactionRunner(sql)
   let applied = 0
   let stillParked = 0
+  let handOverFailed = false
   const expired: ExpiredParkedEvent[] = []
   const nextAttempt = (attempts: number): Date => new Date(now.getTime() + Math.min(cap, base * 2 ** Math.min(attempts, 20)))
-  const expire = (row: ParkedRow, reason: string): void => {
-    expired.push({ token: row.token, reason, payload: row.payload, firstParkedAt: row.first_parked_at, attempts: row.attempts + 1 })
+  const expiredEvent = (row: ParkedRow, reason: string): ExpiredParkedEvent =>
+    ({ token: row.token, reason, payload: row.payload, firstParkedAt: row.first_parked_at, attempts: row.attempts + 1 })
+  const reschedule = async (tx: Sql, row: ParkedRow, reason: string): Promise<void> => {
+    await tx`
+      update parked_events set attempts = attempts + 1, reason = ${reason},
+        last_attempt_at = ${now}, next_attempt_at = ${nextAttempt(row.attempts)}
+      where token = ${row.token}
+    `
+  }
+  // Expiring with a hand-over: the row was rescheduled (and committed) by the attempt; hand it
+  // over with no lock held, then delete it. The attempts guard (an integer, exact where a
+  // timestamp would lose its microseconds in a JS Date) leaves the row alone if another worker
+  // took it up in the meantime: that worker hands it over and deletes it itself.
+  const expireAfterHandOver = async (event: ExpiredParkedEvent): Promise<void> => {
+    if (handOver === undefined) throw new Error('unreachable: no hand-over')
+    if (handOverFailed) {
+      stillParked++
+      return
+    }
+    try {
+      await handOver(event)
+    } catch {
+      handOverFailed = true
+      stillParked++
+      return
+    }
+    await sql`delete from parked_events where token = ${event.token} and attempts = ${event.attempts}`
+    expired.push(event)
   }
 
   for (let i = 0; i < limit; i++) {
     let claimed: ParkedRow | undefined
     let failure: unknown = null
+    let toHandOver: ExpiredParkedEvent | undefined
     try {
       const done = await inTransaction(async tx => {
         const [row] = await tx<ParkedRow[]>`
@@ -407,14 +450,16 @@ export async function retryParkedEvents (sql: Sql, opts: RetryParkedOptions): Pr
           await tx`delete from parked_events where token = ${row.token}`
           applied++
         } else if (now.getTime() - row.first_parked_at.getTime() >= opts.horizonMs) {
-          await tx`delete from parked_events where token = ${row.token}`
-          expire(row, result.reason ?? row.reason)
+          const event = expiredEvent(row, result.reason ?? row.reason)
+          if (handOver === undefined) {
+            await tx`delete from parked_events where token = ${row.token}`
+            expired.push(event)
+          } else {
+            await reschedule(tx, row, event.reason)
+            toHandOver = event
+          }
         } else {
-          await tx`
-            update parked_events set attempts = attempts + 1, reason = ${result.reason ?? row.reason},
-              last_attempt_at = ${now}, next_attempt_at = ${nextAttempt(row.attempts)}
-            where token = ${row.token}
-          `
+          await reschedule(tx, row, result.reason ?? row.reason)
           stillParked++
         }
         return true
@@ -423,19 +468,22 @@ export async function retryParkedEvents (sql: Sql, opts: RetryParkedOptions): Pr
     } catch (err) {
       failure = err
     }
+    if (toHandOver !== undefined) await expireAfterHandOver(toHandOver)
     if (failure === null) continue
     const row = claimed
     if (row === undefined) throw failure
     // The attempt rolled back; record the outcome in a transaction of its own.
     if (failure instanceof TransactionEventError) {
-      await sql`delete from parked_events where token = ${row.token}`
-      expire(row, `${failure.code}: ${failure.message}`)
+      const event = expiredEvent(row, `${failure.code}: ${failure.message}`)
+      if (handOver === undefined) {
+        await sql`delete from parked_events where token = ${row.token}`
+        expired.push(event)
+      } else {
+        await reschedule(sql, row, event.reason)
+        await expireAfterHandOver(event)
+      }
     } else {
-      await sql`
-        update parked_events set attempts = attempts + 1, last_attempt_at = ${now},
-          next_attempt_at = ${nextAttempt(row.attempts)}, reason = ${`retry failed: ${(failure as Error).message ?? String(failure)}`}
-        where token = ${row.token}
-      `
+      await reschedule(sql, row, `retry failed: ${(failure as Error).message ?? String(failure)}`)
       stillParked++
     }
   }

@@ -150,30 +150,44 @@ moneyTest('a stale cached revision is refused and changes nothing', async t => {
   t.equal((await getAccount(db.sql, c.account))?.available, 100000)
 })
 
-moneyTest('a budget timeout records a decline that repeats and leaves no hold', async t => {
+moneyTest('a lock wait that reaches the budget records a TIMEOUT decline in the same statement', async t => {
   const c = await fundedCard(db, 'slow', 100000)
   const req = jitRequest(c, 1000)
   const blocker = await db.sql.reserve()
   await blocker`begin`
   await blocker`select * from accounts where account_token = ${c.account} for update`
-  let timedOut = false
-  try {
-    await db.sql.begin(async (tx: TransactionSql) => {
-      await tx`set local lock_timeout = 300`
-      await decideJitFunding(tx, [req])
-    })
-  } catch (err) {
-    timedOut = (err as { code?: string }).code === '55P03'
-  }
-  t.ok(timedOut, 'the lock timeout fired')
+  const r = await db.sql.begin(async (tx: TransactionSql) => {
+    await tx`set local lock_timeout = 300`
+    const [result] = await decideJitFunding(tx, [req])
+    return result
+  })
+  await blocker`rollback`
+  blocker.release()
+  t.equal(r?.status, 402)
+  t.equal(r?.decline_reason, 'TIMEOUT')
+  t.equal(r?.response.jit_funding.decline_reason, 'TRANSACTION_NOT_PERMITTED')
+  const [again] = await decideJitFunding(db.sql, [req])
+  t.equal(again?.replay, true)
+  t.same(again?.response, r?.response)
+  t.equal((await getAccount(db.sql, c.account))?.available, 100000)
+})
+
+moneyTest('a statement cancelled by its statement timeout is recorded by recordTimeoutDecline', async t => {
+  const c = await fundedCard(db, 'cancelled', 100000)
+  const req = jitRequest(c, 1000)
+  const blocker = await db.sql.reserve()
+  await blocker`begin`
+  await blocker`select * from accounts where account_token = ${c.account} for update`
+  const err = await db.sql.begin(async (tx: TransactionSql) => {
+    await tx`set local statement_timeout = 300`
+    await decideJitFunding(tx, [req])
+  }).then(() => null, (e: unknown) => e)
+  t.equal((err as { code?: string } | null)?.code, '57014', 'statement timeout')
   const r = await recordTimeoutDecline(db.sql, req)
   await blocker`rollback`
   blocker.release()
-  t.equal(r.status, 402)
   t.equal(r.decline_reason, 'TIMEOUT')
-  t.equal(r.response.jit_funding.decline_reason, 'TRANSACTION_NOT_PERMITTED')
   const [again] = await decideJitFunding(db.sql, [req])
-  t.equal(again?.replay, true)
   t.same(again?.response, r.response)
   t.equal((await getAccount(db.sql, c.account))?.available, 100000)
 })
@@ -193,16 +207,19 @@ moneyTest('a decision that starts after its deadline records a TIMEOUT decline a
   t.equal((await getAccount(db.sql, c.account))?.available, 100000)
 })
 
-moneyTest('lock waits end at the deadline, the token claim included', async t => {
+moneyTest('lock waits end at the deadline and the decision is a recorded TIMEOUT decline', async t => {
   const c = await fundedCard(db, 'lockdeadline', 100000)
   const blocker = await db.sql.reserve()
   await blocker`begin`
   await blocker`select * from accounts where account_token = ${c.account} for update`
   const started = Date.now()
-  const err = await decideJitFunding(db.sql, [jitRequest(c, 1000, { deadlineMs: Date.now() + 300 })]).then(() => null, (e: unknown) => e)
+  const req = jitRequest(c, 1000, { deadlineMs: Date.now() + 300 })
+  const [r] = await decideJitFunding(db.sql, [req])
   const waited = Date.now() - started
   await blocker`rollback`
   blocker.release()
-  t.equal((err as { code?: string } | null)?.code, '55P03', 'lock_timeout fired')
+  t.equal(r?.decline_reason, 'TIMEOUT')
   t.ok(waited < 3000, `gave up after ${waited} ms`)
+  t.equal((await getDecision(db.sql, req.jitToken))?.decline_reason, 'TIMEOUT')
+  t.equal((await getAccount(db.sql, c.account))?.available, 100000)
 })

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import underPressure from '@fastify/under-pressure'
+import swagger, { type SwaggerTransform } from '@fastify/swagger'
 import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
 import { parseBasicAuth, type JitAuthorizerConfigT } from '@jit/config'
@@ -7,6 +8,7 @@ import type { Database } from '@jit/postgres'
 import type { Cache } from '@jit/redis'
 import { createProfiler } from '@jit/profiler'
 import { opsRoutes, type Connections } from '@jit/connections'
+import { JitFundingRequest } from '@jit/contracts'
 import { createJitDecider, DECISION_STAGES } from './decide.js'
 import { jitFundingRoutes } from './routes/jit-funding.js'
 
@@ -18,6 +20,74 @@ export interface JitAuthorizerDeps {
   registry: Registry
   /** For /ready; absent in tests that build the app from bare clients. */
   connections?: Connections
+}
+
+/** How a route reads in the OpenAPI document, beyond what its own schemas say. */
+interface RouteDoc {
+  summary: string
+  description?: string
+  /** The documented request body, when the validated one is deliberately looser. */
+  body?: unknown
+  /** Response descriptions by status code. */
+  responses?: Record<string, string>
+  /** Media types of the answers (default application/json). */
+  produces?: string[]
+}
+
+const OPENAPI_PATH = '/openapi.json'
+const BASIC_AUTH = [{ basicAuth: [] }]
+
+const ROUTE_DOCS: Record<string, RouteDoc> = {
+  'POST /v1/jit-funding': {
+    summary: 'Decide a Gateway JIT funding request',
+    description: 'The processor\'s JIT funding call (Basic auth). The route reads the body itself rather than rejecting on the schema: ' +
+      'once `jit_funding` token, method and user_token parse, every refusal is a 402 with a `decline_reason` (a bad amount is INVALID_AMOUNT, ' +
+      'a token reused with a different body DUPLICATE_TRANSACTION); only a body that cannot be read at all is a 400. ' +
+      'Overloaded or failing, it answers a fast 402 (`JIT_OVERLOAD_RESPONSE=decline`) or a 503 (`unavailable`).',
+    body: JitFundingRequest,
+    responses: {
+      200: 'Approved: the amount is held on the account',
+      402: 'Declined: `jit_funding.decline_reason` says why; nothing is held',
+      400: 'The body cannot be read: not JSON, no `jit_funding`, or no usable token, method or user_token',
+      401: 'Missing or wrong Basic credentials',
+      503: 'Overloaded or failing with `JIT_OVERLOAD_RESPONSE=unavailable`: the processor\'s stand-in decides'
+    }
+  },
+  'GET /health': { summary: 'Liveness', responses: { 200: 'The process is up (touches no dependency)' } },
+  'GET /ready': { summary: 'Readiness', responses: { 200: 'Every required dependency answers', 503: 'A required dependency is down, or the gateway is shedding load' } },
+  'GET /metrics': { summary: 'Prometheus metrics', produces: ['text/plain'], responses: { 200: 'Prometheus text exposition format' } },
+  [`GET ${OPENAPI_PATH}`]: { summary: 'This OpenAPI document', responses: { 200: 'The OpenAPI 3.1 document of this service' } }
+}
+
+/**
+ * Adds the route docs above to each route's schema for the document only (validation and
+ * serialization keep the route's own schema). Routes under /v1/ are the authenticated API;
+ * the rest are the unauthenticated ops routes.
+ */
+const openapiTransform: SwaggerTransform = ({ schema, url, route }) => {
+  const method = Array.isArray(route.method) ? route.method.join(',') : route.method
+  const doc = ROUTE_DOCS[`${method} ${url}`]
+  const secured = url.startsWith('/v1/')
+  const out: Record<string, unknown> = { ...schema, tags: schema?.tags ?? [secured ? 'jit-funding' : 'ops'] }
+  if (doc !== undefined) {
+    out.summary = schema?.summary ?? doc.summary
+    if (schema?.description === undefined && doc.description !== undefined) out.description = doc.description
+    if (doc.body !== undefined) out.body = doc.body
+    if (doc.produces !== undefined) out.produces = doc.produces
+  }
+  if (secured) out.security = BASIC_AUTH
+  const responses = schema?.response as Record<string, object> | undefined
+  if (responses !== undefined) {
+    out.response = Object.fromEntries(Object.entries(responses).map(([status, s]) => {
+      const extra: Record<string, unknown> = {}
+      const text = doc?.responses?.[status]
+      if (text !== undefined) extra['x-response-description'] = text
+      if (secured && status === '401') extra.headers = { 'WWW-Authenticate': { type: 'string', description: 'Basic realm="jit-funding"' } }
+      if (secured && status === '503') extra.headers = { 'Retry-After': { type: 'string', description: 'Seconds' } }
+      return [status, { ...s, ...extra }]
+    }))
+  }
+  return { schema: out, url }
 }
 
 /**
@@ -40,6 +110,31 @@ export async function buildApp (deps: JitAuthorizerDeps): Promise<FastifyInstanc
     return await reply.code(status).send({ error: status === 500 ? 'Internal Server Error' : 'Bad Request', message: status === 500 ? 'internal error' : err.message })
   })
 
+  // Before any route, so every route is in the document (served on /openapi.json and written
+  // to docs/openapi/jit-authorizer.json by `pnpm run docs`).
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'jit-authorizer',
+        version: '0.1.0',
+        description: 'Answers the processor\'s Gateway JIT funding requests: approve (200) or decline with a reason (402), recording every decision in the ledger.'
+      },
+      tags: [
+        { name: 'jit-funding', description: 'The processor-facing Gateway JIT funding endpoint (Basic auth)' },
+        { name: 'ops', description: 'Health, readiness, metrics and this document (no auth)' }
+      ],
+      components: {
+        securitySchemes: {
+          basicAuth: { type: 'http', scheme: 'basic', description: '`JIT_BASIC_AUTH`, or `JIT_BASIC_AUTH_PREVIOUS` during a rotation' }
+        }
+      }
+    },
+    // 3.1 takes JSON Schema as is: the document shows exactly the schemas the routes validate with
+    convertConstToEnum: false,
+    transform: openapiTransform
+  })
+
   await app.register(underPressure, {
     maxEventLoopDelay: config.JIT_MAX_EVENT_LOOP_DELAY_MS,
     exposeStatusRoute: false
@@ -60,6 +155,7 @@ export async function buildApp (deps: JitAuthorizerDeps): Promise<FastifyInstanc
     profiler,
     logger,
     timezone: config.PROGRAM_TIMEZONE,
+    budgetMs: config.JIT_DECISION_BUDGET_MS,
     onBudgetExceeded: () => budgetTimeouts.inc()
   })
 
@@ -73,7 +169,13 @@ export async function buildApp (deps: JitAuthorizerDeps): Promise<FastifyInstanc
     decider,
     credentials: [parseBasicAuth(config.JIT_BASIC_AUTH), config.JIT_BASIC_AUTH_PREVIOUS === undefined ? null : parseBasicAuth(config.JIT_BASIC_AUTH_PREVIOUS)],
     overloadResponse: config.JIT_OVERLOAD_RESPONSE,
+    budgetMs: config.JIT_DECISION_BUDGET_MS,
     registry
+  })
+  await app.register(async (scope) => {
+    scope.get(OPENAPI_PATH, {
+      schema: { response: { 200: { type: 'object', additionalProperties: true } } }
+    }, async () => app.swagger())
   })
   app.decorate('profiler', profiler)
   return app

@@ -3,11 +3,11 @@ import type { Cache } from '@jit/redis'
 import type { Database } from '@jit/postgres'
 import type { Profiler } from '@jit/profiler'
 import {
-  classifyJitMethod, currencyExponent, isKnownCurrency, parseAmount, MoneyError,
+  classifyJitMethod, currencyExponent, isKnownCurrency, isUnstorableText, parseAmount, MoneyError,
   type InboundJitFundingT as InboundJitFunding, type JitFundingRequestT as JitFundingRequest, type JitFundingSource
 } from '@jit/contracts'
 import {
-  decideJitFunding, recordTimeoutDecline, jitRequestFingerprint, isStaleCacheError, isBudgetExceededError,
+  decideJitFunding, recordTimeoutDecline, jitRequestFingerprint, isStaleCacheError, isBudgetExceededError, TIMEOUT_DECLINE,
   loadUser, loadCard, loadLimits,
   type JitDecisionRequest, type JitDecisionResult, type JitEcho, type UserRecord, type CardRecord, type LimitsRecord
 } from '@jit/ledger'
@@ -23,7 +23,15 @@ export interface JitDeciderDeps {
   logger: Logger
   /** IANA zone of the program's days and months (period limits, card expiry). */
   timezone: string
-  /** Counts decisions that ran out of their budget inside PostgreSQL. */
+  /** The decision budget, ms (JIT_DECISION_BUDGET_MS), counted from the request's arrival. */
+  budgetMs: number
+  /**
+   * How long after its deadline the caller still waits for the ledger's own answer before it
+   * answers the TIMEOUT decline itself. The statement's lock waits end at the deadline, so this
+   * only covers its last milliseconds of work and the network. @default 200
+   */
+  graceMs?: number
+  /** Counts decisions that ran out of their budget. */
   onBudgetExceeded?: () => void
 }
 
@@ -42,19 +50,36 @@ const MOVES_MONEY = new Set(['authorization', 'incremental', 'immediate_debit'])
 const ZERO_ALLOWED = new Set(['account_verification', 'balance_inquiry', 'informative', 'unknown', 'refund_authorization'])
 
 /** The echo of a response: what the processor sent, the amount as an exact JSON number. */
-function echoOf (jf: InboundJitFunding | Record<string, unknown>, amount: number): JitEcho {
+export function echoOf (jf: InboundJitFunding | Record<string, unknown>, amount: number): JitEcho {
   const echo: JitEcho = {
     token: String(jf.token),
     method: String(jf.method),
     user_token: String(jf.user_token),
     amount
   }
-  if (typeof jf.acting_user_token === 'string' && jf.acting_user_token.length > 0) echo.acting_user_token = jf.acting_user_token
+  const acting = validActingUser(jf.acting_user_token)
+  if (acting !== null) echo.acting_user_token = acting
   return echo
 }
 
+/** acting_user_token when it can be echoed (swagger: at most 36 characters) and stored. */
+function validActingUser (value: unknown): string | null {
+  return typeof value === 'string' && value.length > 0 && value.length <= 36 && !isUnstorableText(value) ? value : null
+}
+
+/** Resolves with the promise's value, or with `onTimeout()` once `atMs` (epoch ms) has passed. */
+async function answerBy<T> (promise: Promise<T>, atMs: number, onTimeout: () => T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<T>(resolve => { timer = setTimeout(() => resolve(onTimeout()), Math.max(0, atMs - Date.now())) })
+  try {
+    return await Promise.race([promise, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 /** The amount to echo when it could not be parsed exactly: the number sent if it is one, else 0. */
-function fallbackEchoAmount (raw: unknown): number {
+export function fallbackEchoAmount (raw: unknown): number {
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' ? Number(raw) : NaN
   return Number.isFinite(n) && n >= 0 ? n : 0
 }
@@ -79,10 +104,11 @@ interface Snapshot {
  * is refreshed and the decision retried, so the cache changes speed, never answers.
  */
 export function createJitDecider (deps: JitDeciderDeps): {
-  decide: (request: JitFundingRequest, jitFunding: InboundJitFunding, source: JitFundingSource) => Promise<JitAnswer>
-  declineInvalid: (identity: Record<string, unknown>, reason: 'INVALID_AMOUNT' | 'TRANSACTION_NOT_PERMITTED') => Promise<JitAnswer>
+  decide: (request: JitFundingRequest, jitFunding: InboundJitFunding, source: JitFundingSource, deadlineMs?: number) => Promise<JitAnswer>
+  declineInvalid: (identity: Record<string, unknown>, reason: 'INVALID_AMOUNT' | 'TRANSACTION_NOT_PERMITTED', deadlineMs?: number) => Promise<JitAnswer>
 } {
   const { db, cache, profiler, logger, timezone } = deps
+  const graceMs = deps.graceMs ?? 200
 
   async function snapshot (userToken: string, cardToken: string | null, currency: string, fresh: boolean): Promise<Snapshot> {
     if (fresh) {
@@ -92,12 +118,13 @@ export function createJitDecider (deps: JitDeciderDeps): {
         cardToken === null ? null : loadLimits(db.sql, 'card', cardToken, currency),
         loadLimits(db.sql, 'user', userToken, currency)
       ])
-      await Promise.all([
+      // drop the stale entries in the background: the decision does not wait for Redis
+      Promise.all([
         cache.invalidate('user', userToken),
         cardToken === null ? null : cache.invalidate('card', cardToken),
         cardToken === null ? null : cache.invalidate('limits', `card:${cardToken}:${currency}`),
         cache.invalidate('limits', `user:${userToken}:${currency}`)
-      ])
+      ]).catch(() => {})
       return { user, card, cardLimits, userLimits }
     }
     return {
@@ -108,20 +135,49 @@ export function createJitDecider (deps: JitDeciderDeps): {
     }
   }
 
-  async function runLedger (request: JitDecisionRequest): Promise<JitDecisionResult> {
-    try {
-      const [result] = await decideJitFunding(db.sql, [request])
-      if (result === undefined) throw new Error('the ledger returned no decision')
-      return result
-    } catch (err) {
-      if (!isBudgetExceededError(err)) throw err
-      deps.onBudgetExceeded?.()
-      logger.warn({ jit_token: request.jitToken }, 'decision budget exceeded: declined')
-      return await recordTimeoutDecline(db.sql, request)
+  /** A TIMEOUT decline answered at the deadline without waiting for the ledger (same body as recorded). */
+  function timeoutAnswer (request: JitDecisionRequest): JitDecisionResult {
+    // counted when the ledger records it (the statement still runs and records the decline)
+    logger.warn({ jit_token: request.jitToken }, 'no decision by the deadline: declined without waiting for the ledger')
+    return {
+      status: 402,
+      response: { jit_funding: { ...request.echo, ...TIMEOUT_DECLINE } },
+      outcome: 'declined',
+      decline_reason: 'TIMEOUT',
+      replay: false,
+      duplicate: false
     }
   }
 
-  async function decide (body: JitFundingRequest, jf: InboundJitFunding, source: JitFundingSource): Promise<JitAnswer> {
+  /**
+   * The ledger statement, answered by the deadline. Inside PostgreSQL the statement's lock waits
+   * end at the deadline, and a statement that only starts after it (a busy pool) records a TIMEOUT
+   * decline itself, so answering that decline at the deadline never contradicts what is recorded;
+   * a late approval that slips through is released by the processor's DECLINED webhook (LEDGER.md).
+   */
+  async function runLedger (request: JitDecisionRequest, deadlineMs: number): Promise<JitDecisionResult> {
+    const decided = (async () => {
+      let result: JitDecisionResult
+      try {
+        const [decision] = await decideJitFunding(db.sql, [request])
+        if (decision === undefined) throw new Error('the ledger returned no decision')
+        result = decision
+      } catch (err) {
+        if (!isBudgetExceededError(err)) throw err
+        // the statement was cancelled (statement_timeout) and rolled back: record the decline
+        result = await recordTimeoutDecline(db.sql, request)
+      }
+      if (result.decline_reason === 'TIMEOUT' && !result.replay) {
+        deps.onBudgetExceeded?.()
+        logger.warn({ jit_token: request.jitToken }, 'decision budget exceeded: declined')
+      }
+      return result
+    })()
+    decided.catch(() => {}) // may settle after the deadline answer: never unhandled
+    return await answerBy(decided, deadlineMs + graceMs, () => timeoutAnswer(request))
+  }
+
+  async function decide (body: JitFundingRequest, jf: InboundJitFunding, source: JitFundingSource, deadlineMs = Date.now() + deps.budgetMs): Promise<JitAnswer> {
     const timer = profiler.start()
     const kind = classifyJitMethod(String(jf.method))
     const userToken = String(jf.user_token)
@@ -172,7 +228,8 @@ export function createJitDecider (deps: JitDeciderDeps): {
       echo: echoOf(jf, echoAmount),
       timezone,
       source,
-      actingUserToken: typeof jf.acting_user_token === 'string' && jf.acting_user_token.length > 0 ? jf.acting_user_token : null
+      actingUserToken: validActingUser(jf.acting_user_token),
+      deadlineMs
     }
 
     let result: JitDecisionResult | undefined
@@ -188,9 +245,10 @@ export function createJitDecider (deps: JitDeciderDeps): {
         }
       }
       try {
-        result = await timer.stage('decision', async () => await runLedger(request))
+        result = await timer.stage('decision', async () => await runLedger(request, deadlineMs))
       } catch (err) {
         if (!isStaleCacheError(err) || attempt >= 3) throw err
+        if (Date.now() >= deadlineMs) { result = timeoutAnswer(request); break }
         logger.debug({ jit_token: request.jitToken, attempt }, 'cached data was stale: deciding again on fresh data')
       }
     }
@@ -236,7 +294,7 @@ export function createJitDecider (deps: JitDeciderDeps): {
   }
 
   /** A request whose token, method and user token parse but something else does not: a recorded 402. */
-  async function declineInvalid (identity: Record<string, unknown>, reason: 'INVALID_AMOUNT' | 'TRANSACTION_NOT_PERMITTED'): Promise<JitAnswer> {
+  async function declineInvalid (identity: Record<string, unknown>, reason: 'INVALID_AMOUNT' | 'TRANSACTION_NOT_PERMITTED', deadlineMs = Date.now() + deps.budgetMs): Promise<JitAnswer> {
     const request: JitDecisionRequest = {
       jitToken: String(identity.token),
       fingerprint: jitRequestFingerprint({
@@ -261,9 +319,10 @@ export function createJitDecider (deps: JitDeciderDeps): {
       declineReason: reason,
       expect: null,
       echo: echoOf(identity, fallbackEchoAmount(identity.amount)),
-      timezone
+      timezone,
+      deadlineMs
     }
-    const result = await runLedger(request)
+    const result = await runLedger(request, deadlineMs)
     profiler.recordOutcome(result.outcome, result.decline_reason ?? undefined)
     return { status: result.status, body: result.response, outcome: result.outcome, declineReason: result.decline_reason }
   }

@@ -59,3 +59,35 @@ t.test('PostgreSQL slow (a held lock): the budget declines, no hold is left, the
   t.match(metrics.body, /jit_budget_timeouts_total 1/)
   t.same(await h.invariants(), [])
 })
+
+t.test('the deadline holds under a held lock and an exhausted pool: every answer in time, no late approval', async t => {
+  const h = await harness(t, { env: { JIT_DECISION_BUDGET_MS: '600' }, poolMax: 3 })
+  const c = await h.fundedCard('deadline', 1000000)
+  const blocker = await h.db.sql.reserve()
+  await blocker`begin`
+  await blocker`select 1 from accounts where account_token = ${c.user} for update`
+  const bodies = Array.from({ length: 12 }, () => jitBody(c, 1))
+  const started = Date.now()
+  const answers = await Promise.all(bodies.map(async b => {
+    const res = await h.jit(b)
+    return { ...res, at: Date.now() - started }
+  }))
+  // keep the lock past every deadline, then let the queued statements run
+  await new Promise(resolve => setTimeout(resolve, 300))
+  await blocker`rollback`
+  blocker.release()
+  const slowest = Math.max(...answers.map(a => a.at))
+  t.ok(slowest < 600 + 1000, `all 12 answered by ${slowest} ms (budget 600 ms)`)
+  t.ok(answers.every(a => a.status === 402), 'all declined while the account was locked')
+  // the statements still queued in the pool ran after their deadline: they record declines
+  await new Promise(resolve => setTimeout(resolve, 1000))
+  const rows = await h.db.sql<Array<{ outcome: string, n: number }>>`
+    select outcome, count(*)::int as n from decisions group by outcome`
+  t.notOk(rows.some(r => r.outcome === 'approved'), 'no approval was recorded after its deadline')
+  t.equal(await h.available(c.user), 1000000, 'no hold')
+  for (const b of bodies.slice(0, 3)) {
+    const again = await h.jit(b)
+    t.equal(again.status, 402, 'a repeat is declined too')
+  }
+  t.same(await h.invariants(), [])
+})

@@ -1,8 +1,9 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import swagger, { type SwaggerTransform } from '@fastify/swagger'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { Static } from '@sinclair/typebox'
-import type { HttpErrorBody } from '@jit/contracts'
+import { MAX_WEBHOOK_BATCH, WEBHOOK_FAMILY_PATTERN, type HttpErrorBody } from '@jit/contracts'
 import { createWebhookMetrics } from './metrics.js'
 import { opsRoutes, type Connections } from '@jit/connections'
 import { webhookRoutes, type WebhookPublisher, type WebhookRouteConfig } from './routes/webhooks.js'
@@ -43,6 +44,104 @@ export interface AppDeps {
 
 /** Fastify server options server.ts may set (timeouts); the rest is fixed by the app. */
 export type AppServerOptions = Pick<FastifyServerOptions, 'connectionTimeout' | 'keepAliveTimeout' | 'requestTimeout' | 'pluginTimeout' | 'trustProxy'>
+
+/** How a route reads in the OpenAPI document, beyond what its own schemas say. */
+interface RouteDoc {
+  summary: string
+  description?: string
+  /** The documented request body, when the route reads the raw bytes itself. */
+  body?: unknown
+  /** Descriptions of request headers, by lower-case name. */
+  headers?: Record<string, string>
+  /** Response descriptions by status code. */
+  responses?: Record<string, string>
+  /** Media types of the answers (default application/json). */
+  produces?: string[]
+}
+
+const OPENAPI_PATH = '/openapi.json'
+const BASIC_AUTH = [{ basicAuth: [] }]
+
+// What parseWebhookBatch accepts, as a schema for readers; the route checks the raw bytes itself
+// (the signature covers them), so this is never used for validation.
+const WebhookBatchDoc = {
+  type: 'object',
+  description: 'Exactly one property, the event family (e.g. `transactions`), holding the events. Every other field passes through untouched.',
+  minProperties: 1,
+  maxProperties: 1,
+  propertyNames: { pattern: WEBHOOK_FAMILY_PATTERN },
+  additionalProperties: {
+    type: 'array',
+    minItems: 1,
+    maxItems: MAX_WEBHOOK_BATCH,
+    items: { type: 'object', required: ['token'], properties: { token: { type: 'string', minLength: 1 } }, additionalProperties: true }
+  }
+}
+
+const ROUTE_DOCS: Record<string, RouteDoc> = {
+  'POST /v1/webhooks/marqeta': {
+    summary: 'Receive a batch of processor webhook events',
+    body: WebhookBatchDoc,
+    headers: {
+      'x-marqeta-signature': 'Hex HMAC-SHA256 (64 digits) or HMAC-SHA1 (40 digits) of the raw body, optionally prefixed `sha256=` / `sha1=`; required when `WEBHOOK_HMAC_SECRET` is set'
+    },
+    responses: {
+      200: 'Every event of the batch is durably accepted (or a ping was answered)',
+      400: 'The body is not a valid batch: `error` is INVALID_JSON, INVALID_BODY, INVALID_FAMILY, EMPTY_BATCH, BATCH_TOO_LARGE or INVALID_EVENT',
+      401: 'Basic credentials (UNAUTHORIZED) or the signature (INVALID_SIGNATURE) missing or wrong',
+      413: 'The body is larger than `WEBHOOK_MAX_BODY_BYTES`',
+      415: 'Unsupported media type',
+      500: 'Internal error',
+      503: 'The broker did not confirm every event: retry the whole batch later'
+    }
+  },
+  'GET /health': { summary: 'Liveness', responses: { 200: 'The process is up (touches no dependency)' } },
+  'GET /ready': { summary: 'Readiness', responses: { 200: 'RabbitMQ answers', 503: 'RabbitMQ is down, or the service is not accepting work' } },
+  'GET /metrics': { summary: 'Prometheus metrics', produces: ['text/plain'], responses: { 200: 'Prometheus text exposition format' } },
+  [`GET ${OPENAPI_PATH}`]: { summary: 'This OpenAPI document', responses: { 200: 'The OpenAPI 3.1 document of this service' } }
+}
+
+/**
+ * Adds the route docs above to each route's schema for the document only (validation and
+ * serialization keep the route's own schema). Routes under /v1/ are the authenticated API;
+ * the rest are the unauthenticated ops routes.
+ */
+const openapiTransform: SwaggerTransform = ({ schema, url, route }) => {
+  const method = Array.isArray(route.method) ? route.method.join(',') : route.method
+  const doc = ROUTE_DOCS[`${method} ${url}`]
+  const secured = url.startsWith('/v1/')
+  const out: Record<string, unknown> = { ...schema, tags: schema?.tags ?? [secured ? 'webhooks' : 'ops'] }
+  if (doc !== undefined) {
+    out.summary = schema?.summary ?? doc.summary
+    if (schema?.description === undefined && doc.description !== undefined) out.description = doc.description
+    if (doc.body !== undefined) out.body = doc.body
+    if (doc.produces !== undefined) out.produces = doc.produces
+  }
+  if (secured) out.security = BASIC_AUTH
+  const headers = schema?.headers as { properties?: Record<string, object> } | undefined
+  if (headers?.properties !== undefined) {
+    const properties: Record<string, object> = {}
+    for (const [name, s] of Object.entries(headers.properties)) {
+      // The security scheme documents Authorization; OpenAPI ignores it as a header parameter.
+      if (secured && name === 'authorization') continue
+      const text = doc?.headers?.[name]
+      properties[name] = text === undefined ? s : { ...s, description: text }
+    }
+    out.headers = { ...headers, properties }
+  }
+  const responses = schema?.response as Record<string, object> | undefined
+  if (responses !== undefined) {
+    out.response = Object.fromEntries(Object.entries(responses).map(([status, s]) => {
+      const extra: Record<string, unknown> = {}
+      const text = doc?.responses?.[status]
+      if (text !== undefined) extra['x-response-description'] = text
+      if (secured && status === '401') extra.headers = { 'WWW-Authenticate': { type: 'string', description: 'Basic realm="webhooks"' } }
+      if (secured && status === '503') extra.headers = { 'Retry-After': { type: 'string', description: 'Seconds' } }
+      return [status, { ...s, ...extra }]
+    }))
+  }
+  return { schema: out, url }
+}
 
 function errorCode (err: FastifyError, status: number): string {
   if (status === 413) return 'PAYLOAD_TOO_LARGE'
@@ -103,6 +202,31 @@ export function buildApp (deps: AppDeps, serverOptions: AppServerOptions = {}): 
     return payload
   })
 
+  // Before any route, so every route is in the document (served on /openapi.json and written
+  // to docs/openapi/webhook-ingest.json by `pnpm run docs`).
+  app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: SERVICE_NAME,
+        version: '0.1.0',
+        description: 'Accepts the processor\'s webhooks: authenticated, optionally signed batches, answered 200 only once every event is durably published to RabbitMQ.'
+      },
+      tags: [
+        { name: 'webhooks', description: 'The processor-facing webhook endpoint (Basic auth; X-Marqeta-Signature when a secret is configured)' },
+        { name: 'ops', description: 'Health, readiness, metrics and this document (no auth)' }
+      ],
+      components: {
+        securitySchemes: {
+          basicAuth: { type: 'http', scheme: 'basic', description: '`WEBHOOK_BASIC_AUTH`, or `WEBHOOK_BASIC_AUTH_PREVIOUS` during a rotation' }
+        }
+      }
+    },
+    // 3.1 takes JSON Schema as is: the document shows exactly the schemas the routes validate with
+    convertConstToEnum: false,
+    transform: openapiTransform
+  })
+
   // /health, /ready, /metrics: the shared ops routes, outside the webhook scope (no auth).
   app.register(opsRoutes, { service: SERVICE_NAME, registry: deps.registry, connections: deps.connections, ready: deps.ready })
   app.register(webhookRoutes, {
@@ -110,6 +234,11 @@ export function buildApp (deps: AppDeps, serverOptions: AppServerOptions = {}): 
     publisher: deps.publisher,
     metrics,
     publishTimeoutMs: deps.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS
+  })
+  app.register(async (scope) => {
+    scope.get(OPENAPI_PATH, {
+      schema: { response: { 200: { type: 'object', additionalProperties: true } } }
+    }, async () => app.swagger())
   })
   return app
 }

@@ -1,15 +1,17 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { Counter, type Registry } from 'prom-client'
-import { HttpErrorBody, JitProgramResponse, parseJitFundingRequest, type InboundJitFundingT } from '@jit/contracts'
+import { HttpErrorBody, JitProgramResponse, isUnstorableText, parseJitFundingRequest, type InboundJitFundingT, type JitFundingRequestT } from '@jit/contracts'
 import { createBasicAuthVerifier, type BasicCredentials } from '@jit/http-auth'
-import type { createJitDecider } from '../decide.js'
+import { echoOf, fallbackEchoAmount, type createJitDecider } from '../decide.js'
 
 export interface JitFundingRouteOptions {
   decider: ReturnType<typeof createJitDecider>
   credentials: Array<BasicCredentials | null>
   /** What an overloaded or failing gateway answers: a fast decline, or 503 for the processor's stand-in. */
   overloadResponse: 'decline' | 'unavailable'
+  /** JIT_DECISION_BUDGET_MS: the decision's deadline counts from the request's arrival. */
+  budgetMs: number
   registry: Registry
 }
 
@@ -18,6 +20,14 @@ declare module 'fastify' {
     /** Set by the under-pressure handler: answer without touching the database. */
     shedding?: boolean
   }
+}
+
+const IDENTITY_FIELDS = ['token', 'method', 'user_token'] as const
+
+/** A field the decision sends to PostgreSQL holds text it cannot store: declined as malformed. */
+function hasUnstorableDecisionField (body: JitFundingRequestT, jf: InboundJitFundingT): boolean {
+  return [body.card_token, body.currency_code, body.token, body.card_acceptor?.mcc, jf.original_jit_funding_token, jf.acting_user_token]
+    .some(isUnstorableText)
 }
 
 const OVERLOAD_MEMO = 'Declined: the gateway is overloaded; try again.'
@@ -40,12 +50,7 @@ export const jitFundingRoutes: FastifyPluginAsync<JitFundingRouteOptions> = asyn
   })
 
   function undecided (jf: Record<string, unknown>, memo: string): { jit_funding: Record<string, unknown> } {
-    const amount = typeof jf.amount === 'number' && Number.isFinite(jf.amount) && jf.amount >= 0
-      ? jf.amount
-      : typeof jf.amount === 'string' && Number.isFinite(Number(jf.amount)) && Number(jf.amount) >= 0 ? Number(jf.amount) : 0
-    const echo: Record<string, unknown> = { token: jf.token, method: jf.method, user_token: jf.user_token, amount }
-    if (typeof jf.acting_user_token === 'string' && jf.acting_user_token.length > 0) echo.acting_user_token = jf.acting_user_token
-    return { jit_funding: { ...echo, decline_reason: 'TRANSACTION_NOT_PERMITTED', memo } }
+    return { jit_funding: { ...echoOf(jf, fallbackEchoAmount(jf.amount)), decline_reason: 'TRANSACTION_NOT_PERMITTED', memo } }
   }
 
   app.post('/v1/jit-funding', {
@@ -71,15 +76,22 @@ export const jitFundingRoutes: FastifyPluginAsync<JitFundingRouteOptions> = asyn
       return await reply.code(400).send({ error: 'Bad Request', message: `${first?.path ?? ''}: ${first?.message ?? 'unreadable request'}`, field: first?.path })
     }
     const identity = parsed.kind === 'ok' ? parsed.jitFunding as Record<string, unknown> : parsed.identity as Record<string, unknown>
+    // PostgreSQL cannot store NUL or lone surrogates: such a token cannot be decided or echoed
+    const unstorable = IDENTITY_FIELDS.find(f => isUnstorableText(identity[f]))
+    if (unstorable !== undefined) {
+      return await reply.code(400).send({ error: 'Bad Request', message: `/${parsed.source}/jit_funding/${unstorable}: contains a character that cannot be stored (NUL or a lone surrogate)`, field: `/${parsed.source}/jit_funding/${unstorable}` })
+    }
+    // the budget counts from the request's arrival
+    const deadlineMs = Date.now() - reply.elapsedTime + opts.budgetMs
     if (req.shedding === true) {
       shed.inc({ cause: 'overload' })
       if (opts.overloadResponse === 'unavailable') return await reply.code(503).header('Retry-After', '1').send({ error: 'Service Unavailable', message: 'overloaded' })
       return await reply.code(402).send(undecided(identity, OVERLOAD_MEMO))
     }
     try {
-      const answer = parsed.kind === 'ok'
-        ? await opts.decider.decide(parsed.request, parsed.jitFunding as InboundJitFundingT, parsed.source)
-        : await opts.decider.declineInvalid(identity, parsed.errors.some(e => e.path.endsWith('/amount')) ? 'INVALID_AMOUNT' : 'TRANSACTION_NOT_PERMITTED')
+      const answer = parsed.kind === 'ok' && !hasUnstorableDecisionField(parsed.request, parsed.jitFunding)
+        ? await opts.decider.decide(parsed.request, parsed.jitFunding as InboundJitFundingT, parsed.source, deadlineMs)
+        : await opts.decider.declineInvalid(identity, parsed.kind === 'invalid' && parsed.errors.some(e => e.path.endsWith('/amount')) ? 'INVALID_AMOUNT' : 'TRANSACTION_NOT_PERMITTED', deadlineMs)
       return await reply.code(answer.status).send(answer.body)
     } catch (err) {
       // The database is unreachable or failing: no decision could be recorded. A decline holds

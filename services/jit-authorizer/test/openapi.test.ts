@@ -1,0 +1,47 @@
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { harness } from './helpers.js'
+
+const { app } = await harness(t, { poolMax: 2 })
+await app.ready()
+const generated = JSON.parse(JSON.stringify(app.swagger())) as any
+
+t.test('docs/openapi/jit-authorizer.json is what the route schemas generate (run `pnpm run docs` after a change)', async t => {
+  const committed = JSON.parse(readFileSync(new URL('../../../docs/openapi/jit-authorizer.json', import.meta.url), 'utf8')) as unknown
+  t.same(committed, generated, 'the committed document matches the app; if not, run `pnpm run docs` at the repository root and commit the result')
+})
+
+t.test('POST /v1/jit-funding is documented with every answer, under Basic auth', async t => {
+  t.equal(generated.openapi, '3.1.0')
+  t.match(generated.info, { title: 'jit-authorizer', version: '0.1.0', description: String })
+  t.same(generated.components.securitySchemes.basicAuth, { type: 'http', scheme: 'basic', description: generated.components.securitySchemes.basicAuth.description })
+  const op = generated.paths['/v1/jit-funding']?.post
+  t.ok(op, 'the route is in the document')
+  t.same(Object.keys(op.responses).sort(), ['200', '400', '401', '402', '503'])
+  t.same(op.security, [{ basicAuth: [] }])
+  t.same(op.tags, ['jit-funding'])
+  t.match(op.responses['402'].description, /decline_reason/)
+  t.ok(op.responses['200'].content['application/json'].schema.properties.jit_funding, 'the answer schema is the contract\'s jit_program_response')
+  t.ok(op.requestBody.content['application/json'].schema.allOf, 'the documented body is the contract\'s JIT funding request')
+  t.ok(op.responses['401'].headers['WWW-Authenticate'], '401 names its WWW-Authenticate header')
+})
+
+t.test('the ops routes are documented without auth', async t => {
+  for (const path of ['/health', '/ready', '/metrics', '/openapi.json']) {
+    const op = generated.paths[path]?.get
+    t.ok(op, `${path} is in the document`)
+    t.same(op?.tags, ['ops'], `${path} is an ops route`)
+    t.equal(op?.security, undefined, `${path} needs no credentials`)
+  }
+  t.ok(generated.paths['/metrics'].get.responses['200'].content['text/plain'], '/metrics answers text')
+})
+
+t.test('GET /openapi.json serves the document without credentials', async t => {
+  const res = await app.inject({ method: 'GET', url: '/openapi.json' })
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['content-type'], /^application\/json/)
+  t.same(res.json(), generated)
+  // the JIT route still refuses a request without credentials
+  const jit = await app.inject({ method: 'POST', url: '/v1/jit-funding', payload: {} })
+  t.equal(jit.statusCode, 401)
+})

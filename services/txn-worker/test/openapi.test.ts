@@ -1,0 +1,60 @@
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { createDatabase } from '@jit/postgres'
+import { createMetricsRegistry } from '@jit/profiler'
+import { createTestDatabase } from '@jit/test-support'
+import { buildApp } from '../src/index.js'
+import { silentLogger } from './helpers.js'
+
+const url = await createTestDatabase(t, 'twdoc')
+const db = createDatabase({ url, poolMin: 0, poolMax: 2 })
+t.teardown(() => db.close(2))
+const password = 'Operator-Password-0123456789'
+const app = await buildApp({ config: { OPERATOR_BASIC_AUTH: `ops:${password}` }, logger: silentLogger, db, registry: createMetricsRegistry({ service: 'txn-worker' }) })
+t.teardown(() => app.close())
+await app.ready()
+const generated = JSON.parse(JSON.stringify(app.swagger())) as any
+
+t.test('docs/openapi/txn-worker.json is what the route schemas generate (run `pnpm run docs` after a change)', async t => {
+  const committed = JSON.parse(readFileSync(new URL('../../../docs/openapi/txn-worker.json', import.meta.url), 'utf8')) as unknown
+  t.same(committed, generated, 'the committed document matches the app; if not, run `pnpm run docs` at the repository root and commit the result')
+})
+
+t.test('the operator API is documented with every answer, under Basic auth', async t => {
+  t.equal(generated.openapi, '3.1.0')
+  t.match(generated.info, { title: 'txn-worker', version: '0.1.0', description: String })
+  t.match(generated.components.securitySchemes.basicAuth, { type: 'http', scheme: 'basic' })
+  for (const path of ['/v1/accounts/{token}', '/v1/accounts/{token}/journal', '/v1/holds/{token}', '/v1/decisions/{jitToken}']) {
+    const op = generated.paths[path]?.get
+    t.ok(op, `${path} is in the document`)
+    t.same(Object.keys(op?.responses ?? {}).sort(), ['200', '400', '401', '404'], `${path} answers 200, 400, 401, 404`)
+    t.same(op?.security, [{ basicAuth: [] }], `${path} needs operator credentials`)
+    t.same(op?.tags, ['operator'])
+    t.ok(op?.parameters.some((p: { in: string, required: boolean }) => p.in === 'path' && p.required), `${path} documents its path parameter`)
+  }
+  const account = generated.paths['/v1/accounts/{token}'].get
+  t.ok(account.responses['200'].content['application/json'].schema.properties.account.properties.available_minor, 'the 200 schema is the route\'s')
+  t.match(account.responses['404'].description, /No account/)
+  const journal = generated.paths['/v1/accounts/{token}/journal'].get
+  t.match(journal.parameters, [{ in: 'query', name: 'limit', required: false }], 'the journal documents its limit')
+})
+
+t.test('the ops routes are documented without auth', async t => {
+  for (const path of ['/health', '/ready', '/metrics', '/openapi.json']) {
+    const op = generated.paths[path]?.get
+    t.ok(op, `${path} is in the document`)
+    t.same(op?.tags, ['ops'], `${path} is an ops route`)
+    t.equal(op?.security, undefined, `${path} needs no credentials`)
+  }
+  t.ok(generated.paths['/metrics'].get.responses['200'].content['text/plain'], '/metrics answers text')
+})
+
+t.test('GET /openapi.json serves the document without credentials', async t => {
+  const res = await app.inject({ method: 'GET', url: '/openapi.json' })
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['content-type'], /^application\/json/)
+  t.same(res.json(), generated)
+  // the operator API still refuses a request without credentials
+  const account = await app.inject({ method: 'GET', url: '/v1/accounts/nobody' })
+  t.equal(account.statusCode, 401)
+})

@@ -1,0 +1,49 @@
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { createTestVhost } from '@jit/test-support'
+import { buildTestApp } from './helper.js'
+
+const { app } = await buildTestApp(t, await createTestVhost(t, 'openapi'))
+const generated = JSON.parse(JSON.stringify(app.swagger())) as any
+
+t.test('docs/openapi/webhook-ingest.json is what the route schemas generate (run `pnpm run docs` after a change)', async t => {
+  const committed = JSON.parse(readFileSync(new URL('../../../docs/openapi/webhook-ingest.json', import.meta.url), 'utf8')) as unknown
+  t.same(committed, generated, 'the committed document matches the app; if not, run `pnpm run docs` at the repository root and commit the result')
+})
+
+t.test('POST /v1/webhooks/marqeta is documented with every answer, under Basic auth', async t => {
+  t.equal(generated.openapi, '3.1.0')
+  t.match(generated.info, { title: 'webhook-ingest', version: '0.1.0', description: String })
+  t.match(generated.components.securitySchemes.basicAuth, { type: 'http', scheme: 'basic' })
+  const op = generated.paths['/v1/webhooks/marqeta']?.post
+  t.ok(op, 'the route is in the document')
+  t.same(Object.keys(op.responses).sort(), ['200', '400', '401', '413', '415', '500', '503'])
+  t.same(op.security, [{ basicAuth: [] }])
+  t.same(op.tags, ['webhooks'])
+  t.same(op.parameters.map((p: { in: string, name: string }) => `${p.in}:${p.name}`), ['header:x-marqeta-signature'],
+    'the signature header is a parameter; Authorization is the security scheme')
+  t.same(op.responses['200'].content['application/json'].schema.required, ['family', 'events', 'published'])
+  t.equal(op.requestBody.content['application/json'].schema.additionalProperties.maxItems, 10, 'the documented batch holds 1 to 10 events')
+  t.ok(op.responses['401'].headers['WWW-Authenticate'], '401 names its WWW-Authenticate header')
+  t.ok(op.responses['503'].headers['Retry-After'], '503 names its Retry-After header')
+})
+
+t.test('the ops routes are documented without auth', async t => {
+  for (const path of ['/health', '/ready', '/metrics', '/openapi.json']) {
+    const op = generated.paths[path]?.get
+    t.ok(op, `${path} is in the document`)
+    t.same(op?.tags, ['ops'], `${path} is an ops route`)
+    t.equal(op?.security, undefined, `${path} needs no credentials`)
+  }
+  t.ok(generated.paths['/metrics'].get.responses['200'].content['text/plain'], '/metrics answers text')
+})
+
+t.test('GET /openapi.json serves the document without credentials', async t => {
+  const res = await app.inject({ method: 'GET', url: '/openapi.json' })
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['content-type'], /^application\/json/)
+  t.same(res.json(), generated)
+  // the webhook route still refuses a request without credentials
+  const hook = await app.inject({ method: 'POST', url: '/v1/webhooks/marqeta', payload: { pings: [{ token: 'p' }] } })
+  t.equal(hook.statusCode, 401)
+})
