@@ -1,6 +1,7 @@
+import { setTimeout as delay } from 'node:timers/promises'
 import { ConsumerStatus, type AsyncMessage, type Connection } from 'rabbitmq-client'
 import type { Logger } from 'pino'
-import { serializeBody, type ConfirmedChannel } from './publisher.js'
+import { serializeBody, type ConfirmedChannel, type RawPublishInput } from './publisher.js'
 import {
   DLX_EXCHANGE,
   deadQueueName,
@@ -28,6 +29,19 @@ export class PermanentError extends Error {
   }
 }
 
+/**
+ * Throw from a handler when the failure is in the world, not in the message (a database or cache
+ * that is down): the message goes back to its queue after a backoff, without counting a retry and
+ * without ever being dead-lettered, however long the outage lasts. Always recognised, whatever
+ * {@link ConsumeOptions.isTransient} says.
+ */
+export class TransientError extends Error {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'TransientError'
+  }
+}
+
 /** What a handler receives. */
 export interface ConsumedMessage {
   /** The parsed JSON body. */
@@ -47,7 +61,9 @@ export interface ConsumedMessage {
 
 /**
  * Handles one message. Resolve to acknowledge; throw to retry (after the configured delays, then
- * `<queue>.dead`); throw {@link PermanentError} to dead-letter at once. Delivery is at least
+ * `<queue>.dead`); throw {@link PermanentError} to dead-letter at once; throw a transient error
+ * ({@link TransientError}, or one {@link ConsumeOptions.isTransient} recognises) to have it
+ * requeued after a backoff, uncounted. Delivery is at least
  * once: deduplicate on `messageId`.
  */
 export type MessageHandler = (msg: ConsumedMessage) => Promise<void>
@@ -58,6 +74,19 @@ export interface ConsumeOptions {
   concurrency?: number
   /** Messages the broker sends ahead. @default 2 x concurrency */
   prefetch?: number
+  /**
+   * Recognises a failure of a dependency rather than of the message (e.g. PostgreSQL unreachable).
+   * Such a message is requeued after a backoff without counting a retry, so an outage longer
+   * than the retry delays never dead-letters every message consumed during it. A
+   * {@link TransientError} is transient whatever this says; a {@link PermanentError} never is.
+   * Be strict: a message that fails "transiently" forever is requeued forever (slowly).
+   * @default only TransientError
+   */
+  isTransient?: (err: unknown) => boolean
+  /** First pause before requeueing after a transient failure, ms; doubles while failures last. @default 250 */
+  transientDelayMs?: number
+  /** Longest pause before requeueing after a transient failure, ms. @default 5000 */
+  transientMaxDelayMs?: number
 }
 
 /** Counters of a consumer since it started. */
@@ -70,6 +99,8 @@ export interface ConsumerStats {
   dead: number
   /** Returned to the queue because the retry/dead publish itself failed. */
   requeued: number
+  /** Returned to the queue after a transient failure (not counted as a retry). */
+  transient: number
 }
 
 /** A running consumer. */
@@ -105,6 +136,11 @@ function headerInt (value: unknown): number {
   return Number.isSafeInteger(n) && n >= 0 ? n : 0
 }
 
+function nonNegativeMs (name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw new TypeError(`${name} must be a non-negative integer of milliseconds`)
+  return value
+}
+
 // The bytes to republish: rabbitmq-client parsed JSON (and decoded text/plain) bodies; anything
 // that was not valid JSON is kept byte for byte so the dead-letter queue shows what arrived.
 function rawBody (msg: AsyncMessage): Buffer {
@@ -125,28 +161,64 @@ export function startConsumer (deps: ConsumerDeps, queue: string, handler: Messa
   if (!Number.isSafeInteger(prefetch) || prefetch < 1) throw new TypeError('prefetch must be a positive integer')
   const logger = deps.logger.child({ queue })
   const maxRetries = topology.retryDelaysMs.length
-  const counters: ConsumerStats = { acked: 0, retried: 0, dead: 0, requeued: 0 }
+  const isTransient = options.isTransient ?? (() => false)
+  const transientDelayMs = nonNegativeMs('transientDelayMs', options.transientDelayMs ?? 250)
+  const transientMaxDelayMs = Math.max(transientDelayMs, nonNegativeMs('transientMaxDelayMs', options.transientMaxDelayMs ?? 5000))
+  const counters: ConsumerStats = { acked: 0, retried: 0, dead: 0, requeued: 0, transient: 0 }
   const inFlight = new Set<Promise<ConsumerStatus>>()
   let closing = false
+  // Wakes the handlers pausing before a requeue, so close() never waits out a backoff.
+  const closed = new AbortController()
+  // Transient failures in a row, across all messages: an outage hits every message, so the
+  // backoff is the consumer's, and the first success resets it.
+  let transientStreak = 0
+
+  async function pause (ms: number): Promise<void> {
+    if (closed.signal.aborted) return
+    await delay(ms, undefined, { signal: closed.signal }).catch(() => {})
+  }
+
+  function transient (err: unknown): boolean {
+    if (err instanceof PermanentError) return false
+    if (err instanceof TransientError) return true
+    try {
+      return isTransient(err)
+    } catch {
+      return false
+    }
+  }
+
+  async function requeueAfterTransient (messageId: string, err: unknown, retryCount: number): Promise<ConsumerStatus> {
+    transientStreak++
+    const base = Math.min(transientMaxDelayMs, transientDelayMs * 2 ** Math.min(transientStreak - 1, 20))
+    // +-20% so the consumers of several workers do not hammer a recovering server in step
+    const wait = Math.round(base * (0.8 + Math.random() * 0.4))
+    counters.transient++
+    logger.warn({ messageId, reason: errorText(err), retryCount, pauseMs: wait }, 'transient failure; requeueing without counting a retry')
+    await pause(wait)
+    return ConsumerStatus.REQUEUE
+  }
 
   async function sendToFailurePath (msg: AsyncMessage, messageId: string, err: unknown, permanent: boolean): Promise<ConsumerStatus> {
-    const headers: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(msg.headers ?? {})) {
-      if (!DROPPED_HEADERS.has(k)) headers[k] = v
-    }
-    const retryCount = headerInt(headers[HEADER_RETRY_COUNT])
-    const toDead = permanent || retryCount >= maxRetries
     const reason = errorText(err)
-    headers[HEADER_FAILURE_REASON] = reason
-    headers[HEADER_ORIGINAL_QUEUE] = queue
-    headers[HEADER_FIRST_FAILED_AT] ??= new Date().toISOString()
-    headers[HEADER_ORIGINAL_ROUTING_KEY] ??= msg.routingKey
-    if (!toDead) headers[HEADER_RETRY_COUNT] = retryCount + 1
-    const target = toDead ? deadQueueName(queue) : retryQueueName(queue, retryCount + 1)
+    let copy: RawPublishInput
+    let toDead: boolean
+    let retryCount: number
     try {
-      await failurePublisher.send({
+      const headers: Record<string, unknown> = {}
+      for (const [k, v] of Object.entries(msg.headers ?? {})) {
+        if (!DROPPED_HEADERS.has(k)) headers[k] = v
+      }
+      retryCount = headerInt(headers[HEADER_RETRY_COUNT])
+      toDead = permanent || retryCount >= maxRetries
+      headers[HEADER_FAILURE_REASON] = reason
+      headers[HEADER_ORIGINAL_QUEUE] = queue
+      headers[HEADER_FIRST_FAILED_AT] ??= new Date().toISOString()
+      headers[HEADER_ORIGINAL_ROUTING_KEY] ??= msg.routingKey
+      if (!toDead) headers[HEADER_RETRY_COUNT] = retryCount + 1
+      copy = {
         exchange: DLX_EXCHANGE,
-        routingKey: target,
+        routingKey: toDead ? deadQueueName(queue) : retryQueueName(queue, retryCount + 1),
         body: rawBody(msg),
         contentType: msg.contentType,
         messageId,
@@ -156,13 +228,22 @@ export function startConsumer (deps: ConsumerDeps, queue: string, handler: Messa
         headers,
         // Unroutable would mean the retry queue is missing: requeue rather than lose it.
         mandatory: true
-      })
+      }
+    } catch (buildErr) {
+      // The copy cannot be built (e.g. re-serializing a body nested thousands of levels deep
+      // overflows the stack): that will not change on a redelivery, so requeueing would loop
+      // forever. Rejected without requeue, the broker moves the original bytes to
+      // <queue>.dead through the queue's x-dead-letter arguments (workQueueArguments).
+      return rejectToDead(messageId, `${reason}; and the failure copy could not be built: ${errorText(buildErr)}`)
+    }
+    try {
+      await failurePublisher.send(copy)
     } catch (publishErr) {
       // Not acked: the original stays ours until the failure copy is confirmed, so a crash here
       // gives at most a duplicate, never a loss.
-      logger.error({ err: publishErr, messageId, target }, 'could not move failed message; requeueing')
+      logger.error({ err: publishErr, messageId, target: copy.routingKey }, 'could not move failed message; requeueing')
       counters.requeued++
-      await new Promise(resolve => setTimeout(resolve, REQUEUE_PAUSE_MS))
+      await pause(REQUEUE_PAUSE_MS)
       return ConsumerStatus.REQUEUE
     }
     if (toDead) {
@@ -173,6 +254,14 @@ export function startConsumer (deps: ConsumerDeps, queue: string, handler: Messa
       logger.info({ messageId, reason, retry: retryCount + 1 }, 'message scheduled for retry')
     }
     return ConsumerStatus.ACK
+  }
+
+  // The broker dead-letters a rejected message as it arrived, without our headers: the reason is
+  // only in the log (the dead letter carries the broker's x-death, reason "rejected").
+  function rejectToDead (messageId: string, reason: string): ConsumerStatus {
+    counters.dead++
+    logger.error({ messageId, reason, deadQueue: deadQueueName(queue) }, 'message rejected to the dead-letter queue as it arrived')
+    return ConsumerStatus.DROP
   }
 
   const consumer = connection.createConsumer({
@@ -187,7 +276,11 @@ export function startConsumer (deps: ConsumerDeps, queue: string, handler: Messa
     // rabbitmq-client 5.0.8 can start a prefetched message while close() awaits basic.cancel-ok
     // and then close the channel without waiting for it; once closing, hand messages back.
     if (closing) return ConsumerStatus.REQUEUE
-    const run = handle(msg)
+    // Whatever goes wrong outside the handler's own failure path must not reach rabbitmq-client,
+    // which would requeue the message (requeue: true) and deliver it again at once, forever.
+    const run = handle(msg).catch((err: unknown) => rejectToDead(
+      typeof msg.messageId === 'string' ? msg.messageId : `delivery-${msg.deliveryTag}`,
+      `unexpected consumer failure: ${errorText(err)}`))
     inFlight.add(run)
     try {
       return await run
@@ -220,8 +313,11 @@ export function startConsumer (deps: ConsumerDeps, queue: string, handler: Messa
     try {
       await handler(consumed)
     } catch (err) {
+      if (transient(err)) return await requeueAfterTransient(messageId, err, consumed.retryCount)
+      transientStreak = 0
       return await sendToFailurePath(msg, messageId, err, err instanceof PermanentError)
     }
+    transientStreak = 0
     counters.acked++
     return ConsumerStatus.ACK
   }
@@ -230,6 +326,7 @@ export function startConsumer (deps: ConsumerDeps, queue: string, handler: Messa
     queue,
     close: async () => {
       closing = true
+      closed.abort()
       await consumer.close()
       await Promise.allSettled([...inFlight])
     },

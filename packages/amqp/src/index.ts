@@ -6,6 +6,7 @@
 export { createAmqp, type Amqp, type AmqpOptions, type QueueStats } from './amqp.js'
 export {
   PermanentError,
+  TransientError,
   HEADER_FAILURE_REASON,
   HEADER_RETRY_COUNT,
   HEADER_FIRST_FAILED_AT,

@@ -104,7 +104,7 @@ t.test('a handler that always fails: 3 retries with growing delays, then its dea
     t.ok(gap >= (delays[i - 1] ?? 0) - 20, `retry ${i} waited its delay (${gap} ms)`)
   }
   t.equal(seenByB.length, 1, 'the other subscriber saw it exactly once')
-  t.same(a.stats(), { acked: 0, retried: 3, dead: 1, requeued: 0 })
+  t.same(a.stats(), { acked: 0, retried: 3, dead: 1, requeued: 0, transient: 0 })
 
   const dead = await amqp.connection.basicGet({ queue: 'flaky-a.dead', noAck: true })
   t.equal(dead?.messageId, id)
@@ -136,7 +136,7 @@ t.test('PermanentError goes straight to the dead queue with the reason', async t
   t.equal(dead?.messageId, id)
   t.match(dead?.headers?.['x-failure-reason'], /PermanentError: unknown card token/)
   t.equal(dead?.headers?.['x-retry-count'], undefined, 'never retried')
-  t.same(c.stats(), { acked: 0, retried: 0, dead: 1, requeued: 0 })
+  t.same(c.stats(), { acked: 0, retried: 0, dead: 1, requeued: 0, transient: 0 })
   const perm = (await amqp.queueStats()).find(s => s.queue === 'perm')
   t.equal(perm?.retryMessages, 0)
   await c.close()
@@ -153,7 +153,7 @@ t.test('a handler that recovers on retry acks the message and nothing is dead', 
   await waitFor(() => c.stats().acked === 1, 5000, 'ack')
   t.same(seen, [0, 1, 2])
   t.equal(await deadCount('recover'), 0)
-  t.same(c.stats(), { acked: 1, retried: 2, dead: 0, requeued: 0 })
+  t.same(c.stats(), { acked: 1, retried: 2, dead: 0, requeued: 0, transient: 0 })
   await c.close()
 })
 

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino'
 import type postgres from 'postgres'
-import type { ConsumedMessage, MessageHandler, Publisher } from '@jit/amqp'
+import { PermanentError, TransientError, type ConsumedMessage, type MessageHandler, type Publisher } from '@jit/amqp'
 import {
-  COMMAND_SCHEMAS, COMMAND_TYPES, EVENT_ROUTING_KEYS, MoneyError, compileValidator, isCommandType, parseAmount,
+  COMMAND_SCHEMAS, COMMAND_TYPES, EVENT_ROUTING_KEYS, MoneyError, compileValidator, isCommandType, isUnstorableText, parseAmount,
+  toStorableJson,
   type CommandBodies, type CommandType, type ValidationIssue, type Validator
 } from '@jit/contracts'
 import { creditAccount, debitAccount, setLimits, upsertCard, upsertUser, type ReleaseHoldResult, type UpsertResult } from '@jit/ledger'
@@ -242,6 +243,11 @@ export function createCommandHandler (deps: CommandHandlerDeps): MessageHandler 
       if (!isCommandType(type)) {
         throw new CommandRejection('UNKNOWN_COMMAND', `'${type}' is not a command type (one of ${COMMAND_TYPES.join(', ')})`)
       }
+      // A token or text PostgreSQL cannot store (NUL, lone surrogate) would fail the command's
+      // writes forever; refused as invalid instead (replacing it would change a token).
+      if (toStorableJson(body) !== body) {
+        throw new CommandRejection('INVALID', `invalid ${type} command: a string holds a NUL character or a lone surrogate`)
+      }
       const checked = validators[type](body)
       if (!checked.ok) {
         throw new CommandRejection('INVALID', `invalid ${type} command`, checked.errors)
@@ -269,14 +275,19 @@ export function createCommandHandler (deps: CommandHandlerDeps): MessageHandler 
         if (!done && attempt < invalidationAttempts) await new Promise(resolve => setTimeout(resolve, 100 * attempt))
       }
       // The change is committed; its answer waits until no decision can read the old entry.
-      // The redelivery finds the stored record and comes back here.
-      if (!done) throw new Error(`cache invalidation of ${kind} ${key} failed; the answer waits for a retry`)
+      // Redis down is a dependency failure: the command is requeued (uncounted, after a pause)
+      // until it is back, never dead-lettered; the redelivery finds the stored record and comes
+      // back here.
+      if (!done) throw new TransientError(`cache invalidation of ${kind} ${key} failed; the answer waits for Redis`)
     }
   }
 
   return async function handleCommand (msg: ConsumedMessage): Promise<void> {
     const messageId = msg.messageId
-    const type = msg.routingKey
+    // the record is keyed by it: one PostgreSQL cannot store could never be recorded
+    if (isUnstorableText(messageId)) throw new PermanentError('the command\'s message_id holds a NUL character or a lone surrogate')
+    // only stored and echoed (a type that is not a command is rejected by name)
+    const type = toStorableJson(msg.routingKey)
 
     // 1. Decide and record, once per message_id.
     const applied = await db.transaction('commands.apply', async tx => {
@@ -290,7 +301,7 @@ export function createCommandHandler (deps: CommandHandlerDeps): MessageHandler 
       await tx`
         insert into worker_commands (message_id, command_type, outcome, answer_routing_key, answer, invalidations)
         values (${messageId}, ${type.slice(0, 200)}, ${decision.outcome}, ${decision.routingKey},
-          ${tx.json(decision.answer as postgres.JSONValue)}, ${tx.json(decision.invalidations)})`
+          ${tx.json(toStorableJson(decision.answer) as postgres.JSONValue)}, ${tx.json(decision.invalidations)})`
       return { fresh: true, outcome: decision.outcome, answered: false, reason: decision.answer.reason }
     })
     if (applied.answered) {

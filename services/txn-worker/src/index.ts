@@ -14,6 +14,7 @@ export { txnWorkerMigrations } from './migrations.js'
 export { ledgerLifecycle, type LedgerLifecycle } from './ledger-lifecycle.js'
 export type { ParkRetryRound } from './transactions.js'
 export { HOLD_SWEEP_LOCK_KEY } from './hold-expiry.js'
+export { isTransientFailure } from './transient.js'
 export {
   listDeadLetters, redriveDeadLetters, deadQueueOf,
   type DeadLetter, type RedriveResult

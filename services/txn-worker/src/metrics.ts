@@ -16,6 +16,8 @@ export interface WorkerMetrics {
   ignored: Counter<'queue'>
   /** Messages sent to a retry queue after a failure. */
   retried: Counter<'queue'>
+  /** Messages requeued after a dependency failure (PostgreSQL, Redis): not a retry, never dead-lettered. */
+  requeuedTransient: Counter<'queue'>
   /** Messages sent to a dead-letter queue; reason `failed` (handler) or `park_expired`. */
   deadLettered: Counter<'queue' | 'reason'>
   /** Commands answered by command.rejected, per reason. */
@@ -37,6 +39,7 @@ export function createWorkerMetrics (registry: Registry): WorkerMetrics {
     parkedApplied: new Counter({ name: 'txn_worker_parked_events_applied_total', help: 'Parked transaction events applied by the retry loop', registers }),
     ignored: new Counter({ name: 'txn_worker_events_ignored_total', help: 'Events with no ledger effect', labelNames: ['queue'], registers }),
     retried: new Counter({ name: 'txn_worker_messages_retried_total', help: 'Messages sent to a retry queue after a failure', labelNames: ['queue'], registers }),
+    requeuedTransient: new Counter({ name: 'txn_worker_messages_requeued_transient_total', help: 'Messages requeued after a dependency failure, without counting a retry', labelNames: ['queue'], registers }),
     deadLettered: new Counter({ name: 'txn_worker_messages_dead_lettered_total', help: 'Messages sent to a dead-letter queue', labelNames: ['queue', 'reason'], registers }),
     commandsRejected: new Counter({ name: 'txn_worker_commands_rejected_total', help: 'Commands answered by command.rejected', labelNames: ['reason'], registers }),
     holdsExpired: new Counter({ name: 'txn_worker_holds_expired_total', help: 'Holds expired by the sweep', registers }),

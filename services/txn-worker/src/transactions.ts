@@ -4,7 +4,7 @@ import {
   QUEUE_TRANSACTIONS, deadQueueName,
   type ConsumedMessage, type MessageHandler, type Publisher
 } from '@jit/amqp'
-import { webhookRoutingKey } from '@jit/contracts'
+import { toStorableJson, webhookRoutingKey } from '@jit/contracts'
 import { TransactionEventError, type ExpiredParkedEvent, type TransactionEventInput } from '@jit/ledger'
 import type { Database } from '@jit/postgres'
 import type { LedgerLifecycle } from './ledger-lifecycle.js'
@@ -23,7 +23,8 @@ function isRecord (value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * The `transactions` queue: each event is applied to the ledger in one PostgreSQL transaction.
+ * The `transactions` queue: each event is applied to the ledger in one PostgreSQL transaction,
+ * with the characters PostgreSQL cannot store replaced by U+FFFD (`toStorableJson`).
  * Exactly-once effect is the ledger's (effect keys), so a redelivery is a `duplicate`. A `parked`
  * event is acknowledged: it is stored in PostgreSQL and the park loop re-tries it. An event the
  * ledger refuses as it is (not an object, no token or type, an inexact amount, the wrong
@@ -37,7 +38,10 @@ export function createTransactionHandler (deps: TransactionHandlerDeps): Message
 
   return async function handleTransaction (msg: ConsumedMessage): Promise<void> {
     if (!isRecord(msg.body)) throw new PermanentError('transaction event is not a JSON object')
-    const event = msg.body as unknown as TransactionEventInput
+    // jsonb refuses NUL and lone surrogates (22P05): one such character in a merchant name would
+    // otherwise fail a money event forever. Replaced by U+FFFD, the same way on every delivery,
+    // so the effect key (its token) stays stable; what is applied, parked and stored is this copy.
+    const event = toStorableJson(msg.body) as unknown as TransactionEventInput
     let result
     try {
       result = await db.transaction('transactions.apply', async tx => await ledger.applyTransactionEvent(tx, event))
@@ -89,10 +93,12 @@ function originalRoutingKey (payload: unknown): string {
 }
 
 /**
- * One round of the parked-event retry: the ledger re-tries parked events; those past the horizon
- * are published to `transactions.dead` with their reason, with confirms, inside the same
- * PostgreSQL transaction, so a failed publish rolls back and they stay parked for the next round
- * (a crash after the publish gives at most a duplicate dead letter, never a lost event).
+ * One round of the parked-event retry: the ledger re-tries the due parked events, each in a
+ * transaction of its own (so no account or hold row stays locked longer than one event takes).
+ * An event past the horizon is published to `transactions.dead` with its reason, with a confirm,
+ * outside any transaction, and only then deleted from `parked_events`; a failed publish leaves it
+ * parked for a later round. A crash between the publish and the delete gives a duplicate dead
+ * letter (same message id), never a lost event.
  */
 export function createParkedEventRetrier (deps: ParkedEventRetrierDeps): () => Promise<ParkRetryRound> {
   const { db, ledger, publisher, metrics, horizonMs } = deps
@@ -100,26 +106,28 @@ export function createParkedEventRetrier (deps: ParkedEventRetrierDeps): () => P
   const logger = deps.logger.child({ component: 'park-retry' })
 
   async function deadLetter (event: ExpiredParkedEvent): Promise<void> {
-    await publisher.publish(deadQueueName(QUEUE_TRANSACTIONS), event.payload, {
-      exchange: DLX_EXCHANGE,
-      // the same id for a repeated dead letter of one event
-      messageId: `parked-expired:${event.token}`,
-      headers: {
-        [HEADER_FAILURE_REASON]: event.reason,
-        [HEADER_ORIGINAL_QUEUE]: QUEUE_TRANSACTIONS,
-        [HEADER_ORIGINAL_ROUTING_KEY]: originalRoutingKey(event.payload)
-      },
-      // the dead-letter queue must exist: an unroutable publish rejects and rolls back
-      mandatory: true
-    })
+    try {
+      await publisher.publish(deadQueueName(QUEUE_TRANSACTIONS), event.payload, {
+        exchange: DLX_EXCHANGE,
+        // the same id for a repeated dead letter of one event
+        messageId: `parked-expired:${event.token}`,
+        headers: {
+          [HEADER_FAILURE_REASON]: event.reason,
+          [HEADER_ORIGINAL_QUEUE]: QUEUE_TRANSACTIONS,
+          [HEADER_ORIGINAL_ROUTING_KEY]: originalRoutingKey(event.payload)
+        },
+        // the dead-letter queue must exist: an unroutable publish rejects and the event stays parked
+        mandatory: true
+      })
+    } catch (err) {
+      logger.error({ err, token: event.token }, 'could not dead-letter an expired parked event; it stays parked')
+      throw err
+    }
   }
 
   return async function retryParkedOnce (): Promise<ParkRetryRound> {
-    const round = await db.transaction('transactions.park-retry', async tx => {
-      const result = await ledger.retryParkedEvents(tx, { now: new Date(), horizonMs, limit })
-      for (const event of result.expired) await deadLetter(event)
-      return result
-    })
+    // The pool, not a transaction: the ledger opens one transaction per event.
+    const round = await ledger.retryParkedEvents(db.sql, { now: new Date(), horizonMs, limit, deadLetter })
     if (round.applied > 0) metrics.parkedApplied.inc(round.applied)
     if (round.expired.length > 0) {
       metrics.deadLettered.inc({ queue: QUEUE_TRANSACTIONS, reason: 'park_expired' }, round.expired.length)

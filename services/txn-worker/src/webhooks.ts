@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
-import { PermanentError, type ConsumedMessage, type MessageHandler } from '@jit/amqp'
+import { PermanentError, TransientError, type ConsumedMessage, type MessageHandler } from '@jit/amqp'
 import type { DocumentArchive } from '@jit/archive'
+import { toStorableJson } from '@jit/contracts'
 import { setCardStatus, setUserStatus, type CardStatus, type UserStatus } from '@jit/ledger'
 import type { Database } from '@jit/postgres'
 import type { Cache } from '@jit/redis'
@@ -47,45 +48,57 @@ function splitWebhookKey (routingKey: string): { family: string, type: string | 
 /**
  * The `webhooks` queue (every webhook event): card and user transitions update the status in
  * PostgreSQL and invalidate the cache before the message is acknowledged, then every event is
- * archived (card numbers masked by the archive). A transition older than the newest applied one
- * for the same card or user changes nothing (webhooks arrive late and out of order); a
- * redelivery of the applied one sets the same status again and invalidates again, so a failed
- * invalidation is finished by the retry.
+ * archived (card numbers masked by the archive; characters PostgreSQL cannot store replaced by
+ * U+FFFD). A transition changes the status only when it is strictly newer than the newest one
+ * applied for the same card or user (webhooks arrive late and out of order). A redelivery of the
+ * applied transition (same event token) never sets the status again, since a command may have
+ * changed it since (a card.upsert suspending the card for fraud must not be undone by the
+ * processor re-sending an old ACTIVE transition); it only invalidates the cache again, so an
+ * invalidation that failed the first time is finished by the redelivery.
  */
 export function createWebhookHandler (deps: ArchiveHandlerDeps): MessageHandler {
   const { db, cache, archive, metrics } = deps
   const logger = deps.logger.child({ component: 'webhooks' })
 
   async function transition (entity: 'card' | 'user', token: string, status: string, eventToken: string, at: Date): Promise<void> {
-    const changed = await db.transaction('webhooks.transition', async tx => {
+    const outcome = await db.transaction('webhooks.transition', async tx => {
       const newest = await tx`
         insert into worker_status_transitions (entity, token, status, event_token, occurred_at)
         values (${entity}, ${token}, ${status}, ${eventToken}, ${at})
         on conflict (entity, token) do update set status = excluded.status, event_token = excluded.event_token,
           occurred_at = excluded.occurred_at, applied_at = now()
-        where worker_status_transitions.occurred_at <= excluded.occurred_at
+        where worker_status_transitions.occurred_at < excluded.occurred_at
+          and worker_status_transitions.event_token <> excluded.event_token
         returning 1`
-      if (newest.length === 0) return false
-      return entity === 'card'
+      if (newest.length === 0) {
+        const [stored] = await tx<Array<{ event_token: string }>>`
+          select event_token from worker_status_transitions where entity = ${entity} and token = ${token}`
+        return stored?.event_token === eventToken ? 'repeat' : 'older'
+      }
+      const changed = entity === 'card'
         ? await setCardStatus(tx, token, status as CardStatus)
         : await setUserStatus(tx, token, status as UserStatus)
+      return changed ? 'changed' : 'unknown'
     })
-    if (!changed) {
-      logger.debug({ entity, token, status, eventToken }, 'transition skipped (older than the applied one, or unknown entity)')
+    if (outcome === 'older' || outcome === 'unknown') {
+      logger.debug({ entity, token, status, eventToken, outcome }, 'transition skipped (not newer than the applied one, or unknown entity)')
       return
     }
-    // Before the ack: a decision made after this message is acknowledged must not read the old status.
+    // Before the ack: a decision made after this message is acknowledged must not read the old
+    // status. Redis down is a dependency failure: requeued until it is back, never dead-lettered.
     if (!await cache.invalidate(entity, token)) {
-      throw new Error(`cache invalidation of ${entity} ${token} failed`)
+      throw new TransientError(`cache invalidation of ${entity} ${token} failed`)
     }
-    logger.info({ entity, token, status }, 'status changed by transition webhook')
+    if (outcome === 'changed') logger.info({ entity, token, status }, 'status changed by transition webhook')
+    else logger.debug({ entity, token, eventToken }, 'redelivered transition: status left as it is, cache invalidated again')
   }
 
   return async function handleWebhook (msg: ConsumedMessage): Promise<void> {
     if (!isRecord(msg.body)) throw new PermanentError('webhook event is not a JSON object')
-    const body = msg.body
+    // jsonb and text refuse NUL and lone surrogates: replaced (tokens included) before anything is stored
+    const body = toStorableJson(msg.body)
     const { family, type } = splitWebhookKey(msg.routingKey)
-    const token = text(body.token) ?? msg.messageId
+    const token = text(body.token) ?? toStorableJson(msg.messageId)
     const at = occurredAt(body, msg, 'created_time', 'created_at')
 
     if (family === 'cardtransitions') {
@@ -120,12 +133,12 @@ export function createDecisionArchiveHandler (deps: ArchiveHandlerDeps): Message
   const { archive, metrics } = deps
   return async function handleDecision (msg: ConsumedMessage): Promise<void> {
     if (!isRecord(msg.body)) throw new PermanentError('decision event is not a JSON object')
-    const body = msg.body
+    const body = toStorableJson(msg.body)
     const { inserted } = await archive.store({
-      token: text(body.jit_token) ?? msg.messageId,
+      token: text(body.jit_token) ?? toStorableJson(msg.messageId),
       kind: 'decision',
       family: null,
-      type: text(body.decision) ?? msg.routingKey.split('.').slice(2).join('.'),
+      type: text(body.decision) ?? toStorableJson(msg.routingKey.split('.').slice(2).join('.')),
       user_token: text(body.user_token),
       card_token: text(body.card_token),
       occurred_at: occurredAt(body, msg, 'occurred_at'),

@@ -13,6 +13,7 @@ import { ledgerLifecycle, type LedgerLifecycle } from './ledger-lifecycle.js'
 import type { WorkerMetrics } from './metrics.js'
 import { startPeriodic, type PeriodicTask } from './periodic.js'
 import { createParkedEventRetrier, createTransactionHandler, type ParkRetryRound } from './transactions.js'
+import { isTransientFailure } from './transient.js'
 import { createDecisionArchiveHandler, createWebhookHandler } from './webhooks.js'
 
 /** The queues the worker consumes (contract names). */
@@ -103,6 +104,12 @@ export function createWorker (deps: TxnWorkerDeps): TxnWorker {
       try {
         await handler(msg)
       } catch (err) {
+        if (!(err instanceof PermanentError) && isTransientFailure(err)) {
+          metrics.requeuedTransient.inc({ queue })
+          // the consumer logs it (with its pause) at warn
+          logger.debug({ err, queue, messageId: msg.messageId, routingKey: msg.routingKey }, 'message failed on a dependency; requeued after a pause')
+          throw err
+        }
         if (err instanceof PermanentError || msg.retryCount >= maxRetries) {
           metrics.deadLettered.inc({ queue, reason: 'failed' })
         } else {
@@ -116,7 +123,10 @@ export function createWorker (deps: TxnWorkerDeps): TxnWorker {
 
   const consumers: ConsumerHandle[] = (deps.queues ?? WORKER_QUEUES).map(queue => amqp.consume(queue, instrumented(queue, handlers[queue]), {
     concurrency: config.WORKER_CONCURRENCY,
-    prefetch: config.WORKER_PREFETCH
+    prefetch: config.WORKER_PREFETCH,
+    // PostgreSQL down, Redis unable to invalidate: requeued (paused, uncounted) until it is back,
+    // instead of spending the 3 retries in half a minute and dead-lettering everything.
+    isTransient: isTransientFailure
   }))
 
   const tasks: PeriodicTask[] = []

@@ -112,3 +112,18 @@ t.test('GET /v1/accounts/:token/journal lists entries newest first, with a limit
   t.equal(zero.statusCode, 400)
   t.equal((await app.inject({ method: 'GET', url: '/v1/accounts/nope/journal', headers: auth })).statusCode, 404)
 })
+
+t.test('a control character in a path token is a 400 naming the parameter, never a 500', async t => {
+  const paths = ['/v1/accounts/a%00b', '/v1/accounts/a%00b/journal', '/v1/holds/a%00b', '/v1/decisions/a%00b', '/v1/accounts/a%1Fb', '/v1/holds/a%7Fb', '/v1/accounts/a%C2%85b']
+  for (const url of paths) {
+    const res = await app.inject({ method: 'GET', url, headers: auth })
+    t.equal(res.statusCode, 400, url)
+    const body = res.json()
+    t.equal(body.error, 'INVALID_REQUEST', url)
+    t.match(body.errors?.[0]?.path, /^\/params\/(token|jitToken)$/, `${url} names the parameter`)
+  }
+  const invalidUtf8 = await app.inject({ method: 'GET', url: '/v1/accounts/a%ED%A0%80b', headers: auth })
+  t.ok(invalidUtf8.statusCode >= 400 && invalidUtf8.statusCode < 500, `undecodable: ${invalidUtf8.statusCode}`)
+  const ok = await app.inject({ method: 'GET', url: `/v1/accounts/${encodeURIComponent('no-such-é')}`, headers: auth })
+  t.equal(ok.statusCode, 404, 'printable non-ASCII is a token like any other')
+})

@@ -159,6 +159,16 @@ t.test('invalid commands are rejected with the problem, never retried or dead-le
   t.ok(await counterValue(env.registry, 'txn_worker_commands_rejected_total', { reason: 'INVALID' }) >= 4)
 })
 
+t.test('a command with a NUL character is rejected and answered, not failed forever', async t => {
+  const nul = await command('user.upsert', { user_token: 'u-nul\u0000', status: 'ACTIVE' })
+  t.equal(nul.routingKey, 'command.rejected')
+  t.equal(nul.body.reason, 'INVALID')
+  t.match(nul.body.message, /NUL character/)
+  t.equal(nul.body.entity_token, 'u-nul\ufffd', 'echoed as stored')
+  t.equal(await loadUser(db.sql, 'u-nul\u0000'.replace('\u0000', '\ufffd')), null, 'nothing created')
+  t.equal(await deadDepth('commands'), 0)
+})
+
 t.test('hold.release releases an open hold (audited) and rejects an unknown one', async t => {
   const c = await fundedCard(db, 'rel', 10000)
   const { jitToken, outcome } = await authorize(db, c, 4000)

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import t from 'tap'
+import { DLX_EXCHANGE, HEADER_FAILURE_REASON, HEADER_ORIGINAL_QUEUE } from '@jit/amqp'
 import { getAccount } from '@jit/ledger'
 import { EXIT, listDeadLetters, purgeHistory, redriveDeadLetters, runCli, type LedgerLifecycle } from '../src/index.js'
 import { ledgerLifecycle } from '../src/ledger-lifecycle.js'
@@ -70,7 +71,27 @@ t.test('dead-letters redrive moves them back to their queue, where they apply on
   await waitFor(async () => (await getAccount(db.sql, c.account))?.balance === 100700, 15_000, 'the redriven refund applied')
   t.equal(await queueDepth(amqp, 'transactions.dead'), 0)
   const again = await redriveDeadLetters(amqp, { queue: 'transactions.dead' })
-  t.same(again, { deadQueue: 'transactions.dead', redriven: 0, byQueue: {} }, 'nothing left to move')
+  t.same(again, { deadQueue: 'transactions.dead', redriven: 0, byQueue: {}, unroutable: {}, unencodable: 0 }, 'nothing left to move')
+})
+
+t.test('a dead letter whose queue does not exist stays in the dead queue (mandatory publish)', async t => {
+  await env.publisher.publish('transactions.dead', { token: 'orphan-1' }, {
+    exchange: DLX_EXCHANGE,
+    messageId: 'orphan-1',
+    headers: { [HEADER_ORIGINAL_QUEUE]: 'no-such-queue', [HEADER_FAILURE_REASON]: 'test' },
+    mandatory: true
+  })
+  t.equal(await queueDepth(amqp, 'transactions.dead'), 1)
+  const result = await redriveDeadLetters(amqp, { queue: 'transactions' })
+  t.same(result, { deadQueue: 'transactions.dead', redriven: 0, byQueue: {}, unroutable: { 'no-such-queue': 1 }, unencodable: 0 })
+  t.equal(await queueDepth(amqp, 'transactions.dead'), 1, 'kept, not acknowledged into the void')
+
+  const cli = capture()
+  t.equal(await runCli(['dead-letters', 'redrive', '--queue', 'transactions'], cli.io), EXIT.failed, 'the CLI says it could not move everything')
+  t.match(cli.err.join(''), /1 message\(s\) left in transactions\.dead, their queue does not exist: \{"no-such-queue":1\}/)
+  const kept = await amqp.connection.basicGet({ queue: 'transactions.dead', noAck: true })
+  t.equal(kept?.messageId, 'orphan-1', 'the same message, still there')
+  t.same(kept?.body, { token: 'orphan-1' })
 })
 
 t.test('invariants: exit 0 when they hold, 1 with the violations printed', async t => {

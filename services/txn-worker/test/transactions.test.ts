@@ -7,10 +7,21 @@ import {
   TEST_RETRY_DELAYS_MS, authorize, counterValue, createTestEnv, fundedCard, queueDepth, testWorkerConfig, token, txEvent,
   txRoutingKey, waitFor
 } from './helpers.js'
+import { ledgerLifecycle, type LedgerLifecycle } from '../src/index.js'
 
 const env = await createTestEnv(t)
 const { db, amqp, registry } = env
-const worker = env.startWorker({ queues: ['transactions'] })
+// A poison message on demand: the real ledger fails no event forever any more (NUL characters
+// are replaced before PostgreSQL sees them), so events whose token starts with `poison-` fail here.
+const real = ledgerLifecycle()
+const ledger: LedgerLifecycle = {
+  ...real,
+  applyTransactionEvent: async (sql, event, opts) => {
+    if (String(event.token).startsWith('poison-')) throw new Error('the ledger chokes on this event (test)')
+    return await real.applyTransactionEvent(sql, event, opts)
+  }
+}
+const worker = env.startWorker({ queues: ['transactions'], ledger })
 
 async function money (account: string): Promise<{ balance: number, available: number }> {
   const a = await getAccount(db.sql, account)
@@ -94,7 +105,8 @@ moneyTest('an early event is parked (acknowledged), then applied by the park loo
   await publishTx(txEvent(c, { type: 'authorization', state: 'PENDING', token: txToken, amount: 3000, standinApprovedBy: 'VISA', jit: { token: jitToken, method: 'pgfs.authorization' } }))
   await waitFor(async () => (await money(c.account)).balance === 97000, 20_000, 'the parked clearing applied')
   t.same(await money(c.account), { balance: 97000, available: 97000 })
-  t.ok(await counterValue(registry, 'txn_worker_parked_events_applied_total') >= 1)
+  // counted when the round ends; each event commits on its own before that
+  t.ok(await waitFor(async () => await counterValue(registry, 'txn_worker_parked_events_applied_total') >= 1, 10_000, 'counted'))
 })
 
 moneyTest('a parked event past the horizon goes to transactions.dead with its reason', async t => {
@@ -130,8 +142,7 @@ moneyTest('a parked event past the horizon goes to transactions.dead with its re
 
 moneyTest('a poison message reaches transactions.dead after exactly the configured retries, with the reason', async t => {
   const c = await fundedCard(db, 'poison', 100000)
-  // PostgreSQL refuses a NUL character in jsonb: every attempt fails, nothing can classify it
-  const poison = txEvent(c, { type: 'refund', state: 'COMPLETION', amount: 100, token: `poison-\u0000-${token('p')}` })
+  const poison = txEvent(c, { type: 'refund', state: 'COMPLETION', amount: 100, token: `poison-${token('p')}` })
   const retriedBefore = await counterValue(registry, 'txn_worker_messages_retried_total', { queue: 'transactions' })
   const messageId = await publishTx(poison)
   const dead = await takeDead('transactions.dead')
@@ -155,6 +166,49 @@ moneyTest('an event the ledger can never apply is dead-lettered at once with its
   const notObject = await takeDead('transactions.dead')
   t.match(String(notObject.headers[HEADER_FAILURE_REASON]), /not a JSON object/)
   t.same(await money(c.account), { balance: 100000, available: 100000 })
+})
+
+moneyTest('a NUL character in a merchant name does not stop a clearing: it is applied', async t => {
+  const c = await fundedCard(db, 'nul', 100000)
+  const txToken = token('auth')
+  const { jitToken } = await authorize(db, c, 2500, { transactionToken: txToken })
+  const clearing = txEvent(c, {
+    type: 'authorization.clearing',
+    state: 'COMPLETION',
+    amount: 2500,
+    preceding: txToken,
+    isFinal: true,
+    jit: { token: token('jitc'), method: 'pgfs.authorization.capture', original: jitToken }
+  })
+  clearing.card_acceptor = { mid: '000000000011111', mcc: '5411', name: 'GROCERY\u0000 \ud800STORE', country_code: 'USA' }
+  const deadBefore = await queueDepth(amqp, 'transactions.dead')
+  await publishTx(clearing)
+  await waitFor(async () => (await getHold(db.sql, jitToken))?.state === 'CLOSED', 15_000, 'the clearing applied')
+  t.same(await money(c.account), { balance: 97500, available: 97500 }, 'auth 25; clear 25 final')
+  t.equal(await queueDepth(amqp, 'transactions.dead'), deadBefore, 'nothing dead-lettered')
+})
+
+moneyTest('a NUL in an early event\'s text: parked, then applied by the park loop', async t => {
+  const c = await fundedCard(db, 'nul-park', 100000)
+  const txToken = token('auth')
+  const jitToken = token('jit')
+  const clearing = txEvent(c, {
+    type: 'authorization.clearing',
+    state: 'COMPLETION',
+    amount: 1000,
+    preceding: txToken,
+    isFinal: true,
+    jit: { token: token('jitc'), method: 'pgfs.authorization.capture', original: jitToken }
+  })
+  clearing.card_acceptor = { name: 'CAFE\u0000', mcc: '5814' }
+  const parkedBefore = await counterValue(registry, 'txn_worker_events_parked_total')
+  await publishTx(clearing)
+  await waitFor(async () => await counterValue(registry, 'txn_worker_events_parked_total') > parkedBefore, 15_000, 'parked')
+  const [row] = await db.sql<Array<{ name: string }>>`select payload->'card_acceptor'->>'name' as name from parked_events where token = ${clearing.token as string}`
+  t.equal(row?.name, 'CAFE\ufffd')
+  await publishTx(txEvent(c, { type: 'authorization', state: 'PENDING', token: txToken, amount: 1000, standinApprovedBy: 'VISA', jit: { token: jitToken, method: 'pgfs.authorization' } }))
+  await waitFor(async () => (await money(c.account)).balance === 99000, 20_000, 'the parked clearing applied')
+  t.same(await money(c.account), { balance: 99000, available: 99000 })
 })
 
 t.test('the worker settings come from config', async t => {

@@ -1,10 +1,12 @@
 import t from 'tap'
-import { loadCard, loadUser } from '@jit/ledger'
-import { counterValue, createTestEnv, fundedCard, queueDepth, token, waitFor } from './helpers.js'
+import { loadCard, loadUser, upsertCard } from '@jit/ledger'
+import { counterValue, createTestEnv, fundedCard, queueDepth, sleep, token, waitFor } from './helpers.js'
 
 const env = await createTestEnv(t)
 const { db, cache, archive, amqp, registry } = env
 env.startWorker({ queues: ['webhooks', 'jit-funding'], loops: false, relay: false })
+// commands too, for a card.upsert between a transition and its redelivery
+env.startWorker({ queues: ['commands'], loops: false, relay: false })
 
 async function archived (eventToken: string, kind: 'webhook' | 'decision' = 'webhook') {
   return await waitFor(async () => await archive.findByToken(eventToken, kind), 15_000, `${kind} ${eventToken} archived`)
@@ -39,6 +41,43 @@ t.test('a card transition suspends the card and invalidates its cache entry befo
   })
   await archived(reinstated)
   t.equal((await loadCard(db.sql, c.card))?.status, 'ACTIVE')
+})
+
+t.test('a redelivered transition does not undo a later card.upsert; it only invalidates the cache again', async t => {
+  // one with the processor's own time, one without (its time is then the publish time, newer on a re-send)
+  for (const withTime of [true, false]) {
+    const c = await fundedCard(db, `ct-redeliver-${String(withTime)}`, 0)
+    await upsertCard(db.sql, { card_token: c.card, user_token: c.user, status: 'UNACTIVATED', expiration: '2099-12' })
+    const transition: Record<string, unknown> = { token: token('ct-act'), card_token: c.card, user_token: c.user, state: 'ACTIVE' }
+    if (withTime) transition.created_time = new Date().toISOString()
+    await env.sendEvent('webhook.cardtransitions.ACTIVE', transition)
+    await archived(transition.token as string)
+    t.equal((await loadCard(db.sql, c.card))?.status, 'ACTIVE', 'the transition applied')
+    // the program suspends the card for fraud
+    await env.sendCommand('card.upsert', { card_token: c.card, user_token: c.user, status: 'SUSPENDED', expiration: '2099-12', version: 10 })
+    await waitFor(async () => (await loadCard(db.sql, c.card))?.status === 'SUSPENDED', 15_000, 'the card.upsert applied')
+    await cache.set('card', c.card, { card_token: c.card, status: 'SUSPENDED' })
+    if (!withTime) await sleep(1100) // publish times have second precision
+    // the processor re-sends the old transition (same event token)
+    const before = await counterValue(registry, 'txn_worker_duplicates_skipped_total', { queue: 'webhooks' })
+    await env.sendEvent('webhook.cardtransitions.ACTIVE', transition)
+    await waitFor(async () => await counterValue(registry, 'txn_worker_duplicates_skipped_total', { queue: 'webhooks' }) > before, 15_000, 'the redelivery handled')
+    t.equal((await loadCard(db.sql, c.card))?.status, 'SUSPENDED', `${withTime ? 'timed' : 'untimed'} redelivery: the card stays suspended`)
+    t.equal(await cache.get('card', c.card), undefined, 'the cache entry invalidated again')
+  }
+  t.equal(await queueDepth(amqp, 'webhooks.dead'), 0)
+})
+
+t.test('a NUL character in a webhook is archived as U+FFFD, not dead-lettered', async t => {
+  const eventToken = token('nul')
+  await env.sendEvent('webhook.transactions.authorization', {
+    token: eventToken, type: 'authorization', state: 'PENDING', user_token: 'u-nul\u0000', card_acceptor: { name: 'GROCERY\u0000' }, 'memo\u0000': 'x'
+  })
+  const doc = await archived(eventToken)
+  t.equal(doc.user_token, 'u-nul\ufffd')
+  t.same(doc.body.card_acceptor, { name: 'GROCERY\ufffd' })
+  t.equal(doc.body['memo\ufffd'], 'x', 'keys too')
+  t.equal(await queueDepth(amqp, 'webhooks.dead'), 0)
 })
 
 t.test('a user transition changes the user status and invalidates the user entry', async t => {

@@ -25,6 +25,36 @@ const FAMILY = new RegExp(WEBHOOK_FAMILY_PATTERN)
 const EXAMPLE = '{"transactions": [{"token": "...", ...}]}'
 const MAX_EVENT_ERRORS = 10
 
+/**
+ * Deepest nesting of objects and arrays accepted in one event (the event object itself is level
+ * 1). Processor events nest a handful of levels; thousands of levels are accepted by JSON.parse
+ * but overflow the stack of every recursive step downstream (serializing, storing, masking), so
+ * such an event would fail in the worker forever instead of being refused here.
+ */
+export const MAX_EVENT_DEPTH = 32
+
+/** How deeply objects and arrays nest in a JSON text JSON.parse accepted (iterative: no recursion). */
+function nestingDepth (text: string): number {
+  let depth = 0
+  let max = 0
+  let i = 0
+  while (i < text.length) {
+    const c = text[i]
+    if (c === '"') {
+      i = skipString(text, i)
+      continue
+    }
+    if (c === '{' || c === '[') {
+      depth++
+      if (depth > max) max = depth
+    } else if (c === '}' || c === ']') {
+      depth--
+    }
+    i++
+  }
+  return max
+}
+
 function isObject (value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
@@ -117,7 +147,7 @@ function problem (error: string, message: string, errors?: Array<{ path: string,
  *
  * Only what routing and de-duplication need is checked: a JSON object with exactly one property
  * (the family, lower-case), holding 1..{@link MAX_WEBHOOK_BATCH} objects that each have a
- * non-empty string `token`. Everything else passes untouched, and each event keeps its exact
+ * non-empty string `token`, nested at most {@link MAX_EVENT_DEPTH} levels. Everything else passes untouched, and each event keeps its exact
  * bytes (`raw`): re-serializing would turn `12.50` into `12.5` and lose digits of long numbers,
  * and the record of truth for money should reach the ledger as the processor wrote it.
  * A family we do not know yet is accepted (the family list is partly unverified and grows).
@@ -170,6 +200,15 @@ export function parseWebhookBatch (rawBody: Buffer): BatchResult {
   const raws = scanElements(text, member.valueStart)
   // Cannot differ for text JSON.parse accepted; if it ever did, refuse rather than publish wrong bytes.
   if (raws.length !== events.length) throw new Error(`webhook batch scan found ${raws.length} events, JSON.parse ${events.length}`)
+  const tooDeep: Array<{ path: string, message: string }> = []
+  for (const [index, raw] of raws.entries()) {
+    const depth = nestingDepth(raw)
+    if (depth > MAX_EVENT_DEPTH) tooDeep.push({ path: `${path}/${index}`, message: `Nested ${depth} levels deep; at most ${MAX_EVENT_DEPTH} allowed` })
+    if (tooDeep.length >= MAX_EVENT_ERRORS) break
+  }
+  if (tooDeep.length > 0) {
+    return problem('EVENT_TOO_DEEP', `an event may nest objects and arrays at most ${MAX_EVENT_DEPTH} levels deep (${tooDeep.length} too deep)`, tooDeep)
+  }
   return {
     ok: true,
     batch: {

@@ -43,6 +43,25 @@ t.test('problems are named', async t => {
   }
 })
 
+t.test('events may nest 32 levels; deeper ones are refused before anything downstream recurses into them', async t => {
+  // the event object itself is level 1
+  const event = (levels: number): string => `{"token":"t${levels}","x":${'{"a":'.repeat(levels - 1)}1${'}'.repeat(levels - 1)}}`
+  const ok = parseWebhookBatch(Buffer.from(`{"transactions":[${event(32)}]}`))
+  t.ok(ok.ok, '32 levels pass')
+  if (ok.ok) t.equal(ok.batch.events[0]?.raw, event(32))
+  const strings = parseWebhookBatch(Buffer.from(`{"transactions":[{"token":"s","memo":"${'[{'.repeat(100)}"}]}`))
+  t.ok(strings.ok, 'brackets inside strings are text, not nesting')
+  const refused = parseWebhookBatch(Buffer.from(`{"transactions":[{"token":"fine"},${event(33)}]}`))
+  t.notOk(refused.ok)
+  if (!refused.ok) {
+    t.equal(refused.problem.error, 'EVENT_TOO_DEEP')
+    t.same(refused.problem.errors, [{ path: '/transactions/1', message: 'Nested 33 levels deep; at most 32 allowed' }])
+  }
+  // 6,000 levels: JSON.parse takes it; JSON.stringify downstream would overflow the stack
+  const huge = parseWebhookBatch(Buffer.from(`{"transactions":[${event(6000)}]}`))
+  t.equal(huge.ok ? 'ok' : huge.problem.error, 'EVENT_TOO_DEEP')
+})
+
 t.test('message ids: UUID-shaped, deterministic, distinct per family and token', async t => {
   const id = webhookMessageId('transactions', 'txn-1')
   t.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)

@@ -106,7 +106,8 @@ t.test('POST /v1/webhooks/marqeta on the real broker', async t => {
     ['a numeric token', { transactions: [{ token: 42, type: 'authorization' }] }, 'INVALID_EVENT', /token/],
     ['an empty token', { transactions: [{ token: '' }] }, 'INVALID_EVENT', /token/],
     ['an event that is not an object', { transactions: ['txn-1'] }, 'INVALID_EVENT', undefined],
-    ['a family name that is not lower-case words', { 'Trans.Actions': [{ token: 'a' }] }, 'INVALID_FAMILY', undefined]
+    ['a family name that is not lower-case words', { 'Trans.Actions': [{ token: 'a' }] }, 'INVALID_FAMILY', undefined],
+    ['an event nested 40 levels deep', `{"transactions": [{"token": "deep", "x": ${'['.repeat(39)}1${']'.repeat(39)}}]}`, 'EVENT_TOO_DEEP', /at most 32 levels/]
   ]
   for (const [name, body, error, message] of refused) {
     t.test(`${name} is a 400 naming the problem, nothing published`, async t => {
@@ -123,6 +124,13 @@ t.test('POST /v1/webhooks/marqeta on the real broker', async t => {
   t.test('an event without token names the field', async t => {
     const res = await post({ transactions: [transaction('ok'), { type: 'authorization' }] })
     t.same(res.json().errors, [{ path: '/transactions/1/token', message: 'Required property' }])
+  })
+
+  t.test('a too deeply nested event names its place and depth', async t => {
+    const res = await post(`{"transactions": [{"token": "fine"}, {"token": "deep", "x": ${'{"a":'.repeat(39)}1${'}'.repeat(39)}}]}`)
+    t.equal(res.statusCode, 400)
+    t.same(res.json().errors, [{ path: '/transactions/1', message: 'Nested 40 levels deep; at most 32 allowed' }])
+    t.same(await drain(reader), [], 'not even the fine event was published')
   })
 
   t.test('a body over WEBHOOK_MAX_BODY_BYTES is a 413 JSON error, nothing published', async t => {

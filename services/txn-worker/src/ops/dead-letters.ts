@@ -26,6 +26,10 @@ export interface RedriveResult {
   redriven: number
   /** Messages moved per target queue. */
   byQueue: Record<string, number>
+  /** Messages left in the dead queue because their target queue does not exist, per target. */
+  unroutable: Record<string, number>
+  /** Messages left in the dead queue because their body could not be re-encoded. */
+  unencodable: number
 }
 
 /** A dead queue's name from either `transactions` or `transactions.dead`. */
@@ -59,7 +63,10 @@ function describe (deadQueue: string, msg: Message): DeadLetter {
     originalQueue: headerString(headers, HEADER_ORIGINAL_QUEUE) ?? workQueueOf(deadQueue),
     messageId: msg.messageId ?? null,
     routingKey: headerString(headers, HEADER_ORIGINAL_ROUTING_KEY) ?? (typeof msg.type === 'string' ? msg.type : null),
-    reason: headerString(headers, HEADER_FAILURE_REASON),
+    // A message the consumer could not even copy was rejected as it arrived: the broker's own
+    // header says so (the cause is in the worker's log).
+    reason: headerString(headers, HEADER_FAILURE_REASON) ??
+      (headerString(headers, 'x-first-death-reason') === 'rejected' ? 'rejected by the consumer as it arrived (see the worker log)' : null),
     retryCount: headerInt(headers, HEADER_RETRY_COUNT),
     firstFailedAt: headerString(headers, HEADER_FIRST_FAILED_AT),
     timestamp: msg.timestamp ?? null,
@@ -111,51 +118,80 @@ const RESET_HEADERS = [HEADER_RETRY_COUNT, HEADER_FAILURE_REASON, HEADER_FIRST_F
 /**
  * Moves messages of a dead-letter queue back into the work queue they failed in (straight to
  * that queue through the default exchange, never through `cards.events`, which would fan them
- * out to every subscriber again), each one published with confirms before it is acknowledged
- * here: a crash in between gives a duplicate (the handlers are idempotent), never a loss. The
- * retry count starts again; the last failure reason is kept as `x-redriven-reason`.
+ * out to every subscriber again), each one published `mandatory` with confirms before it is
+ * acknowledged here: a crash in between gives a duplicate (the handlers are idempotent), never a
+ * loss. A message whose target queue does not exist (the broker returns it) or whose body cannot
+ * be re-encoded stays in the dead queue (counted in `unroutable` / `unencodable`). The retry count
+ * starts again; the last failure reason is kept as `x-redriven-reason`.
  * @param opts.limit - at most this many @default the queue's depth when the redrive starts
  */
 export async function redriveDeadLetters (amqp: Amqp, opts: { queue: string, limit?: number }): Promise<RedriveResult> {
   const deadQueue = deadQueueOf(opts.queue)
-  const result: RedriveResult = { deadQueue, redriven: 0, byQueue: {} }
+  const result: RedriveResult = { deadQueue, redriven: 0, byQueue: {}, unroutable: {}, unencodable: 0 }
   const { messageCount } = await amqp.connection.queueDeclare({ queue: deadQueue, passive: true })
   // bounded by the depth at the start: a message failing again at once cannot keep this running
   const limit = Math.min(opts.limit ?? messageCount, messageCount)
   await withChannel(amqp, async ch => {
     await ch.confirmSelect()
-    for (let i = 0; i < limit; i++) {
-      const msg = await ch.basicGet({ queue: deadQueue })
-      if (msg === undefined) break
-      const headers: Record<string, unknown> = { ...msg.headers }
-      const reason = headerString(headers, HEADER_FAILURE_REASON)
-      for (const h of RESET_HEADERS) Reflect.deleteProperty(headers, h)
-      if (reason !== null) headers['x-redriven-reason'] = reason
-      headers['x-redriven-at'] = new Date().toISOString()
-      const target = headerString(msg.headers, HEADER_ORIGINAL_QUEUE) ?? workQueueOf(deadQueue)
-      const json = msg.contentType === 'application/json' && !Buffer.isBuffer(msg.body)
-      const body = Buffer.isBuffer(msg.body)
-        ? msg.body
-        : Buffer.from(json ? JSON.stringify(msg.body) : String(msg.body), 'utf8')
-      try {
-        await ch.basicPublish({
-          exchange: '',
-          routingKey: target,
-          contentType: msg.contentType,
-          messageId: msg.messageId,
-          type: msg.type,
-          timestamp: msg.timestamp,
-          correlationId: msg.correlationId,
-          headers,
-          durable: true
-        }, body)
-      } catch (err) {
-        ch.basicNack({ deliveryTag: msg.deliveryTag, requeue: true })
-        throw err
+    // The broker sends basic.return before the basic.ack of the same message; rabbitmq-client
+    // emits it from a setImmediate, so one setImmediate after the confirm it has been seen.
+    let returned = false
+    ch.on('basic.return', () => { returned = true })
+    // Kept unacknowledged until the end, so basicGet does not hand them out again; then put back.
+    const kept: number[] = []
+    try {
+      for (let i = 0; i < limit; i++) {
+        const msg = await ch.basicGet({ queue: deadQueue })
+        if (msg === undefined) break
+        const headers: Record<string, unknown> = { ...msg.headers }
+        const reason = headerString(headers, HEADER_FAILURE_REASON)
+        for (const h of RESET_HEADERS) Reflect.deleteProperty(headers, h)
+        if (reason !== null) headers['x-redriven-reason'] = reason
+        headers['x-redriven-at'] = new Date().toISOString()
+        const target = headerString(msg.headers, HEADER_ORIGINAL_QUEUE) ?? workQueueOf(deadQueue)
+        const json = msg.contentType === 'application/json' && !Buffer.isBuffer(msg.body)
+        let body: Buffer
+        try {
+          body = Buffer.isBuffer(msg.body)
+            ? msg.body
+            : Buffer.from(json ? JSON.stringify(msg.body) : String(msg.body), 'utf8')
+        } catch {
+          // e.g. nested too deep to serialize again: it stays where it is
+          kept.push(msg.deliveryTag)
+          result.unencodable++
+          continue
+        }
+        returned = false
+        try {
+          await ch.basicPublish({
+            exchange: '',
+            routingKey: target,
+            mandatory: true,
+            contentType: msg.contentType,
+            messageId: msg.messageId,
+            type: msg.type,
+            timestamp: msg.timestamp,
+            correlationId: msg.correlationId,
+            headers,
+            durable: true
+          }, body)
+          await new Promise(resolve => setImmediate(resolve))
+        } catch (err) {
+          ch.basicNack({ deliveryTag: msg.deliveryTag, requeue: true })
+          throw err
+        }
+        if (returned) {
+          // No such queue: acknowledging would drop the message.
+          kept.push(msg.deliveryTag)
+          result.unroutable[target] = (result.unroutable[target] ?? 0) + 1
+          continue
+        }
+        ch.basicAck({ deliveryTag: msg.deliveryTag })
+        result.redriven++
+        result.byQueue[target] = (result.byQueue[target] ?? 0) + 1
       }
-      ch.basicAck({ deliveryTag: msg.deliveryTag })
-      result.redriven++
-      result.byQueue[target] = (result.byQueue[target] ?? 0) + 1
+    } finally {
+      for (const deliveryTag of kept) ch.basicNack({ deliveryTag, requeue: true })
     }
   })
   return result

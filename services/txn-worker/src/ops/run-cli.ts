@@ -137,7 +137,11 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
         const limit = positiveInt('limit', values.limit as string | undefined)
         const result = await redriveDeadLetters(connections.amqp, { queue: values.queue as string, ...(limit === undefined ? {} : { limit }) })
         io.stdout(`${result.redriven} message(s) moved from ${result.deadQueue}: ${JSON.stringify(result.byQueue)}\n`)
-        return EXIT.ok
+        const unroutable = Object.values(result.unroutable).reduce((a, b) => a + b, 0)
+        if (unroutable + result.unencodable === 0) return EXIT.ok
+        if (unroutable > 0) io.stderr(`jit-ops: ${unroutable} message(s) left in ${result.deadQueue}, their queue does not exist: ${JSON.stringify(result.unroutable)}\n`)
+        if (result.unencodable > 0) io.stderr(`jit-ops: ${result.unencodable} message(s) left in ${result.deadQueue}, their body cannot be re-encoded\n`)
+        return EXIT.failed
       }
       case 'invariants': {
         const violations = await checkLedgerInvariants(connections.db.sql)

@@ -17,7 +17,9 @@ const DEFAULT_JOURNAL_LIMIT = 100
 const MAX_JOURNAL_LIMIT = 500
 const OPEN_HOLDS_SHOWN = 100
 
-const Token = Type.String({ minLength: 1, maxLength: 64 })
+// Printable text only: a control character (a NUL above all, which PostgreSQL refuses in text)
+// can be no token, so it is a 400 naming the parameter rather than a 500 from the query.
+const Token = Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]+$', description: 'A token: 1-64 characters, no control characters' })
 const Minor = Type.Integer({ description: 'Integer minor units' })
 const Decimal = Type.Union([Type.String(), Type.Null()], { description: 'The same amount as an exact decimal string of major units' })
 const Time = Type.String({ format: 'date-time' })
