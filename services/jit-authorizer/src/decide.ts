@@ -91,6 +91,9 @@ function currentMonth (timezone: string, now = new Date()): string {
   return `${year}-${month}`
 }
 
+/** The cached marker of a scope without limits. */
+interface NoLimits { none: true, revision: 0 }
+
 interface Snapshot {
   user: UserRecord | null
   card: CardRecord | null
@@ -110,29 +113,15 @@ export function createJitDecider (deps: JitDeciderDeps): {
   const { db, cache, profiler, logger, timezone } = deps
   const graceMs = deps.graceMs ?? 200
 
-  async function snapshot (userToken: string, cardToken: string | null, currency: string, fresh: boolean): Promise<Snapshot> {
-    if (fresh) {
-      const [user, card, cardLimits, userLimits] = await Promise.all([
-        loadUser(db.sql, userToken),
-        cardToken === null ? null : loadCard(db.sql, cardToken),
-        cardToken === null ? null : loadLimits(db.sql, 'card', cardToken, currency),
-        loadLimits(db.sql, 'user', userToken, currency)
-      ])
-      // drop the stale entries in the background: the decision does not wait for Redis
-      Promise.all([
-        cache.invalidate('user', userToken),
-        cardToken === null ? null : cache.invalidate('card', cardToken),
-        cardToken === null ? null : cache.invalidate('limits', `card:${cardToken}:${currency}`),
-        cache.invalidate('limits', `user:${userToken}:${currency}`)
-      ]).catch(() => {})
-      return { user, card, cardLimits, userLimits }
-    }
-    return {
-      user: await cache.getOrLoad('user', userToken, async () => await loadUser(db.sql, userToken)),
-      card: cardToken === null ? null : await cache.getOrLoad('card', cardToken, async () => await loadCard(db.sql, cardToken)),
-      cardLimits: cardToken === null ? null : await cache.getOrLoad('limits', `card:${cardToken}:${currency}`, async () => await loadLimits(db.sql, 'card', cardToken, currency)),
-      userLimits: await cache.getOrLoad('limits', `user:${userToken}:${currency}`, async () => await loadLimits(db.sql, 'user', userToken, currency))
-    }
+  /**
+   * A scope's limits through the cache. "No limits" (the common case) is cached too, as a
+   * revision-0 marker, so a decision without limits does not query PostgreSQL for them; limits
+   * set later invalidate the entry, and the ledger statement compares the revision anyway.
+   */
+  async function cachedLimits (scope: 'user' | 'card', token: string, currency: string): Promise<LimitsRecord | null> {
+    const entry = await cache.getOrLoad<LimitsRecord | NoLimits>('limits', `${scope}:${token}:${currency}`,
+      async () => (await loadLimits(db.sql, scope, token, currency)) ?? { none: true, revision: 0 })
+    return entry === null || 'none' in entry ? null : entry
   }
 
   /** A TIMEOUT decline answered at the deadline without waiting for the ledger (same body as recorded). */
@@ -257,18 +246,30 @@ export function createJitDecider (deps: JitDeciderDeps): {
 
     /** The checks on (cached) user, card and limits; sets the request's decline and account. */
     async function screen (request: JitDecisionRequest, fresh: boolean, t: ReturnType<typeof profiler.start>): Promise<Snapshot> {
-      let snap: Snapshot
-      if (fresh) {
-        snap = await t.stage('user_lookup', async () => await snapshot(userToken, cardToken, currency, true))
-      } else {
-        const user = await t.stage('user_lookup', async () => await cache.getOrLoad('user', userToken, async () => await loadUser(db.sql, userToken)))
-        const card = await t.stage('card_lookup', async () => cardToken === null ? null : await cache.getOrLoad('card', cardToken, async () => await loadCard(db.sql, cardToken)))
-        const [cardLimits, userLimits] = await t.stage('limits_check', async () => await Promise.all([
-          cardToken === null ? null : cache.getOrLoad('limits', `card:${cardToken}:${currency}`, async () => await loadLimits(db.sql, 'card', cardToken, currency)),
-          cache.getOrLoad('limits', `user:${userToken}:${currency}`, async () => await loadLimits(db.sql, 'user', userToken, currency))
+      // the three lookups are independent: run at once (one cache round trip), each timed;
+      // after a stale-cache refusal they read PostgreSQL directly
+      const [user, card, [cardLimits, userLimits]] = await Promise.all([
+        t.stage('user_lookup', async () => fresh
+          ? await loadUser(db.sql, userToken)
+          : await cache.getOrLoad('user', userToken, async () => await loadUser(db.sql, userToken))),
+        t.stage('card_lookup', async () => cardToken === null
+          ? null
+          : fresh ? await loadCard(db.sql, cardToken) : await cache.getOrLoad('card', cardToken, async () => await loadCard(db.sql, cardToken))),
+        t.stage('limits_check', async () => await Promise.all([
+          cardToken === null ? null : fresh ? loadLimits(db.sql, 'card', cardToken, currency) : cachedLimits('card', cardToken, currency),
+          fresh ? loadLimits(db.sql, 'user', userToken, currency) : cachedLimits('user', userToken, currency)
         ]))
-        snap = { user, card, cardLimits, userLimits }
+      ])
+      if (fresh) {
+        // drop the stale entries in the background: the decision does not wait for Redis
+        Promise.all([
+          cache.invalidate('user', userToken),
+          cardToken === null ? null : cache.invalidate('card', cardToken),
+          cardToken === null ? null : cache.invalidate('limits', `card:${cardToken}:${currency}`),
+          cache.invalidate('limits', `user:${userToken}:${currency}`)
+        ]).catch(() => {})
       }
+      const snap: Snapshot = { user, card, cardLimits, userLimits }
       request.declineReason = screenDecline(snap, request)
       request.accountToken = snap.card?.account_token ?? snap.card?.user_token ?? userToken
       return snap

@@ -67,5 +67,8 @@ t.test('JIT decision latency', async t => {
   await run('sequential, many accounts', 1000, 1, spread)
   await run('16 in flight, many accounts', 3000, 16, spread)
   await run('16 in flight, one hot account behind 200 cards', 3000, 16, onHot)
+  // where the time goes, from the authorizer's own profiler (last 60 s window)
+  const snapshot = (stack.authorizer as unknown as { profiler: { snapshot: () => { stages: Record<string, { p50: number | null, p99: number | null }> } } }).profiler.snapshot()
+  for (const [stage, s] of Object.entries(snapshot.stages)) t.comment(`stage ${stage}: p50 ${s.p50?.toFixed(2)} ms, p99 ${s.p99?.toFixed(2)} ms`)
   t.same(await checkLedgerInvariants(db.sql), [], 'ledger invariants hold after the run')
 })
