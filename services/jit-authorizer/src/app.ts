@@ -1,6 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import underPressure from '@fastify/under-pressure'
-import swagger, { type SwaggerTransform } from '@fastify/swagger'
+import { apiDocs, OPENAPI_PATH, type RouteDoc } from '@jit/api-docs'
 import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
 import { parseBasicAuth, type JitAuthorizerConfigT } from '@jit/config'
@@ -21,21 +21,6 @@ export interface JitAuthorizerDeps {
   /** For /ready; absent in tests that build the app from bare clients. */
   connections?: Connections
 }
-
-/** How a route reads in the OpenAPI document, beyond what its own schemas say. */
-interface RouteDoc {
-  summary: string
-  description?: string
-  /** The documented request body, when the validated one is deliberately looser. */
-  body?: unknown
-  /** Response descriptions by status code. */
-  responses?: Record<string, string>
-  /** Media types of the answers (default application/json). */
-  produces?: string[]
-}
-
-const OPENAPI_PATH = '/openapi.json'
-const BASIC_AUTH = [{ basicAuth: [] }]
 
 const ROUTE_DOCS: Record<string, RouteDoc> = {
   'POST /v1/jit-funding': {
@@ -60,37 +45,6 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
 }
 
 /**
- * Adds the route docs above to each route's schema for the document only (validation and
- * serialization keep the route's own schema). Routes under /v1/ are the authenticated API;
- * the rest are the unauthenticated ops routes.
- */
-const openapiTransform: SwaggerTransform = ({ schema, url, route }) => {
-  const method = Array.isArray(route.method) ? route.method.join(',') : route.method
-  const doc = ROUTE_DOCS[`${method} ${url}`]
-  const secured = url.startsWith('/v1/')
-  const out: Record<string, unknown> = { ...schema, tags: schema?.tags ?? [secured ? 'jit-funding' : 'ops'] }
-  if (doc !== undefined) {
-    out.summary = schema?.summary ?? doc.summary
-    if (schema?.description === undefined && doc.description !== undefined) out.description = doc.description
-    if (doc.body !== undefined) out.body = doc.body
-    if (doc.produces !== undefined) out.produces = doc.produces
-  }
-  if (secured) out.security = BASIC_AUTH
-  const responses = schema?.response as Record<string, object> | undefined
-  if (responses !== undefined) {
-    out.response = Object.fromEntries(Object.entries(responses).map(([status, s]) => {
-      const extra: Record<string, unknown> = {}
-      const text = doc?.responses?.[status]
-      if (text !== undefined) extra['x-response-description'] = text
-      if (secured && status === '401') extra.headers = { 'WWW-Authenticate': { type: 'string', description: 'Basic realm="jit-funding"' } }
-      if (secured && status === '503') extra.headers = { 'Retry-After': { type: 'string', description: 'Seconds' } }
-      return [status, { ...s, ...extra }]
-    }))
-  }
-  return { schema: out, url }
-}
-
-/**
  * The jit-authorizer app: the JIT funding route, under-pressure protection and the ops routes.
  * Never listens (server.ts does), so tests build it and inject.
  */
@@ -112,27 +66,13 @@ export async function buildApp (deps: JitAuthorizerDeps): Promise<FastifyInstanc
 
   // Before any route, so every route is in the document (served on /openapi.json and written
   // to docs/openapi/jit-authorizer.json by `pnpm run docs`).
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'jit-authorizer',
-        version: '0.1.0',
-        description: 'Answers the processor\'s Gateway JIT funding requests: approve (200) or decline with a reason (402), recording every decision in the ledger.'
-      },
-      tags: [
-        { name: 'jit-funding', description: 'The processor-facing Gateway JIT funding endpoint (Basic auth)' },
-        { name: 'ops', description: 'Health, readiness, metrics and this document (no auth)' }
-      ],
-      components: {
-        securitySchemes: {
-          basicAuth: { type: 'http', scheme: 'basic', description: '`JIT_BASIC_AUTH`, or `JIT_BASIC_AUTH_PREVIOUS` during a rotation' }
-        }
-      }
-    },
-    // 3.1 takes JSON Schema as is: the document shows exactly the schemas the routes validate with
-    convertConstToEnum: false,
-    transform: openapiTransform
+  await app.register(apiDocs, {
+    title: 'jit-authorizer',
+    description: 'Answers the processor\'s Gateway JIT funding requests: approve (200) or decline with a reason (402), recording every decision in the ledger.',
+    apiTag: { name: 'jit-funding', description: 'The processor-facing Gateway JIT funding endpoint (Basic auth)' },
+    basicAuthDescription: '`JIT_BASIC_AUTH`, or `JIT_BASIC_AUTH_PREVIOUS` during a rotation',
+    wwwAuthenticate: 'Basic realm="jit-funding"',
+    routes: ROUTE_DOCS
   })
 
   await app.register(underPressure, {
@@ -171,11 +111,6 @@ export async function buildApp (deps: JitAuthorizerDeps): Promise<FastifyInstanc
     overloadResponse: config.JIT_OVERLOAD_RESPONSE,
     budgetMs: config.JIT_DECISION_BUDGET_MS,
     registry
-  })
-  await app.register(async (scope) => {
-    scope.get(OPENAPI_PATH, {
-      schema: { response: { 200: { type: 'object', additionalProperties: true } } }
-    }, async () => app.swagger())
   })
   app.decorate('profiler', profiler)
   return app

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
-import swagger, { type SwaggerTransform } from '@fastify/swagger'
+import { apiDocs, OPENAPI_PATH, type RouteDoc } from '@jit/api-docs'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { parseBasicAuth, type TxnWorkerConfigT } from '@jit/config'
@@ -19,19 +19,6 @@ export interface TxnWorkerAppDeps {
   /** Extra readiness, e.g. false once the worker is stopping. */
   ready?: () => boolean
 }
-
-/** How a route reads in the OpenAPI document, beyond what its own schemas say. */
-interface RouteDoc {
-  summary: string
-  description?: string
-  /** Response descriptions by status code. */
-  responses?: Record<string, string>
-  /** Media types of the answers (default application/json). */
-  produces?: string[]
-}
-
-const OPENAPI_PATH = '/openapi.json'
-const BASIC_AUTH = [{ basicAuth: [] }]
 
 function operatorDoc (summary: string, description: string, missing: string): RouteDoc {
   return {
@@ -56,35 +43,6 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
   'GET /ready': { summary: 'Readiness', responses: { 200: 'Every required dependency answers', 503: 'A required dependency is down, or the worker is stopping' } },
   'GET /metrics': { summary: 'Prometheus metrics', produces: ['text/plain'], responses: { 200: 'Prometheus text exposition format' } },
   [`GET ${OPENAPI_PATH}`]: { summary: 'This OpenAPI document', responses: { 200: 'The OpenAPI 3.1 document of this service' } }
-}
-
-/**
- * Adds the route docs above to each route's schema for the document only (validation and
- * serialization keep the route's own schema). Routes under /v1/ are the operator API (Basic
- * auth); the rest are the unauthenticated ops routes.
- */
-const openapiTransform: SwaggerTransform = ({ schema, url, route }) => {
-  const method = Array.isArray(route.method) ? route.method.join(',') : route.method
-  const doc = ROUTE_DOCS[`${method} ${url}`]
-  const secured = url.startsWith('/v1/')
-  const out: Record<string, unknown> = { ...schema, tags: schema?.tags ?? [secured ? 'operator' : 'ops'] }
-  if (doc !== undefined) {
-    out.summary = schema?.summary ?? doc.summary
-    if (schema?.description === undefined && doc.description !== undefined) out.description = doc.description
-    if (doc.produces !== undefined) out.produces = doc.produces
-  }
-  if (secured) out.security = BASIC_AUTH
-  const responses = schema?.response as Record<string, object> | undefined
-  if (responses !== undefined) {
-    out.response = Object.fromEntries(Object.entries(responses).map(([status, s]) => {
-      const extra: Record<string, unknown> = {}
-      const text = doc?.responses?.[status]
-      if (text !== undefined) extra['x-response-description'] = text
-      if (secured && status === '401') extra.headers = { 'WWW-Authenticate': { type: 'string', description: 'Basic realm="jit-operator", charset="UTF-8"' } }
-      return [status, { ...s, ...extra }]
-    }))
-  }
-  return { schema: out, url }
 }
 
 /**
@@ -121,27 +79,13 @@ export async function buildApp (deps: TxnWorkerAppDeps): Promise<FastifyInstance
 
   // Before any route, so every route is in the document (served on /openapi.json and written
   // to docs/openapi/txn-worker.json by `pnpm run docs`).
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'txn-worker',
-        version: '0.1.0',
-        description: 'The txn-worker\'s HTTP side: the read-only operator API over the ledger (accounts, holds, decisions, journals) and the ops routes.'
-      },
-      tags: [
-        { name: 'operator', description: 'Read-only operator API (Basic auth)' },
-        { name: 'ops', description: 'Health, readiness, metrics and this document (no auth)' }
-      ],
-      components: {
-        securitySchemes: {
-          basicAuth: { type: 'http', scheme: 'basic', description: '`OPERATOR_BASIC_AUTH`' }
-        }
-      }
-    },
-    // 3.1 takes JSON Schema as is: the document shows exactly the schemas the routes validate with
-    convertConstToEnum: false,
-    transform: openapiTransform
+  await app.register(apiDocs, {
+    title: 'txn-worker',
+    description: 'The txn-worker\'s HTTP side: the read-only operator API over the ledger (accounts, holds, decisions, journals) and the ops routes.',
+    apiTag: { name: 'operator', description: 'Read-only operator API (Basic auth)' },
+    basicAuthDescription: '`OPERATOR_BASIC_AUTH`',
+    wwwAuthenticate: 'Basic realm="jit-operator", charset="UTF-8"',
+    routes: ROUTE_DOCS
   })
 
   const opsOptions: Parameters<typeof opsRoutes>[1] = { registry: deps.registry, service: 'txn-worker' }
@@ -151,11 +95,6 @@ export async function buildApp (deps: TxnWorkerAppDeps): Promise<FastifyInstance
   await app.register(operatorRoutes, {
     db: deps.db,
     credentials: [parseBasicAuth(deps.config.OPERATOR_BASIC_AUTH)]
-  })
-  await app.register(async (scope) => {
-    scope.get(OPENAPI_PATH, {
-      schema: { response: { 200: { type: 'object', additionalProperties: true } } }
-    }, async () => app.swagger())
   })
   return app
 }

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import swagger, { type SwaggerTransform } from '@fastify/swagger'
+import { apiDocs, OPENAPI_PATH, type RouteDoc } from '@jit/api-docs'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { Static } from '@sinclair/typebox'
@@ -45,23 +45,6 @@ export interface AppDeps {
 /** Fastify server options server.ts may set (timeouts); the rest is fixed by the app. */
 export type AppServerOptions = Pick<FastifyServerOptions, 'connectionTimeout' | 'keepAliveTimeout' | 'requestTimeout' | 'pluginTimeout' | 'trustProxy'>
 
-/** How a route reads in the OpenAPI document, beyond what its own schemas say. */
-interface RouteDoc {
-  summary: string
-  description?: string
-  /** The documented request body, when the route reads the raw bytes itself. */
-  body?: unknown
-  /** Descriptions of request headers, by lower-case name. */
-  headers?: Record<string, string>
-  /** Response descriptions by status code. */
-  responses?: Record<string, string>
-  /** Media types of the answers (default application/json). */
-  produces?: string[]
-}
-
-const OPENAPI_PATH = '/openapi.json'
-const BASIC_AUTH = [{ basicAuth: [] }]
-
 // What parseWebhookBatch accepts, as a schema for readers; the route checks the raw bytes itself
 // (the signature covers them), so this is never used for validation.
 const WebhookBatchDoc = {
@@ -99,48 +82,6 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
   'GET /ready': { summary: 'Readiness', responses: { 200: 'RabbitMQ answers', 503: 'RabbitMQ is down, or the service is not accepting work' } },
   'GET /metrics': { summary: 'Prometheus metrics', produces: ['text/plain'], responses: { 200: 'Prometheus text exposition format' } },
   [`GET ${OPENAPI_PATH}`]: { summary: 'This OpenAPI document', responses: { 200: 'The OpenAPI 3.1 document of this service' } }
-}
-
-/**
- * Adds the route docs above to each route's schema for the document only (validation and
- * serialization keep the route's own schema). Routes under /v1/ are the authenticated API;
- * the rest are the unauthenticated ops routes.
- */
-const openapiTransform: SwaggerTransform = ({ schema, url, route }) => {
-  const method = Array.isArray(route.method) ? route.method.join(',') : route.method
-  const doc = ROUTE_DOCS[`${method} ${url}`]
-  const secured = url.startsWith('/v1/')
-  const out: Record<string, unknown> = { ...schema, tags: schema?.tags ?? [secured ? 'webhooks' : 'ops'] }
-  if (doc !== undefined) {
-    out.summary = schema?.summary ?? doc.summary
-    if (schema?.description === undefined && doc.description !== undefined) out.description = doc.description
-    if (doc.body !== undefined) out.body = doc.body
-    if (doc.produces !== undefined) out.produces = doc.produces
-  }
-  if (secured) out.security = BASIC_AUTH
-  const headers = schema?.headers as { properties?: Record<string, object> } | undefined
-  if (headers?.properties !== undefined) {
-    const properties: Record<string, object> = {}
-    for (const [name, s] of Object.entries(headers.properties)) {
-      // The security scheme documents Authorization; OpenAPI ignores it as a header parameter.
-      if (secured && name === 'authorization') continue
-      const text = doc?.headers?.[name]
-      properties[name] = text === undefined ? s : { ...s, description: text }
-    }
-    out.headers = { ...headers, properties }
-  }
-  const responses = schema?.response as Record<string, object> | undefined
-  if (responses !== undefined) {
-    out.response = Object.fromEntries(Object.entries(responses).map(([status, s]) => {
-      const extra: Record<string, unknown> = {}
-      const text = doc?.responses?.[status]
-      if (text !== undefined) extra['x-response-description'] = text
-      if (secured && status === '401') extra.headers = { 'WWW-Authenticate': { type: 'string', description: 'Basic realm="webhooks"' } }
-      if (secured && status === '503') extra.headers = { 'Retry-After': { type: 'string', description: 'Seconds' } }
-      return [status, { ...s, ...extra }]
-    }))
-  }
-  return { schema: out, url }
 }
 
 function errorCode (err: FastifyError, status: number): string {
@@ -204,27 +145,13 @@ export function buildApp (deps: AppDeps, serverOptions: AppServerOptions = {}): 
 
   // Before any route, so every route is in the document (served on /openapi.json and written
   // to docs/openapi/webhook-ingest.json by `pnpm run docs`).
-  app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: SERVICE_NAME,
-        version: '0.1.0',
-        description: 'Accepts the processor\'s webhooks: authenticated, optionally signed batches, answered 200 only once every event is durably published to RabbitMQ.'
-      },
-      tags: [
-        { name: 'webhooks', description: 'The processor-facing webhook endpoint (Basic auth; X-Marqeta-Signature when a secret is configured)' },
-        { name: 'ops', description: 'Health, readiness, metrics and this document (no auth)' }
-      ],
-      components: {
-        securitySchemes: {
-          basicAuth: { type: 'http', scheme: 'basic', description: '`WEBHOOK_BASIC_AUTH`, or `WEBHOOK_BASIC_AUTH_PREVIOUS` during a rotation' }
-        }
-      }
-    },
-    // 3.1 takes JSON Schema as is: the document shows exactly the schemas the routes validate with
-    convertConstToEnum: false,
-    transform: openapiTransform
+  app.register(apiDocs, {
+    title: SERVICE_NAME,
+    description: 'Accepts the processor\'s webhooks: authenticated, optionally signed batches, answered 200 only once every event is durably published to RabbitMQ.',
+    apiTag: { name: 'webhooks', description: 'The processor-facing webhook endpoint (Basic auth; X-Marqeta-Signature when a secret is configured)' },
+    basicAuthDescription: '`WEBHOOK_BASIC_AUTH`, or `WEBHOOK_BASIC_AUTH_PREVIOUS` during a rotation',
+    wwwAuthenticate: 'Basic realm="webhooks"',
+    routes: ROUTE_DOCS
   })
 
   // /health, /ready, /metrics: the shared ops routes, outside the webhook scope (no auth).
@@ -234,11 +161,6 @@ export function buildApp (deps: AppDeps, serverOptions: AppServerOptions = {}): 
     publisher: deps.publisher,
     metrics,
     publishTimeoutMs: deps.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS
-  })
-  app.register(async (scope) => {
-    scope.get(OPENAPI_PATH, {
-      schema: { response: { 200: { type: 'object', additionalProperties: true } } }
-    }, async () => app.swagger())
   })
   return app
 }
