@@ -314,3 +314,33 @@ moneyTest('classification: the method decides before the type, the state after',
   t.equal(classifyTransactionEvent({ ...base, type: 'authorization.clearing', state: 'DECLINED' }), 'ignored')
   t.equal(classifyTransactionEvent({ ...base, type: 'gpa.credit' }), 'ignored')
 })
+
+moneyTest('a DECLINED authorization never releases another purchase\'s hold through its links', async t => {
+  const { c, s } = await account('declinelinks')
+  const p1 = s.purchase(10000)
+  t.equal((await s.decide(p1)).outcome, 'approved')
+  // a different JIT token whose event points at P1's transaction
+  const stranger = webhookEvent(c, { type: 'authorization', state: 'DECLINED', amount: 500, preceding: p1.txToken, jit: { token: token('jitz'), method: 'pgfs.authorization', original: p1.jitToken }, timedOut: true })
+  await applyTransactionEvent(db.sql, stranger)
+  const hold = await getHold(db.sql, p1.jitToken)
+  t.equal(hold?.state, 'OPEN', 'P1 still holds its money')
+  t.equal(hold?.remaining, 10000)
+  t.same(await money(c.account), { balance: 100000, available: 90000 })
+})
+
+moneyTest('a decision recorded by a DECLINED webhook (the tombstone) is evented like every decision', async t => {
+  const { s } = await account('tombevent')
+  const p = s.purchase(10000)
+  await applyTransactionEvent(db.sql, s.declined(p, true))
+  t.equal(await outboxCount('jit.decision.declined', 'jit_token', p.jitToken), 1)
+  const [row] = await db.sql<Array<{ payload: Record<string, unknown> }>>`
+    select payload from outbox where routing_key = 'jit.decision.declined' and payload->>'jit_token' = ${p.jitToken}`
+  t.equal(row?.payload.decline_reason, 'TRANSACTION_NOT_PERMITTED')
+  t.equal(row?.payload.detail, 'TIMEOUT')
+})
+
+moneyTest('four-decimal currencies (CLF) are exact in the ledger too', async t => {
+  const [row] = await db.sql<Array<{ e: number, major: string }>>`select ledger_exponent('CLF') as e, ledger_major(12345, ledger_exponent('CLF'))::text as major`
+  t.equal(row?.e, 4)
+  t.equal(row?.major, '1.2345')
+})
