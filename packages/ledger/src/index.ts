@@ -6,7 +6,7 @@ export type {
 export { LEDGER_SQLSTATE, hasSqlState, isStaleCacheError, isBudgetExceededError } from './errors.js'
 export { decideJitFunding, recordTimeoutDecline, jitRequestFingerprint, TIMEOUT_DECLINE } from './decisions.js'
 export {
-  upsertUser, upsertCard, setLimits, setCardStatus, setUserStatus, loadUser, loadCard, loadLimits,
+  upsertUser, upsertCard, setLimits, setCardStatus, setUserStatus, loadUser, loadCard, loadLimits, limitsCacheKey,
   type UpsertResult, type UserStatus, type CardStatus, type UserRecord, type CardRecord, type LimitsRecord
 } from './provisioning.js'
 export { creditAccount, debitAccount, type MovementResult } from './accounts.js'

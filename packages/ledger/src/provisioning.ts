@@ -123,6 +123,15 @@ export async function setLimits (sql: Sql, limits: {
   `)
 }
 
+/**
+ * The cache key of a scope's limits (cache kind `limits`): the authorizer reads under it and the
+ * worker invalidates it when `limits.set` is applied, so both must build it the same way.
+ * Users and cards are cached under their own tokens (kinds `user` and `card`).
+ */
+export function limitsCacheKey (scope: 'user' | 'card', token: string, currency: string): string {
+  return `${scope}:${token}:${currency}`
+}
+
 /** Loaders for the cache: the authoritative rows, or null. */
 export async function loadUser (sql: Sql, userToken: string): Promise<UserRecord | null> {
   const [row] = await sql<UserRecord[]>`

@@ -3,12 +3,12 @@ import type { Cache } from '@jit/redis'
 import type { Database } from '@jit/postgres'
 import type { Profiler } from '@jit/profiler'
 import {
-  classifyJitMethod, currencyExponent, isKnownCurrency, isUnstorableText, parseAmount, MoneyError,
+  classifyJitMethod, formatAmount, isKnownCurrency, isUnstorableText, parseAmount, MoneyError,
   type InboundJitFundingT as InboundJitFunding, type JitFundingRequestT as JitFundingRequest, type JitFundingSource
 } from '@jit/contracts'
 import {
   decideJitFunding, recordTimeoutDecline, jitRequestFingerprint, isStaleCacheError, isBudgetExceededError, TIMEOUT_DECLINE,
-  loadUser, loadCard, loadLimits,
+  loadUser, loadCard, loadLimits, limitsCacheKey,
   type JitDecisionRequest, type JitDecisionResult, type JitEcho, type UserRecord, type CardRecord, type LimitsRecord
 } from '@jit/ledger'
 
@@ -119,7 +119,7 @@ export function createJitDecider (deps: JitDeciderDeps): {
    * set later invalidate the entry, and the ledger statement compares the revision anyway.
    */
   async function cachedLimits (scope: 'user' | 'card', token: string, currency: string): Promise<LimitsRecord | null> {
-    const entry = await cache.getOrLoad<LimitsRecord | NoLimits>('limits', `${scope}:${token}:${currency}`,
+    const entry = await cache.getOrLoad<LimitsRecord | NoLimits>('limits', limitsCacheKey(scope, token, currency),
       async () => (await loadLimits(db.sql, scope, token, currency)) ?? { none: true, revision: 0 })
     return entry === null || 'none' in entry ? null : entry
   }
@@ -182,14 +182,13 @@ export function createJitDecider (deps: JitDeciderDeps): {
     try {
       if (!isKnownCurrency(rawCurrency)) throw new MoneyError('UNKNOWN_CURRENCY', `unknown currency ${rawCurrency}`)
       amount = parseAmount(jf.amount, currency, { allowZero: ZERO_ALLOWED.has(kind) })
-      echoAmount = Number(jf.amount)
+      // the echo is exact: formatted from the minor units that were decided on
+      echoAmount = formatAmount(amount, currency)
     } catch (err) {
       if (!(err instanceof MoneyError)) throw err
       declineReason = 'INVALID_AMOUNT'
       echoAmount = fallbackEchoAmount(jf.amount)
     }
-    // the echo is exact: formatted from minor units when the amount parsed
-    if (declineReason === null) echoAmount = amount / 10 ** currencyExponent(currency)
 
     const base: JitDecisionRequest = {
       jitToken: String(jf.token),
@@ -265,8 +264,8 @@ export function createJitDecider (deps: JitDeciderDeps): {
         Promise.all([
           cache.invalidate('user', userToken),
           cardToken === null ? null : cache.invalidate('card', cardToken),
-          cardToken === null ? null : cache.invalidate('limits', `card:${cardToken}:${currency}`),
-          cache.invalidate('limits', `user:${userToken}:${currency}`)
+          cardToken === null ? null : cache.invalidate('limits', limitsCacheKey('card', cardToken, currency)),
+          cache.invalidate('limits', limitsCacheKey('user', userToken, currency))
         ]).catch(() => {})
       }
       const snap: Snapshot = { user, card, cardLimits, userLimits }

@@ -6,7 +6,7 @@ import {
   toStorableJson,
   type CommandBodies, type CommandType, type ValidationIssue, type Validator
 } from '@jit/contracts'
-import { creditAccount, debitAccount, setLimits, upsertCard, upsertUser, type ReleaseHoldResult, type UpsertResult } from '@jit/ledger'
+import { creditAccount, debitAccount, limitsCacheKey, setLimits, upsertCard, upsertUser, type ReleaseHoldResult, type UpsertResult } from '@jit/ledger'
 import type { Database } from '@jit/postgres'
 import type { Cache, CacheKind } from '@jit/redis'
 import type { LedgerLifecycle } from './ledger-lifecycle.js'
@@ -178,8 +178,7 @@ export function createCommandHandler (deps: CommandHandlerDeps): MessageHandler 
           blocked_mccs: c.blocked_mccs ?? [],
           version: c.version ?? null
         })
-        // the key the jit-authorizer reads limits under
-        return entityOutcome(type, messageId, c, result, ['limits', `${c.scope}:${c.token}:${c.currency}`])
+        return entityOutcome(type, messageId, c, result, ['limits', limitsCacheKey(c.scope, c.token, c.currency)])
       }
       case 'account.credit': {
         const c = body as CommandBodies['account.credit']
