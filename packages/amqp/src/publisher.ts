@@ -86,6 +86,8 @@ export function createConfirmedChannel (connection: Connection, logger: Logger):
   // setImmediate after the confirm resolves, the return (if any) has been recorded here.
   const returned = new Map<string, ReturnedMessage>()
   pub.on('basic.return', (msg: ReturnedMessage) => {
+    // a mandatory message no queue took: the send rejects; say where it was going
+    logger.warn({ exchange: msg.exchange, routingKey: msg.routingKey, messageId: msg.messageId, replyText: msg.replyText }, 'message returned unroutable')
     if (typeof msg.messageId === 'string') returned.set(msg.messageId, msg)
   })
 
