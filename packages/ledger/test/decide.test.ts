@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import type { TransactionSql } from 'postgres'
 import { decideJitFunding, getAccount, getDecision, getHold, recordTimeoutDecline, isStaleCacheError, upsertCard, setLimits, loadCard, TIMEOUT_DECLINE } from '../src/index.js'
+import { holdLocks } from '@jit/test-support'
 import { ledgerDatabase, fundedCard, jitRequest, assertInvariants } from './helpers.js'
 
 const db = await ledgerDatabase(t, { poolMax: 10 })
@@ -153,16 +154,13 @@ moneyTest('a stale cached revision is refused and changes nothing', async t => {
 moneyTest('a lock wait that reaches the budget records a TIMEOUT decline in the same statement', async t => {
   const c = await fundedCard(db, 'slow', 100000)
   const req = jitRequest(c, 1000)
-  const blocker = await db.sql.reserve()
-  await blocker`begin`
-  await blocker`select * from accounts where account_token = ${c.account} for update`
+  const release = await holdLocks(db.sql, async conn => await conn`select * from accounts where account_token = ${c.account} for update`)
   const r = await db.sql.begin(async (tx: TransactionSql) => {
     await tx`set local lock_timeout = 300`
     const [result] = await decideJitFunding(tx, [req])
     return result
   })
-  await blocker`rollback`
-  blocker.release()
+  await release()
   t.equal(r?.status, 402)
   t.equal(r?.decline_reason, 'TIMEOUT')
   t.equal(r?.response.jit_funding.decline_reason, 'TRANSACTION_NOT_PERMITTED')
@@ -175,17 +173,14 @@ moneyTest('a lock wait that reaches the budget records a TIMEOUT decline in the 
 moneyTest('a statement cancelled by its statement timeout is recorded by recordTimeoutDecline', async t => {
   const c = await fundedCard(db, 'cancelled', 100000)
   const req = jitRequest(c, 1000)
-  const blocker = await db.sql.reserve()
-  await blocker`begin`
-  await blocker`select * from accounts where account_token = ${c.account} for update`
+  const release = await holdLocks(db.sql, async conn => await conn`select * from accounts where account_token = ${c.account} for update`)
   const err = await db.sql.begin(async (tx: TransactionSql) => {
     await tx`set local statement_timeout = 300`
     await decideJitFunding(tx, [req])
   }).then(() => null, (e: unknown) => e)
   t.equal((err as { code?: string } | null)?.code, '57014', 'statement timeout')
   const r = await recordTimeoutDecline(db.sql, req)
-  await blocker`rollback`
-  blocker.release()
+  await release()
   t.equal(r.decline_reason, 'TIMEOUT')
   const [again] = await decideJitFunding(db.sql, [req])
   t.same(again?.response, r.response)
@@ -209,15 +204,12 @@ moneyTest('a decision that starts after its deadline records a TIMEOUT decline a
 
 moneyTest('lock waits end at the deadline and the decision is a recorded TIMEOUT decline', async t => {
   const c = await fundedCard(db, 'lockdeadline', 100000)
-  const blocker = await db.sql.reserve()
-  await blocker`begin`
-  await blocker`select * from accounts where account_token = ${c.account} for update`
+  const release = await holdLocks(db.sql, async conn => await conn`select * from accounts where account_token = ${c.account} for update`)
   const started = Date.now()
   const req = jitRequest(c, 1000, { deadlineMs: Date.now() + 300 })
   const [r] = await decideJitFunding(db.sql, [req])
   const waited = Date.now() - started
-  await blocker`rollback`
-  blocker.release()
+  await release()
   t.equal(r?.decline_reason, 'TIMEOUT')
   t.ok(waited < 3000, `gave up after ${waited} ms`)
   t.equal((await getDecision(db.sql, req.jitToken))?.decline_reason, 'TIMEOUT')

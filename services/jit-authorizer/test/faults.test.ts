@@ -1,6 +1,6 @@
 import t from 'tap'
 import { getHold, getDecision, upsertCard } from '@jit/ledger'
-import { startPrivateRedis } from '@jit/test-support'
+import { holdLocks, startPrivateRedis } from '@jit/test-support'
 import { harness, jitBody } from './helpers.js'
 
 t.test('Redis stopped: the same answers, only slower', async t => {
@@ -37,16 +37,13 @@ t.test('a stale cache entry never decides: a suspended card is declined even whi
 t.test('PostgreSQL slow (a held lock): the budget declines, no hold is left, the repeat gets the same', async t => {
   const h = await harness(t, { env: { JIT_DECISION_BUDGET_MS: '800' } })
   const c = await h.fundedCard('slow', 100000)
-  const blocker = await h.db.sql.reserve()
-  await blocker`begin`
-  await blocker`select 1 from accounts where account_token = ${c.user} for update`
+  const release = await holdLocks(h.db.sql, async conn => await conn`select 1 from accounts where account_token = ${c.user} for update`)
   const body = jitBody(c, 10)
   const token = String((body.gpa_order as { jit_funding: { token: string } }).jit_funding.token)
   const started = Date.now()
   const res = await h.jit(body)
   const elapsed = Date.now() - started
-  await blocker`rollback`
-  blocker.release()
+  await release()
   t.equal(res.status, 402)
   t.match(res.body.jit_funding.memo, /time budget/)
   t.ok(elapsed < 2900, `answered within the processor's deadline (${elapsed} ms)`)
@@ -63,9 +60,7 @@ t.test('PostgreSQL slow (a held lock): the budget declines, no hold is left, the
 t.test('the deadline holds under a held lock and an exhausted pool: every answer in time, no late approval', async t => {
   const h = await harness(t, { env: { JIT_DECISION_BUDGET_MS: '600' }, poolMax: 3 })
   const c = await h.fundedCard('deadline', 1000000)
-  const blocker = await h.db.sql.reserve()
-  await blocker`begin`
-  await blocker`select 1 from accounts where account_token = ${c.user} for update`
+  const release = await holdLocks(h.db.sql, async conn => await conn`select 1 from accounts where account_token = ${c.user} for update`)
   const bodies = Array.from({ length: 12 }, () => jitBody(c, 1))
   const started = Date.now()
   const answers = await Promise.all(bodies.map(async b => {
@@ -74,8 +69,7 @@ t.test('the deadline holds under a held lock and an exhausted pool: every answer
   }))
   // keep the lock past every deadline, then let the queued statements run
   await new Promise(resolve => setTimeout(resolve, 300))
-  await blocker`rollback`
-  blocker.release()
+  await release()
   const slowest = Math.max(...answers.map(a => a.at))
   t.ok(slowest < 600 + 1000, `all 12 answered by ${slowest} ms (budget 600 ms)`)
   t.ok(answers.every(a => a.status === 402), 'all declined while the account was locked')
