@@ -7,3 +7,4 @@ export {
   simToken, jitFundingRequest, transactionEvent, purchasesOf, webhookBatch,
   type SimCard, type JitRequestSpec, type WebhookSpec, type SimPurchase
 } from './messages.js'
+export * from './load/index.js'
