@@ -4,6 +4,6 @@
  * migration runner.
  */
 export { createDatabase, type Database, type PoolStats, type PostgresOptions, type TransactionOptions } from './database.js'
-export { runMigrations, MIGRATION_LOCK_KEY, type MigrationSet, type AppliedMigration, type RunMigrationsOptions } from './migrations.js'
+export { runMigrations, MIGRATION_LOCK_KEY, type MigrationSet, type AppliedMigration, type AppliedRepeatable, type RunMigrationsOptions } from './migrations.js'
 export { isPostgresError } from './errors.js'
 export { parseSafeInteger } from './pg-types.js'

@@ -166,3 +166,50 @@ t.test('concurrent runners apply each file exactly once', async t => {
   const [lock] = await a.sql`select count(*) as n from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())`
   t.equal(lock?.n, 0, 'the advisory lock was released')
 })
+
+t.test('repeatable files apply after the numbered ones, again whenever they change, and never twice', async t => {
+  const db = await freshDatabase(t)
+  const dir = await migrationDir({ '0001_accounts.sql': 'create table accounts (id int primary key, balance bigint not null default 0);' })
+  const functions = await migrationDir({
+    // a SQL function calling one defined in a later file (name order): bodies are not checked at creation
+    'a_total.sql': 'create or replace function a_total() returns bigint language sql\nas $$ select z_sum() $$;',
+    'z_sum.sql': 'create or replace function z_sum() returns bigint language sql as $$ select coalesce(sum(balance), 0)::bigint from accounts $$;'
+  })
+  const sets = [{ name: 'core', dir, repeatableDir: functions }]
+  const first = await runMigrations(db.sql, sets)
+  t.same(first.applied.map(a => a.name), ['0001_accounts.sql'])
+  t.same(first.repeatable, [{ set: 'core', name: 'a_total.sql' }, { set: 'core', name: 'z_sum.sql' }])
+  await db.sql`insert into accounts values (1, 70), (2, 30)`
+  const [sum] = await db.sql`select a_total() as n`
+  t.equal(Number(sum?.n), 100)
+
+  t.same((await runMigrations(db.sql, sets)).repeatable, [], 'unchanged files are not applied again')
+
+  await writeFile(join(functions, 'z_sum.sql'), 'create or replace function z_sum() returns bigint language sql as $$ select coalesce(max(balance), 0)::bigint from accounts $$;')
+  // Only line endings differ: not a change.
+  await writeFile(join(functions, 'a_total.sql'), 'create or replace function a_total() returns bigint language sql\r\nas $$ select z_sum() $$;')
+  const changed = await runMigrations(db.sql, sets)
+  t.same(changed.repeatable, [{ set: 'core', name: 'z_sum.sql' }], 'only the edited file is applied')
+  const [max] = await db.sql`select a_total() as n`
+  t.equal(Number(max?.n), 70, 'the edited rule is in force')
+  const rows = await db.sql<Array<{ name: string }>>`select name from schema_repeatable_migrations where set_name = 'core' order by name`
+  t.same(rows.map(r => r.name), ['a_total.sql', 'z_sum.sql'])
+})
+
+t.test('a failing repeatable file leaves the previous version in force and names itself', async t => {
+  const db = await freshDatabase(t)
+  const dir = await migrationDir({ '0001_t.sql': 'create table t (id int);' })
+  const functions = await migrationDir({ 'answer.sql': 'create or replace function answer() returns int language sql as $$ select 42 $$;' })
+  const sets = [{ name: 'core', dir, repeatableDir: functions }]
+  await runMigrations(db.sql, sets)
+  await writeFile(join(functions, 'answer.sql'), 'create or replace function answer() returns int language sql as $$ select 41 $$;\nselect 1 / 0;')
+  const err = await runMigrations(db.sql, sets).catch((e: unknown) => e)
+  t.match((err as Error).message, /repeatable migration core\/answer\.sql failed/)
+  const [row] = await db.sql`select answer() as n`
+  t.equal(row?.n, 42, 'the failed file changed nothing')
+  await writeFile(join(functions, 'answer.sql'), 'create or replace function answer() returns int language sql as $$ select 41 $$;')
+  t.same((await runMigrations(db.sql, sets)).repeatable.map(r => r.name), ['answer.sql'], 'the fixed file applies on the next run')
+
+  const badName = await migrationDir({ '0001_x.sql': 'select 1;' })
+  await t.rejects(runMigrations(db.sql, [{ name: 'bad', dir, repeatableDir: badName }]), /repeatable 0001_x\.sql is not named like/)
+})

@@ -1,0 +1,262 @@
+-- The JIT decision: one statement, one round trip, atomic. `r` is built by @jit/ledger
+-- (decideJitFunding); see that function for the fields. Returns
+-- {status, response, outcome, decline_reason, replay, duplicate}.
+--
+-- The token is claimed first (a concurrent request with the same token waits on the unique index
+-- until this one commits, then replays its answer). Revisions the caller read from the cache are
+-- compared here, so a stale cache raises JT001 (the caller refreshes and retries) and can never
+-- decide. Money and period limits are checked and moved under the account's row lock.
+CREATE OR REPLACE FUNCTION jit_decide (r jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_token text := r->>'jit_token';
+  v_kind text := r->>'kind';
+  v_amount bigint := coalesce((r->>'amount')::bigint, 0);
+  v_currency text := r->>'currency';
+  v_exp integer := ledger_exponent(r->>'currency');
+  v_reason text := r->>'decline_reason';
+  v_now timestamptz := clock_timestamp();
+  v_tz text := coalesce(r->>'timezone', 'UTC');
+  v_card text := r->>'card_token';
+  v_user text := r->>'user_token';
+  v_account text := r->>'account_token';
+  v_purchase text;
+  v_rev bigint;
+  v_spent bigint;
+  v_count integer;
+  v_day date;
+  v_month date;
+  v_status integer;
+  v_outcome text;
+  v_response jsonb;
+  v_extra jsonb := '{}';
+  v_hold_total bigint;
+  v_left_ms numeric;
+  d decisions%ROWTYPE;
+  a accounts%ROWTYPE;
+  h holds%ROWTYPE;
+  lim spending_limits%ROWTYPE;
+BEGIN
+  -- The caller's deadline (epoch ms): every lock wait below, the token claim included, ends by
+  -- then (lock_timeout, this transaction only), and a decision that starts after it records a
+  -- TIMEOUT decline and moves no money, so the caller may answer "declined" at its deadline.
+  IF r ? 'deadline_ms' THEN
+    v_left_ms := (r->>'deadline_ms')::numeric - extract(epoch from clock_timestamp()) * 1000;
+    PERFORM set_config('lock_timeout', greatest(1, floor(v_left_ms))::bigint::text || 'ms', true);
+  END IF;
+  -- transaction_token: the request's top-level token, the processor's id of this network
+  -- message; the webhooks about it are matched to this decision by it (LEDGER.md "Keys").
+  INSERT INTO decisions (jit_token, request_fingerprint, method, kind, user_token, card_token,
+    original_jit_token, transaction_token, outcome, amount, currency, http_status, response)
+  VALUES (v_token, r->>'fingerprint', r->>'method', v_kind, v_user, v_card,
+    r->>'original_jit_token', r->>'transaction_token', 'pending', v_amount, v_currency, 0, '{}')
+  ON CONFLICT (jit_token) DO NOTHING;
+  IF NOT FOUND THEN
+    SELECT * INTO d FROM decisions WHERE jit_token = v_token;
+    IF d.request_fingerprint IS DISTINCT FROM r->>'fingerprint' THEN
+      -- the same token with a different request: refused, and nothing changes
+      RETURN jsonb_build_object('status', 402, 'outcome', 'declined', 'decline_reason', 'DUPLICATE_TRANSACTION',
+        'replay', false, 'duplicate', true,
+        'response', jsonb_build_object('jit_funding', (r->'echo') || (
+          SELECT jsonb_build_object('decline_reason', response_reason, 'memo', memo)
+          FROM decline_memos WHERE reason = 'DUPLICATE_TRANSACTION')));
+    END IF;
+    RETURN jsonb_build_object('status', d.http_status, 'response', d.response, 'outcome', d.outcome,
+      'decline_reason', d.decline_reason, 'replay', true, 'duplicate', false);
+  END IF;
+
+  -- Re-validate what the caller took from the cache (revision 0 = the row did not exist).
+  IF r->'expect' IS NOT NULL AND jsonb_typeof(r->'expect') = 'object' THEN
+    IF r->'expect' ? 'user' THEN
+      SELECT revision INTO v_rev FROM users WHERE user_token = v_user;
+      IF coalesce(v_rev, 0) <> (r->'expect'->>'user')::bigint THEN
+        RAISE EXCEPTION 'stale cache: user %', v_user USING ERRCODE = 'JT001';
+      END IF;
+    END IF;
+    IF r->'expect' ? 'card' THEN
+      v_rev := NULL;
+      SELECT revision INTO v_rev FROM cards WHERE card_token = v_card;
+      IF coalesce(v_rev, 0) <> (r->'expect'->>'card')::bigint THEN
+        RAISE EXCEPTION 'stale cache: card %', v_card USING ERRCODE = 'JT001';
+      END IF;
+    END IF;
+    IF r->'expect' ? 'card_limits' THEN
+      v_rev := NULL;
+      SELECT revision INTO v_rev FROM spending_limits WHERE scope = 'card' AND token = v_card AND currency = v_currency;
+      IF coalesce(v_rev, 0) <> (r->'expect'->>'card_limits')::bigint THEN
+        RAISE EXCEPTION 'stale cache: card limits %', v_card USING ERRCODE = 'JT001';
+      END IF;
+    END IF;
+    IF r->'expect' ? 'user_limits' THEN
+      v_rev := NULL;
+      SELECT revision INTO v_rev FROM spending_limits WHERE scope = 'user' AND token = v_user AND currency = v_currency;
+      IF coalesce(v_rev, 0) <> (r->'expect'->>'user_limits')::bigint THEN
+        RAISE EXCEPTION 'stale cache: user limits %', v_user USING ERRCODE = 'JT001';
+      END IF;
+    END IF;
+  END IF;
+
+  IF v_reason IS NULL AND v_kind = 'unknown' THEN
+    v_reason := 'TRANSACTION_NOT_PERMITTED';
+  END IF;
+  IF v_reason IS NULL AND v_left_ms IS NOT NULL AND v_left_ms <= 0 THEN
+    v_reason := 'TIMEOUT';
+  END IF;
+
+  -- The money part runs in a subtransaction: when a lock wait reaches the deadline
+  -- (lock_timeout), its changes roll back and the token is recorded as a TIMEOUT decline in
+  -- this same statement, so a repeat can never be decided anew in between.
+  BEGIN
+    IF v_reason IS NULL AND v_kind IN ('authorization', 'incremental', 'immediate_debit') THEN
+      -- A purchase's original and its incrementals serialize on one lock, so an incremental that
+      -- races its original waits for the original's commit instead of missing its hold.
+      v_purchase := CASE WHEN v_kind = 'incremental' THEN r->>'original_jit_token' ELSE v_token END;
+      IF v_purchase IS NULL THEN
+        v_reason := 'TRANSACTION_NOT_PERMITTED';
+      ELSE
+        PERFORM pg_advisory_xact_lock(hashtextextended('jit-purchase:' || v_purchase, 0));
+      END IF;
+
+      IF v_reason IS NULL AND v_kind = 'incremental' THEN
+        SELECT * INTO h FROM holds WHERE hold_token = v_purchase FOR UPDATE;
+        IF NOT FOUND OR h.state <> 'OPEN' OR h.forced
+           OR (v_card IS NOT NULL AND h.card_token IS DISTINCT FROM v_card)
+           OR NOT EXISTS (SELECT 1 FROM decisions WHERE jit_token = v_purchase AND outcome = 'approved') THEN
+          v_reason := 'TRANSACTION_NOT_PERMITTED';
+        ELSE
+          v_account := h.account_token;
+          v_hold_total := h.authorized + v_amount;
+        END IF;
+      END IF;
+
+      IF v_reason IS NULL THEN
+        SELECT * INTO a FROM accounts WHERE account_token = v_account FOR UPDATE;
+        IF NOT FOUND OR a.status <> 'ACTIVE' THEN
+          v_reason := 'CLOSED_ACCOUNT';
+        ELSIF a.currency <> v_currency THEN
+          v_reason := 'TRANSACTION_NOT_PERMITTED';
+        ELSIF a.balance - a.held - v_amount < -a.credit_line THEN
+          v_reason := 'INSUFFICIENT_FUNDS';
+        END IF;
+      END IF;
+
+      IF v_reason IS NULL THEN
+        v_day := (v_now AT TIME ZONE v_tz)::date;
+        v_month := date_trunc('month', v_now AT TIME ZONE v_tz)::date;
+        FOR lim IN
+          SELECT * FROM spending_limits
+          WHERE currency = v_currency
+            AND ((scope = 'card' AND token = v_card) OR (scope = 'user' AND token = v_user))
+          ORDER BY scope, token
+        LOOP
+          IF v_kind = 'incremental' AND lim.per_transaction IS NOT NULL AND v_hold_total > lim.per_transaction THEN
+            v_reason := 'AMOUNT_LIMIT_EXCEEDED';
+            EXIT;
+          END IF;
+          INSERT INTO spend_counters (scope, token, currency, period, period_start)
+          VALUES (lim.scope, lim.token, v_currency, 'day', v_day), (lim.scope, lim.token, v_currency, 'month', v_month)
+          ON CONFLICT DO NOTHING;
+          SELECT amount, count INTO v_spent, v_count FROM spend_counters
+          WHERE scope = lim.scope AND token = lim.token AND currency = v_currency AND period = 'day' AND period_start = v_day
+          FOR UPDATE;
+          IF lim.daily IS NOT NULL AND v_spent + v_amount > lim.daily THEN
+            v_reason := 'AMOUNT_LIMIT_EXCEEDED';
+            EXIT;
+          END IF;
+          IF lim.daily_count IS NOT NULL AND v_kind <> 'incremental' AND v_count + 1 > lim.daily_count THEN
+            v_reason := 'TRANSACTION_COUNT_LIMIT_EXCEEDED';
+            EXIT;
+          END IF;
+          SELECT amount INTO v_spent FROM spend_counters
+          WHERE scope = lim.scope AND token = lim.token AND currency = v_currency AND period = 'month' AND period_start = v_month
+          FOR UPDATE;
+          IF lim.monthly IS NOT NULL AND v_spent + v_amount > lim.monthly THEN
+            v_reason := 'AMOUNT_LIMIT_EXCEEDED';
+            EXIT;
+          END IF;
+        END LOOP;
+      END IF;
+
+      IF v_reason IS NULL THEN
+        UPDATE spend_counters SET amount = amount + v_amount,
+          count = count + CASE WHEN v_kind = 'incremental' THEN 0 ELSE 1 END
+        WHERE currency = v_currency
+          AND ((scope = 'card' AND token = v_card) OR (scope = 'user' AND token = v_user))
+          AND ((period = 'day' AND period_start = v_day) OR (period = 'month' AND period_start = v_month));
+
+        IF v_kind = 'authorization' THEN
+          UPDATE accounts SET held = held + v_amount, updated_at = v_now WHERE account_token = v_account;
+          INSERT INTO holds (hold_token, account_token, user_token, card_token, currency, mcc, transaction_tokens, authorized, opened_at, last_activity_at)
+          VALUES (v_token, v_account, v_user, v_card, v_currency, r->>'mcc',
+            CASE WHEN r->>'transaction_token' IS NULL THEN '{}'::text[] ELSE ARRAY[r->>'transaction_token'] END,
+            v_amount, v_now, v_now);
+          INSERT INTO hold_history (hold_token, action, amount, effect_key) VALUES (v_token, 'placed', v_amount, 'authorization:' || v_token);
+          INSERT INTO effects (kind, key, result) VALUES ('authorization', v_token, jsonb_build_object('hold', v_token, 'amount', v_amount));
+          SELECT * INTO h FROM holds WHERE hold_token = v_token;
+          PERFORM ledger_emit_hold_event('ledger.hold.placed', h, v_amount, jsonb_build_object(
+            'reason', 'jit.authorization', 'effect_key', 'authorization:' || v_token, 'transaction_token', r->>'transaction_token'));
+        ELSIF v_kind = 'incremental' THEN
+          UPDATE accounts SET held = held + v_amount, updated_at = v_now WHERE account_token = v_account;
+          UPDATE holds SET authorized = authorized + v_amount, last_activity_at = v_now,
+            transaction_tokens = CASE WHEN r->>'transaction_token' IS NULL OR r->>'transaction_token' = ANY (transaction_tokens)
+              THEN transaction_tokens ELSE transaction_tokens || (r->>'transaction_token') END
+          WHERE hold_token = v_purchase RETURNING * INTO h;
+          INSERT INTO hold_history (hold_token, action, amount, effect_key) VALUES (v_purchase, 'increased', v_amount, 'incremental:' || v_token);
+          INSERT INTO effects (kind, key, result) VALUES ('incremental', v_token, jsonb_build_object('hold', v_purchase, 'amount', v_amount));
+          PERFORM ledger_emit_hold_event('ledger.hold.increased', h, v_amount, jsonb_build_object(
+            'reason', 'jit.incremental', 'effect_key', 'incremental:' || v_token, 'transaction_token', r->>'transaction_token'));
+        ELSE
+          PERFORM ledger_post('purchase', 'immediate_debit:' || v_token, v_account, -v_amount, 'network_settlement', r->>'method');
+          INSERT INTO effects (kind, key, result) VALUES ('immediate_debit', v_token, jsonb_build_object('amount', v_amount));
+          PERFORM ledger_emit_account_event('ledger.account.debited', v_account, v_amount, jsonb_build_object(
+            'kind', r->>'method', 'effect_key', 'immediate_debit:' || v_token, 'jit_token', v_token,
+            'transaction_token', r->>'transaction_token', 'user_token', v_user, 'forced', false));
+        END IF;
+      END IF;
+    END IF;
+
+  EXCEPTION WHEN lock_not_available THEN
+    v_reason := 'TIMEOUT';
+  END;
+
+  IF v_reason IS NULL AND v_kind = 'balance_inquiry' THEN
+    SELECT * INTO a FROM accounts WHERE account_token = v_account;
+    IF NOT FOUND OR a.status <> 'ACTIVE' THEN
+      v_reason := 'CLOSED_ACCOUNT';
+    ELSE
+      v_extra := jsonb_build_object('balances', ledger_cardholder_balances(a));
+    END IF;
+  END IF;
+
+  IF v_reason IS NOT NULL THEN
+    v_status := 402;
+    v_outcome := 'declined';
+    SELECT jsonb_build_object('decline_reason', response_reason, 'memo', memo) INTO v_extra
+    FROM decline_memos WHERE reason = v_reason;
+    IF v_extra IS NULL THEN
+      RAISE EXCEPTION 'unknown decline reason %', v_reason USING ERRCODE = 'JT003';
+    END IF;
+  ELSE
+    v_status := 200;
+    v_outcome := CASE WHEN v_kind IN ('informative', 'balance_inquiry') THEN 'answered' ELSE 'approved' END;
+  END IF;
+  v_response := jsonb_build_object('jit_funding', (r->'echo') || v_extra);
+
+  UPDATE decisions SET outcome = v_outcome, decline_reason = v_reason, account_token = v_account,
+    http_status = v_status, response = v_response, amount = v_amount
+  WHERE jit_token = v_token;
+
+  SELECT * INTO d FROM decisions WHERE jit_token = v_token;
+  PERFORM ledger_emit_decision_event(d, jsonb_build_object('source', r->>'source',
+    'acting_user_token', r->>'acting_user_token', 'transaction_token', r->>'transaction_token', 'mcc', r->>'mcc'));
+
+  RETURN jsonb_build_object('status', v_status, 'response', v_response, 'outcome', v_outcome,
+    'decline_reason', v_reason, 'replay', false, 'duplicate', false);
+END
+$$;
+
+-- Several decisions in one transaction (e.g. many holds on one hot account), in order.
+CREATE OR REPLACE FUNCTION jit_decide_batch (rs jsonb) RETURNS SETOF jsonb
+LANGUAGE sql AS $$
+  SELECT jit_decide(x.value) FROM jsonb_array_elements(rs) WITH ORDINALITY AS x (value, n) ORDER BY x.n
+$$;

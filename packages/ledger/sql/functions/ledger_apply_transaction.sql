@@ -1,0 +1,44 @@
+-- The transaction lifecycle (LEDGER.md "Rules"): what each processor webhook does to the money,
+-- applied exactly once. @jit/ledger (applyTransactionEvent) parses and classifies the webhook and
+-- calls ledger_apply_transaction with a normalized event `e`:
+--   action          authorization | authorization_declined | incremental | incremental_declined |
+--                   reversal | clearing | force_capture | immediate_debit | immediate_debit_declined |
+--                   refund | chargeback_credit | chargeback_debit
+--   event_token     the transaction's own token
+--   key             the effect key: jit_funding.token, else the event token (LEDGER.md "Keys")
+--   jit_token, original_jit_token, preceding_token   hold lookup, in that order
+--   claim           true when the JIT token is one jit_decide could still decide (see ledger_lc_claim_decision)
+--   amount          A in minor units (null when the message carries none), currency, is_final,
+--   timed_out, standin_approved_by, user_token, card_token, mcc, method, type, state, jit_kind,
+--   now             the time the caller applies it at (tests travel in time), payload (the raw event)
+-- Lock order everywhere: the decision claim, the effect key, the hold row, the account row; the
+-- parked_events rows are only ever touched without waiting (ON CONFLICT DO NOTHING, SKIP LOCKED),
+-- so a retry worker holding a parked row can never deadlock with a live delivery.
+
+-- The entry point: one normalized event, one transaction (the caller's statement), once.
+-- `p_park` false is the retry path: it reports 'parked' without storing the event again.
+CREATE OR REPLACE FUNCTION ledger_apply_transaction (e jsonb, p_park boolean DEFAULT true) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_now timestamptz := coalesce((e->>'now')::timestamptz, clock_timestamp());
+BEGIN
+  IF e->>'key' IS NULL OR e->>'event_token' IS NULL THEN
+    RAISE EXCEPTION 'event without token' USING ERRCODE = 'JT005';
+  END IF;
+  RETURN CASE e->>'action'
+    WHEN 'authorization' THEN ledger_lc_authorization(e, 'authorization', p_park, v_now)
+    WHEN 'incremental' THEN ledger_lc_authorization(e, 'incremental', p_park, v_now)
+    WHEN 'authorization_declined' THEN ledger_lc_declined(e, 'authorization', v_now)
+    WHEN 'incremental_declined' THEN ledger_lc_declined(e, 'incremental', v_now)
+    WHEN 'reversal' THEN ledger_lc_reversal(e, p_park, v_now)
+    WHEN 'clearing' THEN ledger_lc_clearing(e, p_park, v_now)
+    WHEN 'force_capture' THEN ledger_lc_movement(e, 'force_capture', -1, p_park, v_now)
+    WHEN 'chargeback_debit' THEN ledger_lc_movement(e, 'chargeback_reversal', -1, p_park, v_now)
+    WHEN 'refund' THEN ledger_lc_movement(e, 'refund', 1, p_park, v_now)
+    WHEN 'chargeback_credit' THEN ledger_lc_movement(e, 'chargeback', 1, p_park, v_now)
+    WHEN 'immediate_debit' THEN ledger_lc_immediate_debit(e, p_park, v_now)
+    WHEN 'immediate_debit_declined' THEN ledger_lc_immediate_debit_declined(e, v_now)
+    ELSE ledger_lc_result('ignored', NULL, 'no ledger effect for action ' || coalesce(e->>'action', 'null'))
+  END;
+END
+$$;

@@ -1,0 +1,33 @@
+-- A webhook about a JIT token nobody decided yet takes the decision row first, as a timeout
+-- decline. jit_decide claims the same unique row first thing, so whichever commits first wins:
+-- a late jit_decide for this token then answers DUPLICATE_TRANSACTION and places no hold, and a
+-- webhook racing an in-flight jit_decide waits for it and then sees its hold. Returns true when
+-- this call inserted the row (the token was never decided by us).
+CREATE OR REPLACE FUNCTION ledger_lc_claim_decision (e jsonb, p_now timestamptz) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_cur text := e->>'currency';
+BEGIN
+  IF NOT coalesce((e->>'claim')::boolean, false) OR e->>'jit_token' IS NULL THEN
+    RETURN false;
+  END IF;
+  INSERT INTO decisions (jit_token, request_fingerprint, method, kind, user_token, card_token,
+    original_jit_token, outcome, decline_reason, amount, currency, http_status, response, created_at)
+  VALUES (e->>'jit_token', 'webhook:' || (e->>'event_token'), coalesce(e->>'method', 'unknown'),
+    coalesce(e->>'jit_kind', 'unknown'), coalesce(e->>'user_token', ''), e->>'card_token',
+    e->>'original_jit_token', 'declined', 'TIMEOUT', (e->>'amount')::bigint, v_cur, 402,
+    jsonb_build_object('jit_funding', jsonb_strip_nulls(jsonb_build_object(
+      'token', e->>'jit_token', 'method', e->>'method', 'user_token', e->>'user_token',
+      'amount', CASE WHEN v_cur IS NULL OR e->>'amount' IS NULL THEN NULL
+                     ELSE ledger_major((e->>'amount')::bigint, ledger_exponent(v_cur)) END))
+      || (SELECT jsonb_build_object('decline_reason', response_reason, 'memo', memo) FROM decline_memos WHERE reason = 'TIMEOUT')),
+    p_now)
+  ON CONFLICT (jit_token) DO NOTHING;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  PERFORM ledger_emit_decision_event(d, jsonb_build_object('transaction_token', e->>'event_token'))
+  FROM decisions d WHERE d.jit_token = e->>'jit_token';
+  RETURN true;
+END
+$$;

@@ -1,0 +1,80 @@
+-- authorization.clearing / pgfs.authorization.capture: balance -= A against network_settlement;
+-- captured += min(A, R); the excess is an over-capture; is_final_clearing releases the rest.
+-- A closed or expired hold: a plain debit. No hold yet: parked (unless nothing could ever link it).
+CREATE OR REPLACE FUNCTION ledger_lc_clearing (e jsonb, p_park boolean, p_now timestamptz) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_key text := e->>'key';
+  v_amount bigint;
+  v_hold text;
+  v_account text;
+  v_capture bigint;
+  v_over bigint;
+  v_rest bigint;
+  v_final boolean := coalesce((e->>'is_final')::boolean, false);
+  h holds%ROWTYPE;
+BEGIN
+  IF NOT ledger_lc_claim('clearing', v_key, p_now) THEN
+    RETURN ledger_lc_result('duplicate', NULL, 'already applied');
+  END IF;
+  v_amount := ledger_lc_require_amount(e);
+  v_hold := ledger_lc_find_hold(e);
+  IF v_hold IS NULL THEN
+    IF e->>'original_jit_token' IS NOT NULL OR e->>'jit_token' IS NOT NULL OR e->>'preceding_token' IS NOT NULL THEN
+      DELETE FROM effects WHERE kind = 'clearing' AND key = v_key;
+      RETURN ledger_lc_park(e, 'the cleared authorization is not known yet', p_park, p_now);
+    END IF;
+    -- Nothing could ever link it to a hold: the network settled it, so it is a plain debit.
+    v_account := ledger_lc_account(e);
+    IF v_account IS NULL THEN
+      DELETE FROM effects WHERE kind = 'clearing' AND key = v_key;
+      RETURN ledger_lc_park(e, 'no funding account for the card or user yet', p_park, p_now);
+    END IF;
+    PERFORM ledger_lc_check_currency(v_account, e);
+    PERFORM ledger_lc_debit(v_account, v_amount, 'clearing', v_key, e, 'clearing.unlinked');
+    UPDATE effects SET result = jsonb_build_object('account', v_account, 'amount', v_amount) WHERE kind = 'clearing' AND key = v_key;
+    RETURN ledger_lc_result('applied', 'debited', 'no authorization to match');
+  END IF;
+
+  SELECT * INTO h FROM holds WHERE hold_token = v_hold FOR UPDATE;
+  PERFORM ledger_lc_check_currency(h.account_token, e);
+  h := ledger_lc_link(v_hold, e->>'event_token', p_now);
+  IF h.state <> 'OPEN' THEN
+    PERFORM ledger_lc_debit(h.account_token, v_amount, 'clearing', v_key, e, 'clearing.after_' || lower(h.state));
+    INSERT INTO hold_history (hold_token, action, amount, effect_key, detail)
+    VALUES (v_hold, 'debited_after_close', v_amount, 'clearing:' || v_key, jsonb_build_object('state', h.state, 'transaction_token', e->>'event_token'));
+    UPDATE effects SET result = jsonb_build_object('hold', v_hold, 'amount', v_amount, 'plain_debit', true) WHERE kind = 'clearing' AND key = v_key;
+    RETURN ledger_lc_result('applied', 'debited', 'hold ' || h.state, v_hold);
+  END IF;
+
+  v_capture := least(v_amount, h.remaining);
+  v_over := v_amount - v_capture;
+  IF v_amount > 0 THEN
+    PERFORM ledger_post('capture', 'clearing:' || v_key, h.account_token, -v_amount, 'network_settlement', coalesce(e->>'method', e->>'type'));
+  END IF;
+  UPDATE holds SET captured = captured + v_capture, over_captured = over_captured + v_over,
+    last_activity_at = greatest(last_activity_at, p_now)
+  WHERE hold_token = v_hold RETURNING * INTO h;
+  UPDATE accounts SET held = held - v_capture, updated_at = clock_timestamp() WHERE account_token = h.account_token;
+  INSERT INTO hold_history (hold_token, action, amount, effect_key, detail)
+  VALUES (v_hold, 'captured', v_capture, 'clearing:' || v_key, jsonb_build_object(
+    'cleared', v_amount, 'over_captured', v_over, 'final', v_final, 'transaction_token', e->>'event_token'));
+  PERFORM ledger_emit_hold_event('ledger.hold.captured', h, v_amount, jsonb_build_object(
+    'captured_now', v_capture, 'over_capture', v_over, 'is_final_clearing', v_final,
+    'transaction_token', e->>'event_token', 'effect_key', 'clearing:' || v_key,
+    'balance', (SELECT balance FROM accounts WHERE account_token = h.account_token),
+    'available', (SELECT balance - held FROM accounts WHERE account_token = h.account_token)));
+  IF v_over > 0 THEN
+    PERFORM ledger_check_overdrawn(h.account_token, 'over_capture');
+  END IF;
+  v_rest := h.remaining;
+  IF v_final THEN
+    h := ledger_lc_release(v_hold, v_rest, true, 'CLOSED', 'released', 'clearing:' || v_key,
+      jsonb_build_object('cause', 'final_clearing', 'transaction_token', e->>'event_token'), p_now, 'ledger.hold.released');
+  END IF;
+  UPDATE effects SET result = jsonb_build_object('hold', v_hold, 'amount', v_amount, 'captured', v_capture,
+    'over_captured', v_over, 'released', CASE WHEN v_final THEN v_rest ELSE 0 END)
+  WHERE kind = 'clearing' AND key = v_key;
+  RETURN ledger_lc_result('applied', CASE WHEN v_over > 0 THEN 'captured_over' ELSE 'captured' END, NULL, v_hold);
+END
+$$;
