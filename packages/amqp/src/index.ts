@@ -40,6 +40,8 @@ export {
 export {
   createOutboxRelay,
   outboxMigrations,
+  readOutboxBacklog,
+  type OutboxBacklog,
   type OutboxRelay,
   type OutboxRelayOptions,
   type OutboxRelayStats

@@ -11,6 +11,7 @@ export {
 } from './provisioning.js'
 export { creditAccount, debitAccount, type MovementResult } from './accounts.js'
 export { checkLedgerInvariants, type InvariantViolation } from './invariants.js'
+export { countOverdrawnAccounts } from './gauges.js'
 export { getAccount, listOpenHolds, getHold, getDecision, getJournal, type AccountView, type HoldView } from './queries.js'
 export {
   applyTransactionEvent, classifyTransactionEvent, retryParkedEvents, expireStaleHolds, releaseHold, TransactionEventError,

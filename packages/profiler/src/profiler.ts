@@ -54,8 +54,8 @@ export interface ProfilerOptions<S extends string = string> {
    */
   significantDigits?: 1 | 2 | 3 | 4 | 5
   /**
-   * Upper bounds (ms) of the Prometheus histogram buckets.
-   * @default [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 1500, 3000]
+   * Upper bounds (seconds) of the Prometheus histogram buckets.
+   * @default [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 1.5, 3]
    */
   buckets?: readonly number[]
   /** Where breach logs go (warning at `warn`, critical at `error`); silent when absent. */
@@ -135,7 +135,9 @@ export interface Profiler<S extends string = string> {
   metrics(): Promise<string>
 }
 
-const DEFAULT_BUCKETS = [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 1500, 3000]
+// Seconds; 0.05 and 0.1 are the default warning and critical thresholds, 1.5 the decision budget
+// and 3 the processor's deadline, so quantiles near them are read exactly.
+const DEFAULT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 1.5, 3]
 const TOTAL = 'total'
 // Decline reasons come from a fixed vocabulary, but a label fed by a bug must not grow without
 // bound: past this many distinct reasons, new ones are counted as `other`.
@@ -219,16 +221,21 @@ export function createProfiler<const S extends string> (options: ProfilerOptions
   const totalState = stateFor(TOTAL)
 
   const buckets = [...(options.buckets ?? DEFAULT_BUCKETS)]
+  if (buckets.some(b => !Number.isFinite(b) || b <= 0)) throw new RangeError('buckets must be positive numbers of seconds')
+  // Prometheus conventions: durations in seconds, histograms for latency (PromQL computes any
+  // quantile over any range with histogram_quantile), counters for outcomes (PromQL computes
+  // rates and ratios). Windowed quantile gauges or a rate since start would not aggregate
+  // across instances, so they are only in snapshot() (benchmarks, debugging), never exported.
   const stageHistogram = new Histogram({
-    name: `${name}_stage_duration_ms`,
-    help: 'Duration of each request stage in milliseconds',
+    name: `${name}_stage_duration_seconds`,
+    help: 'Duration of each request stage in seconds',
     labelNames: ['stage'],
     buckets,
     registers: [registry]
   })
   const totalHistogram = new Histogram({
-    name: `${name}_request_duration_ms`,
-    help: 'Duration of whole requests in milliseconds',
+    name: `${name}_request_duration_seconds`,
+    help: 'Duration of whole requests in seconds',
     buckets,
     registers: [registry]
   })
@@ -244,36 +251,13 @@ export function createProfiler<const S extends string> (options: ProfilerOptions
     labelNames: ['outcome', 'reason'],
     registers: [registry]
   })
-  const stageWindowGauge: Gauge<'stage' | 'quantile'> = new Gauge({
-    name: `${name}_stage_latency_window_ms`,
-    help: `Stage latency quantiles over the last ${windowMs} ms (quantile="1" is the max)`,
-    labelNames: ['stage', 'quantile'],
-    registers: [registry],
-    collect () {
-      const at = now()
-      stageWindowGauge.reset()
-      for (const state of stageStates.values()) setQuantiles(state.window.summary(at), (quantile, value) => stageWindowGauge.set({ stage: state.name, quantile }, value))
-    }
-  })
-  const totalWindowGauge: Gauge<'quantile'> = new Gauge({
-    name: `${name}_request_latency_window_ms`,
-    help: `Whole-request latency quantiles over the last ${windowMs} ms (quantile="1" is the max)`,
-    labelNames: ['quantile'],
-    registers: [registry],
-    collect () {
-      totalWindowGauge.reset()
-      setQuantiles(totalState.window.summary(now()), (quantile, value) => totalWindowGauge.set({ quantile }, value))
-    }
-  })
-  const approvalRateGauge: Gauge = new Gauge({
-    name: `${name}_approval_rate_window`,
-    help: `Approved / (approved + declined) over the last ${windowMs} ms; NaN without decisions`,
-    registers: [registry],
-    collect () {
-      // An unlabelled gauge always exports a value, and 0 would read as "everything declined":
-      // with no decisions in the window the rate is 0/0, which Prometheus spells NaN.
-      approvalRateGauge.set(rateOf(windowCounts.sum(now())) ?? Number.NaN)
-    }
+  // The configured thresholds, so a dashboard draws them and an alert compares against the
+  // value the service actually uses.
+  const thresholdGauge = new Gauge({
+    name: `${name}_latency_threshold_seconds`,
+    help: 'Configured warning and critical latency thresholds of each stage (and of the whole request, stage="total")',
+    labelNames: ['stage', 'level'],
+    registers: [registry]
   })
 
   // Zero series up front, so dashboards and alerts see 0 rather than "no data" before the first breach.
@@ -281,6 +265,8 @@ export function createProfiler<const S extends string> (options: ProfilerOptions
     if (state !== totalState) stageHistogram.zero(state.labels)
     breachCounter.inc({ stage: state.name, level: 'warning' }, 0)
     breachCounter.inc({ stage: state.name, level: 'critical' }, 0)
+    thresholdGauge.set({ stage: state.name, level: 'warning' }, state.warnMs / 1000)
+    thresholdGauge.set({ stage: state.name, level: 'critical' }, state.criticalMs / 1000)
   }
   for (const outcome of OUTCOMES) if (outcome !== 'declined') decisionCounter.inc({ outcome, reason: 'none' }, 0)
 
@@ -320,13 +306,13 @@ export function createProfiler<const S extends string> (options: ProfilerOptions
 
   function recordStageAt (state: StageState, ms: number, at: number): void {
     state.window.record(ms, at)
-    stageHistogram.observe(state.labels, ms)
+    stageHistogram.observe(state.labels, ms / 1000)
     checkThresholds(state, ms, at)
   }
 
   function recordTotalAt (ms: number, at: number): void {
     totalState.window.record(ms, at)
-    totalHistogram.observe(ms)
+    totalHistogram.observe(ms / 1000)
     checkThresholds(totalState, ms, at)
   }
 
@@ -395,14 +381,6 @@ export function createProfiler<const S extends string> (options: ProfilerOptions
 function rateOf (counts: OutcomeCounts): number | null {
   const decided = counts.approved + counts.declined
   return decided === 0 ? null : counts.approved / decided
-}
-
-function setQuantiles (summary: WindowSummary, set: (quantile: string, value: number) => void): void {
-  if (summary.count === 0) return
-  set('0.5', summary.p50 as number)
-  set('0.95', summary.p95 as number)
-  set('0.99', summary.p99 as number)
-  set('1', summary.max as number)
 }
 
 function createTimer<S extends string> (

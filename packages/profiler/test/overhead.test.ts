@@ -8,7 +8,7 @@ const ITERATIONS = 200_000
 const STAGES = ['user', 'card', 'limits', 'decision'] as const
 
 t.test('overhead per stage timing', async (t) => {
-  const profiler = createProfiler({ stages: STAGES, registry: createMetricsRegistry() })
+  const profiler = createProfiler({ stages: STAGES, registry: createMetricsRegistry({ service: 'bench' }) })
 
   const measure = (label: string, run: (i: number) => void): number => {
     for (let i = 0; i < 20_000; i++) run(i) // warm up so the JIT compiler has done its work

@@ -222,7 +222,7 @@ t.test('ops routes', async t => {
   t.equal((await h.app.inject({ method: 'GET', url: '/health' })).statusCode, 200)
   const metrics = await h.app.inject({ method: 'GET', url: '/metrics' })
   t.equal(metrics.statusCode, 200)
-  t.match(metrics.body, /jit_stage_duration_ms_bucket\{[^}]*stage="decision"/)
+  t.match(metrics.body, /jit_stage_duration_seconds_bucket\{[^}]*stage="decision"/)
   t.match(metrics.body, /jit_decisions_total\{[^}]*outcome="declined"/)
   t.match(metrics.body, /jit_budget_timeouts_total/)
 })

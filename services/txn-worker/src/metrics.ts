@@ -1,4 +1,5 @@
-import { Counter, Histogram, type Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import { countOverdrawnAccounts, type Sql } from '@jit/ledger'
 
 /** The worker's Prometheus instruments, registered on the app's own registry. */
 export interface WorkerMetrics {
@@ -28,9 +29,40 @@ export interface WorkerMetrics {
   webhookToLedgerLag: Histogram
 }
 
+/** Options of {@link createWorkerMetrics}. */
+export interface WorkerMetricsOptions {
+  /**
+   * The ledger's database: exports `txn_worker_overdrawn_accounts` (accounts below their credit
+   * line, read at scrape time, at most once per `gaugeCacheMs`).
+   */
+  sql?: Sql
+  /** @default 5000 */
+  gaugeCacheMs?: number
+}
+
 /** Creates the worker's instruments on `registry` (one registry per app, never the global one). */
-export function createWorkerMetrics (registry: Registry): WorkerMetrics {
+export function createWorkerMetrics (registry: Registry, opts: WorkerMetricsOptions = {}): WorkerMetrics {
   const registers = [registry]
+  const { sql } = opts
+  if (sql !== undefined) {
+    const cacheMs = opts.gaugeCacheMs ?? 5000
+    let last: { at: number, value: number } | undefined
+    // eslint-disable-next-line no-new -- registers itself
+    new Gauge({
+      name: 'txn_worker_overdrawn_accounts',
+      help: 'Accounts whose available amount is below minus their credit line (only forced effects get there)',
+      registers,
+      async collect () {
+        this.reset()
+        const now = Date.now()
+        if (last === undefined || now - last.at > cacheMs) {
+          // PostgreSQL down: no sample (not a reassuring 0); jit_dependency_up says why.
+          try { last = { at: now, value: await countOverdrawnAccounts(sql) } } catch { last = undefined }
+        }
+        if (last !== undefined) this.set(last.value)
+      }
+    })
+  }
   return {
     consumed: new Counter({ name: 'txn_worker_messages_consumed_total', help: 'Messages handed to a handler', labelNames: ['queue'], registers }),
     applied: new Counter({ name: 'txn_worker_messages_applied_total', help: 'Messages whose effect was applied', labelNames: ['queue'], registers }),

@@ -26,7 +26,7 @@ const connections = createConnections({ config, logger, name: 'txn-worker', migr
 await connections.start()
 
 const registry = createMetricsRegistry({ service: 'txn-worker' })
-const metrics = createWorkerMetrics(registry)
+const metrics = createWorkerMetrics(registry, { sql: connections.db.sql })
 const worker = createWorker({
   config,
   logger,

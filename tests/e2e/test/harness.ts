@@ -74,14 +74,14 @@ export async function startStack (t: Teardownable): Promise<Stack> {
   await authConnections.start()
   await Promise.all([ingestConnections.start(), workerConnections.start()])
 
-  const authRegistry = createMetricsRegistry()
+  const authRegistry = createMetricsRegistry({ service: 'jit-authorizer' })
   const authorizer = await buildAuthorizer({ config: authConfig, logger, db: authConnections.db, cache: authConnections.cache, registry: authRegistry, connections: authConnections })
   const relay = createOutboxRelay({ sql: authConnections.db.sql, publisher: authConnections.publisher, logger, intervalMs: 50, listenChannel: 'outbox' })
   relay.start()
 
-  const ingest = buildIngest({ config: ingestConfig, logger, publisher: ingestConnections.publisher, connections: ingestConnections, registry: createMetricsRegistry() })
+  const ingest = buildIngest({ config: ingestConfig, logger, publisher: ingestConnections.publisher, connections: ingestConnections, registry: createMetricsRegistry({ service: 'webhook-ingest' }) })
 
-  const workerRegistry = createMetricsRegistry()
+  const workerRegistry = createMetricsRegistry({ service: 'txn-worker' })
   const worker = createWorker({
     config: workerConfig,
     logger,
