@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createTestVhost } from '@jit/test-support'
+import { createTestVhost, sleep, waitFor } from '@jit/test-support'
 import {
   createAmqp,
   TransientError,
@@ -8,7 +8,7 @@ import {
   type ConsumedMessage,
   type QueueDefinition
 } from '../src/index.js'
-import { silentLogger, sleep, waitFor } from './helpers.js'
+import { silentLogger } from './helpers.js'
 
 // Failures that are not the message's own: a dependency that is down (transient, requeued
 // uncounted) and a failure copy that cannot even be built (rejected to the dead queue).

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createTestVhost } from '@jit/test-support'
+import { createTestVhost, sleep, waitFor } from '@jit/test-support'
 import {
   createAmqp,
   PermanentError,
@@ -8,7 +8,7 @@ import {
   type ConsumedMessage,
   type QueueDefinition
 } from '../src/index.js'
-import { silentLogger, sleep, waitFor } from './helpers.js'
+import { silentLogger } from './helpers.js'
 
 const url = await createTestVhost(t)
 

@@ -7,20 +7,6 @@ const run = promisify(execFile)
 /** Tests log nothing; failures show through assertions. */
 export const silentLogger: Logger = pino({ level: 'silent' })
 
-export async function sleep (ms: number): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, ms))
-}
-
-/** Polls `check` until it returns true or the budget runs out (then throws). */
-export async function waitFor (check: () => boolean | Promise<boolean>, timeoutMs = 15_000, label = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await check()) return
-    await sleep(25)
-  }
-  throw new Error(`timed out waiting for ${label}`)
-}
-
 export function vhostOf (amqpUrl: string): string {
   return decodeURIComponent(new URL(amqpUrl).pathname.slice(1))
 }

@@ -2,7 +2,7 @@ import { readFileSync, existsSync } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
 import t from 'tap'
 import postgres from 'postgres'
-import { createTestDatabase, createTestVhost } from '@jit/test-support'
+import { createTestDatabase, createTestVhost, sleep, waitFor } from '@jit/test-support'
 import {
   createAmqp,
   createOutboxRelay,
@@ -11,7 +11,7 @@ import {
   type ConsumedMessage,
   type Publisher
 } from '../src/index.js'
-import { silentLogger, sleep, waitFor } from './helpers.js'
+import { silentLogger } from './helpers.js'
 
 const amqpUrl = await createTestVhost(t)
 const dbUrl = await createTestDatabase(t)

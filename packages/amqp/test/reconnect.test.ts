@@ -1,7 +1,7 @@
 import t from 'tap'
-import { createTestVhost } from '@jit/test-support'
+import { createTestVhost, sleep, waitFor } from '@jit/test-support'
 import { createAmqp, EVENTS_EXCHANGE } from '../src/index.js'
-import { closeVhostConnections, silentLogger, sleep, vhostOf, waitFor } from './helpers.js'
+import { closeVhostConnections, silentLogger, vhostOf } from './helpers.js'
 
 // Drops the broker connections of this file's own vhost only; other files share the broker.
 const url = await createTestVhost(t)

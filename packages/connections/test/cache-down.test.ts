@@ -1,7 +1,7 @@
 import t from 'tap'
-import { startPrivateRedis } from '@jit/test-support'
+import { startPrivateRedis, waitFor } from '@jit/test-support'
 import { createConnections } from '../src/index.js'
-import { logger, testConfig, testServers, waitFor } from './helper.js'
+import { logger, testConfig, testServers } from './helper.js'
 
 t.test('with Redis stopped, health stays ok and reports the cache down; it comes back by itself', async t => {
   const servers = await testServers(t)
@@ -20,7 +20,7 @@ t.test('with Redis stopped, health stays ok and reports the cache down; it comes
   t.type(up.dependencies.redis?.latencyMs, 'number')
 
   await redis.stop()
-  await waitFor('the cache to be reported down', async () => (await connections.health()).dependencies.redis?.up === false)
+  await waitFor(async () => (await connections.health()).dependencies.redis?.up === false, 15_000, 'the cache to be reported down')
   const down = await connections.health()
   t.equal(down.ok, true, 'a dead cache does not make the service unready')
   t.equal(down.dependencies.redis?.up, false)
@@ -33,7 +33,7 @@ t.test('with Redis stopped, health stays ok and reports the cache down; it comes
   t.same(value, { from: 'loader' }, 'reads fall through to the loader')
 
   await redis.start()
-  await waitFor('the cache to reconnect', async () => (await connections.health()).dependencies.redis?.up === true)
+  await waitFor(async () => (await connections.health()).dependencies.redis?.up === true, 15_000, 'the cache to reconnect')
   t.pass('the cache reconnected without a restart')
 })
 

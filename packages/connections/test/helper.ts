@@ -58,12 +58,3 @@ export async function withSql<T> (url: string, fn: (sql: postgres.Sql) => Promis
     await sql.end({ timeout: 5 })
   }
 }
-
-export async function waitFor (what: string, check: () => Promise<boolean>, timeoutMs = 15000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await check()) return
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}

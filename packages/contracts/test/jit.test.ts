@@ -1,5 +1,4 @@
 import t from 'tap'
-import { readFileSync, existsSync } from 'node:fs'
 import {
   DECLINE_REASONS,
   JIT_METHODS,
@@ -9,20 +8,17 @@ import {
   isDeclineReason,
   isJitMethod
 } from '../src/index.js'
+import { loadFixture, loadSwagger, type Swagger } from '@jit/test-support'
 
-const SWAGGER = '/work/shared/marqeta/swagger.json'
-const fixture = JSON.parse(readFileSync(new URL('./fixtures/marqeta-jit-swagger.json', import.meta.url), 'utf8')) as {
-  definitions: Record<string, { properties: Record<string, { enum?: string[] }> }>
-}
+type Definitions = Record<string, { properties: Record<string, { enum?: string[] }> }>
+const fixture = loadFixture() as Swagger & { definitions: Definitions }
 
 t.test('JIT_METHODS is exactly the swagger enum', async (t) => {
   const fromFixture = fixture.definitions.jit_funding_api?.properties.method?.enum
   t.same([...JIT_METHODS], fromFixture)
   t.equal(JIT_METHODS.length, 50)
-  if (existsSync(SWAGGER)) {
-    const full = JSON.parse(readFileSync(SWAGGER, 'utf8')) as typeof fixture
-    t.same([...JIT_METHODS], full.definitions.jit_funding_api?.properties.method?.enum, 'and the full swagger agrees')
-  }
+  const full = loadSwagger().swagger as Swagger & { definitions: Definitions }
+  t.same([...JIT_METHODS], full.definitions.jit_funding_api?.properties.method?.enum, 'and the swagger in use agrees')
 })
 
 t.test('DECLINE_REASONS is the fixed list of DOMAIN.md', async (t) => {

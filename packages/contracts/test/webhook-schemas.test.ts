@@ -9,7 +9,7 @@ import {
   isKnownWebhookFamily,
   splitWebhookBatch
 } from '../src/index.js'
-import { loadSwagger } from './swagger.js'
+import { loadSwagger } from '@jit/test-support'
 
 const checkBatch = compileValidator(WebhookBatch)
 const checkTxn = compileValidator(TransactionEvent)

@@ -1,5 +1,5 @@
 import { createDatabase, runMigrations, type Database } from '@jit/postgres'
-import { createTestDatabase, type Teardownable } from '@jit/test-support'
+import { createTestDatabase, fundedCards, type Teardownable } from '@jit/test-support'
 import { simToken, transactionEvent, purchasesOf, type WebhookSpec, type SimPurchase } from '@jit/processor-sim'
 import { ledgerMigrationSets, checkLedgerInvariants, decideJitFunding, type JitDecisionResult, upsertUser, upsertCard, creditAccount, jitRequestFingerprint, type JitDecisionRequest, type TransactionEventInput } from '../src/index.js'
 
@@ -13,16 +13,7 @@ export async function ledgerDatabase (t: Teardownable, opts: { poolMax?: number,
 }
 
 /** An ACTIVE user with one ACTIVE card funded by the user's own account holding `balance`. */
-export async function fundedCard (db: Database, name: string, balance: number, currency = 'USD'): Promise<{ user: string, card: string, account: string }> {
-  const user = `u-${name}`
-  const card = `c-${name}`
-  await upsertUser(db.sql, { user_token: user, status: 'ACTIVE' })
-  await upsertCard(db.sql, { card_token: card, user_token: user, status: 'ACTIVE', expiration: '2099-12' })
-  if (balance > 0) {
-    await creditAccount(db.sql, { accountToken: user, currency, amount: balance, effectKind: 'test.load', effectKey: `load-${name}` })
-  }
-  return { user, card, account: user }
-}
+export const fundedCard = fundedCards({ upsertUser, upsertCard, creditAccount })
 
 let seq = 0
 /** A JIT decision request for a card, as the authorizer would build it. */

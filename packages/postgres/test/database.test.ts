@@ -1,9 +1,9 @@
 import { createServer, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
 import postgres from 'postgres'
-import { createTestDatabase, freePort, uniqueTestName } from '@jit/test-support'
+import { createTestDatabase, eventually, freePort, sleep, uniqueTestName } from '@jit/test-support'
 import { createDatabase, isPostgresError, type Database, type PostgresOptions } from '../src/index.js'
-import { captureLogger, eventually, sleep } from './helpers.js'
+import { captureLogger } from './helpers.js'
 
 const url = await createTestDatabase(t, 'pgdb')
 

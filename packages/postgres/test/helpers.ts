@@ -12,17 +12,3 @@ export function captureLogger (): { logger: Logger, lines: Array<Record<string, 
   })
   return { logger, lines, raw }
 }
-
-export async function sleep (ms: number): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, ms))
-}
-
-/** Polls `check` until it returns true or `timeoutMs` passes; returns the last result. */
-export async function eventually (check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await check()) return true
-    await sleep(50)
-  }
-  return await check()
-}

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
-import { createTestRedisPrefix, sharedRedisUrl } from '@jit/test-support'
+import { createTestRedisPrefix, eventually, sharedRedisUrl } from '@jit/test-support'
 import { createCache, CacheUnavailableError, type Cache, type CacheOptions } from '../src/index.js'
-import { eventually, rawClient } from './helpers.js'
+import { rawClient } from './helpers.js'
 
 const raw = await rawClient(t, sharedRedisUrl)
 

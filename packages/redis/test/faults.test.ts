@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
-import { startPrivateRedis, type PrivateRedis } from '@jit/test-support'
+import { eventually, type PrivateRedis, startPrivateRedis } from '@jit/test-support'
 import { createCache, CacheUnavailableError, type Cache, type CacheOptions } from '../src/index.js'
-import { capturingLogger, eventually, rawClient, timed } from './helpers.js'
+import { capturingLogger, rawClient, timed } from './helpers.js'
 
 // Every test here stops or pauses Redis, so each gets a private server of its own.
 

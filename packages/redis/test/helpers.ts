@@ -13,16 +13,6 @@ export async function rawClient (t: Teardownable, url: string): Promise<ReturnTy
   return client
 }
 
-/** Polls `check` until it returns true or `timeoutMs` passes; returns the last result. */
-export async function eventually (check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<boolean> {
-  const until = Date.now() + timeoutMs
-  for (;;) {
-    if (await check()) return true
-    if (Date.now() > until) return false
-    await new Promise(resolve => setTimeout(resolve, 25))
-  }
-}
-
 /** A logger that keeps its lines, to assert what (and how often) the cache logs. */
 export function capturingLogger (): { logger: Logger, lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = []

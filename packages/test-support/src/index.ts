@@ -4,3 +4,6 @@ export { adminDatabaseUrl, databaseUrlFor, createTestDatabase } from './postgres
 export { sharedRedisUrl, createTestRedisPrefix, freePort, startPrivateRedis, type PrivateRedis } from './redis.js'
 export { sharedAmqpBase, createTestVhost } from './rabbitmq.js'
 export { holdLocks } from './locks.js'
+export { sleep, waitFor, eventually } from './wait.js'
+export { fundedCards, type CardProvisioning, type FundedCard, type FundedCardOptions } from './cards.js'
+export { swaggerValidator, loadSwagger, loadFixture, FULL_SWAGGER, type Swagger } from './swagger.js'

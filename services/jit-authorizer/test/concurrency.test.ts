@@ -1,8 +1,8 @@
 import t from 'tap'
 import { getHold } from '@jit/ledger'
-import { harness, jitBody } from './helpers.js'
+import { build, jitBody } from './helper.js'
 
-const h = await harness(t, { poolMax: 10 })
+const h = await build(t, { poolMax: 10 })
 
 t.test('300 simultaneous $10 authorizations on a $1,000 account approve exactly 100', async t => {
   const c = await h.fundedCard('race', 100000)

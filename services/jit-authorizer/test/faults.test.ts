@@ -1,11 +1,11 @@
 import t from 'tap'
 import { getHold, getDecision, upsertCard } from '@jit/ledger'
 import { holdLocks, startPrivateRedis } from '@jit/test-support'
-import { harness, jitBody } from './helpers.js'
+import { build, jitBody } from './helper.js'
 
 t.test('Redis stopped: the same answers, only slower', async t => {
   const redis = await startPrivateRedis(t)
-  const h = await harness(t, { redisUrl: redis.url })
+  const h = await build(t, { redisUrl: redis.url })
   const c = await h.fundedCard('redis', 10000)
   t.equal((await h.jit(jitBody(c, 40))).status, 200, 'warm: approved')
   await redis.stop()
@@ -21,7 +21,7 @@ t.test('Redis stopped: the same answers, only slower', async t => {
 })
 
 t.test('a stale cache entry never decides: a suspended card is declined even while cached as active', async t => {
-  const h = await harness(t)
+  const h = await build(t)
   const c = await h.fundedCard('stale', 10000)
   t.equal((await h.jit(jitBody(c, 1))).status, 200, 'the card is now cached as ACTIVE')
   // change the card behind the cache's back (no invalidation at all)
@@ -35,7 +35,7 @@ t.test('a stale cache entry never decides: a suspended card is declined even whi
 })
 
 t.test('PostgreSQL slow (a held lock): the budget declines, no hold is left, the repeat gets the same', async t => {
-  const h = await harness(t, { env: { JIT_DECISION_BUDGET_MS: '800' } })
+  const h = await build(t, { env: { JIT_DECISION_BUDGET_MS: '800' } })
   const c = await h.fundedCard('slow', 100000)
   const release = await holdLocks(h.db.sql, async conn => await conn`select 1 from accounts where account_token = ${c.user} for update`)
   const body = jitBody(c, 10)
@@ -58,7 +58,7 @@ t.test('PostgreSQL slow (a held lock): the budget declines, no hold is left, the
 })
 
 t.test('the deadline holds under a held lock and an exhausted pool: every answer in time, no late approval', async t => {
-  const h = await harness(t, { env: { JIT_DECISION_BUDGET_MS: '600' }, poolMax: 3 })
+  const h = await build(t, { env: { JIT_DECISION_BUDGET_MS: '600' }, poolMax: 3 })
   const c = await h.fundedCard('deadline', 1000000)
   const release = await holdLocks(h.db.sql, async conn => await conn`select 1 from accounts where account_token = ${c.user} for update`)
   const bodies = Array.from({ length: 12 }, () => jitBody(c, 1))

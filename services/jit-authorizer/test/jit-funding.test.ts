@@ -1,9 +1,9 @@
 import t, { type Test } from 'tap'
 import { JIT_METHODS, classifyJitMethod } from '@jit/contracts'
 import { setLimits, upsertUser, getHold, getDecision } from '@jit/ledger'
-import { harness, jitBody, validateProgramResponse } from './helpers.js'
+import { build, jitBody, validateProgramResponse } from './helper.js'
 
-const h = await harness(t)
+const h = await build(t)
 
 /** Every test that can move money ends with the ledger invariants. */
 function moneyTest (name: string, fn: (t: Test) => Promise<void>): void {

@@ -1,8 +1,8 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
-import { harness } from './helpers.js'
+import { build } from './helper.js'
 
-const { app } = await harness(t, { poolMax: 2 })
+const { app } = await build(t, { poolMax: 2 })
 await app.ready()
 const generated = JSON.parse(JSON.stringify(app.swagger())) as any
 

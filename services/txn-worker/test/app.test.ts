@@ -5,7 +5,7 @@ import { ledgerMigrationSets, debitAccount } from '@jit/ledger'
 import { createMetricsRegistry } from '@jit/profiler'
 import { createTestDatabase } from '@jit/test-support'
 import { buildApp, createWorkerMetrics, txnWorkerMigrations } from '../src/index.js'
-import { authorize, fundedCard, silentLogger } from './helpers.js'
+import { authorize, fundedCard, silentLogger } from './helper.js'
 
 const url = await createTestDatabase(t, 'twapp')
 const db = createDatabase({ url, poolMin: 0, poolMax: 4 })

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { CommandResultEvent, compileValidator } from '@jit/contracts'
 import { getAccount, getHold, loadCard, loadLimits, loadUser } from '@jit/ledger'
-import { answersTo, authorize, counterValue, createTestEnv, fundedCard, sleep, waitFor, type SeenEvent } from './helpers.js'
+import { sleep, waitFor } from '@jit/test-support'
+import { answersTo, authorize, counterValue, build, fundedCard, type SeenEvent } from './helper.js'
 
-const env = await createTestEnv(t)
+const env = await build(t)
 const { db, cache, amqp } = env
 
 // What the card cache held when each command.applied for a card arrived.

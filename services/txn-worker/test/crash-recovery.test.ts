@@ -3,10 +3,10 @@ import { randomUUID } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { checkLedgerInvariants, getAccount } from '@jit/ledger'
-import { sharedRedisUrl } from '@jit/test-support'
-import { TEST_RETRY_DELAYS_MS, answersTo, createTestEnv, fundedCard, queueDepth, sleep, txEvent, txRoutingKey, waitFor } from './helpers.js'
+import { sharedRedisUrl, sleep, waitFor } from '@jit/test-support'
+import { TEST_RETRY_DELAYS_MS, answersTo, build, fundedCard, queueDepth, txEvent, txRoutingKey } from './helper.js'
 
-const env = await createTestEnv(t)
+const env = await build(t)
 const { db, amqp } = env
 
 t.test('a worker killed mid-batch and restarted applies every event exactly once', async t => {

@@ -1,8 +1,8 @@
 import t from 'tap'
 import { checkLedgerInvariants, getAccount, getHold } from '@jit/ledger'
-import { authorize, counterValue, createTestEnv, fundedCard, testWorkerConfig } from './helpers.js'
+import { authorize, counterValue, build, fundedCard, testWorkerConfig } from './helper.js'
 
-const env = await createTestEnv(t)
+const env = await build(t)
 const { db, registry } = env
 // two workers sharing one database, as two replicas would
 const one = env.startWorker({ queues: [], loops: false, relay: false })

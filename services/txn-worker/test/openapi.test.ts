@@ -4,7 +4,7 @@ import { createDatabase } from '@jit/postgres'
 import { createMetricsRegistry } from '@jit/profiler'
 import { createTestDatabase } from '@jit/test-support'
 import { buildApp } from '../src/index.js'
-import { silentLogger } from './helpers.js'
+import { silentLogger } from './helper.js'
 
 const url = await createTestDatabase(t, 'twdoc')
 const db = createDatabase({ url, poolMin: 0, poolMax: 2 })

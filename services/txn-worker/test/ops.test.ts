@@ -6,10 +6,11 @@ import { DLX_EXCHANGE, HEADER_FAILURE_REASON, HEADER_ORIGINAL_QUEUE } from '@jit
 import { getAccount } from '@jit/ledger'
 import { EXIT, listDeadLetters, purgeHistory, redriveDeadLetters, runCli, type LedgerLifecycle } from '../src/index.js'
 import { ledgerLifecycle } from '../src/ledger-lifecycle.js'
-import { createTestEnv, fundedCard, queueDepth, txEvent, txRoutingKey, waitFor } from './helpers.js'
+import { waitFor } from '@jit/test-support'
+import { build, fundedCard, queueDepth, txEvent, txRoutingKey } from './helper.js'
 
 const run = promisify(execFile)
-const env = await createTestEnv(t)
+const env = await build(t)
 const { db, amqp } = env
 
 // A ledger that fails while `broken` is set: a stand-in for an outage the real ledger cannot be

@@ -4,14 +4,14 @@ import { PermanentError, TransientError } from '@jit/amqp'
 import { getAccount, loadCard } from '@jit/ledger'
 import { createDatabase } from '@jit/postgres'
 import { createCache } from '@jit/redis'
-import { freePort, startPrivateRedis } from '@jit/test-support'
+import { freePort, sleep, startPrivateRedis, waitFor } from '@jit/test-support'
 import { isTransientFailure } from '../src/index.js'
-import { answersTo, counterValue, createTestEnv, fundedCard, queueDepth, sleep, txEvent, txRoutingKey, waitFor } from './helpers.js'
+import { answersTo, counterValue, build, fundedCard, queueDepth, txEvent, txRoutingKey } from './helper.js'
 
 // Dependency outages longer than the retry delays (3 x 100 ms here, ~31 s in production): the
 // messages consumed meanwhile are requeued after a pause, uncounted, and applied once the
 // dependency is back; nothing is dead-lettered.
-const env = await createTestEnv(t)
+const env = await build(t)
 const { db, amqp, registry } = env
 
 async function failureOf (run: () => Promise<unknown>): Promise<unknown> {

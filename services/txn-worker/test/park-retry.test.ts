@@ -1,12 +1,12 @@
 import t from 'tap'
 import type { Publisher } from '@jit/amqp'
 import { applyTransactionEvent, checkLedgerInvariants, getAccount, type TransactionEventInput } from '@jit/ledger'
-import { authorize, createTestEnv, fundedCard, queueDepth, token, txEvent } from './helpers.js'
+import { authorize, build, fundedCard, queueDepth, token, txEvent } from './helper.js'
 
 // The park loop's round: each parked event in a transaction of its own, and the dead letters of
 // expired events published with no transaction open (no account, hold or parked row locked while
 // the broker is waited for), the parked row deleted only after the confirm.
-const env = await createTestEnv(t)
+const env = await build(t)
 const { db, amqp } = env
 
 interface PublishSeen { routingKey: string, accountLockable: boolean, parkedRowLockable: boolean, parkedRows: number }

@@ -3,13 +3,11 @@ import {
   HEADER_FAILURE_REASON, HEADER_ORIGINAL_QUEUE, HEADER_ORIGINAL_ROUTING_KEY, HEADER_RETRY_COUNT
 } from '@jit/amqp'
 import { checkLedgerInvariants, getAccount, getHold } from '@jit/ledger'
-import {
-  TEST_RETRY_DELAYS_MS, authorize, counterValue, createTestEnv, fundedCard, queueDepth, testWorkerConfig, token, txEvent,
-  txRoutingKey, waitFor
-} from './helpers.js'
+import { waitFor } from '@jit/test-support'
+import { TEST_RETRY_DELAYS_MS, authorize, counterValue, build, fundedCard, queueDepth, testWorkerConfig, token, txEvent, txRoutingKey } from './helper.js'
 import { ledgerLifecycle, type LedgerLifecycle } from '../src/index.js'
 
-const env = await createTestEnv(t)
+const env = await build(t)
 const { db, amqp, registry } = env
 // A poison message on demand: the real ledger fails no event forever any more (NUL characters
 // are replaced before PostgreSQL sees them), so events whose token starts with `poison-` fail here.

@@ -1,8 +1,9 @@
 import t from 'tap'
 import { loadCard, loadUser, upsertCard } from '@jit/ledger'
-import { counterValue, createTestEnv, fundedCard, queueDepth, sleep, token, waitFor } from './helpers.js'
+import { sleep, waitFor } from '@jit/test-support'
+import { counterValue, build, fundedCard, queueDepth, token } from './helper.js'
 
-const env = await createTestEnv(t)
+const env = await build(t)
 const { db, cache, archive, amqp, registry } = env
 env.startWorker({ queues: ['webhooks', 'jit-funding'], loops: false, relay: false })
 // commands too, for a card.upsert between a transition and its redelivery

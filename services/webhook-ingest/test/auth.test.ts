@@ -1,7 +1,7 @@
 import t from 'tap'
 import { createTestVhost } from '@jit/test-support'
 import { basicAuthHeader, signBody } from '@jit/http-auth'
-import { bindTestQueue, buildTestApp, CURRENT, drain, metricValue, PREVIOUS, transaction } from './helper.js'
+import { bindTestQueue, build, CURRENT, drain, metricValue, PREVIOUS, transaction } from './helper.js'
 
 const SECRET = 'hmac-current-5ecret-value'
 const OLD_SECRET = 'hmac-previous-5ecret-value'
@@ -9,7 +9,8 @@ const OLD_SECRET = 'hmac-previous-5ecret-value'
 t.test('Basic auth', async t => {
   const url = await createTestVhost(t, 'basic')
   const reader = await bindTestQueue(t, url)
-  const { app, post } = await buildTestApp(t, url, {
+  const { app, post } = await build(t, {
+    amqpUrl: url,
     env: { WEBHOOK_BASIC_AUTH_PREVIOUS: `${PREVIOUS.username}:${PREVIOUS.password}` }
   })
   const batch = { transactions: [transaction('txn-basic-1')] }
@@ -63,7 +64,8 @@ t.test('Basic auth', async t => {
 t.test('X-Marqeta-Signature (HMAC of the raw body)', async t => {
   const url = await createTestVhost(t, 'hmac')
   const reader = await bindTestQueue(t, url)
-  const { app, post } = await buildTestApp(t, url, {
+  const { app, post } = await build(t, {
+    amqpUrl: url,
     env: { WEBHOOK_HMAC_SECRET: SECRET, WEBHOOK_HMAC_SECRET_PREVIOUS: OLD_SECRET }
   })
   const raw = JSON.stringify({ transactions: [transaction('txn-sig-1')] })

@@ -1,14 +1,14 @@
 import t from 'tap'
-import { createTestVhost } from '@jit/test-support'
+import { createTestVhost, waitFor } from '@jit/test-support'
 import { RETRY_AFTER_SECONDS } from '../src/app.js'
-import { addVhost, bindTestQueue, buildTestApp, deleteVhost, drain, metricValue, transaction, vhostOf, waitFor } from './helper.js'
+import { addVhost, bindTestQueue, build, deleteVhost, drain, metricValue, transaction, vhostOf } from './helper.js'
 
 // Only this file's own vhost is deleted: the broker and every other test file's vhost stay up.
 t.test('broker unavailable: 503 with Retry-After, nothing reported accepted; recovers after', async t => {
   const url = await createTestVhost(t, 'down')
   const vhost = vhostOf(url)
   const reader = await bindTestQueue(t, url)
-  const { app, connections, post } = await buildTestApp(t, url, { acquireTimeoutMs: 1000, publishTimeoutMs: 5000 })
+  const { app, connections, post } = await build(t, { amqpUrl: url, acquireTimeoutMs: 1000, publishTimeoutMs: 5000 })
   const brokerUp = async (): Promise<boolean> => (await connections.health()).ok
   const batch = { transactions: [transaction('txn-down-1'), transaction('txn-down-2', 'authorization.clearing')] }
 

@@ -1,10 +1,10 @@
 import t from 'tap'
-import { createTestVhost } from '@jit/test-support'
-import { buildTestApp, deleteVhost, metricValue, vhostOf, waitFor } from './helper.js'
+import { createTestVhost, waitFor } from '@jit/test-support'
+import { build, deleteVhost, metricValue, vhostOf } from './helper.js'
 
 t.test('GET /health, /ready and /metrics', async t => {
   const url = await createTestVhost(t, 'health')
-  const { app } = await buildTestApp(t, url)
+  const { app } = await build(t, { amqpUrl: url })
 
   const health = await app.inject({ method: 'GET', url: '/health' })
   t.equal(health.statusCode, 200)

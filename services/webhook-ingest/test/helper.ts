@@ -6,7 +6,7 @@ import { createAmqp, type Amqp } from '@jit/amqp'
 import { WebhookIngestConfig, loadConfig, type Environment, type WebhookIngestConfigT } from '@jit/config'
 import { basicAuthHeader } from '@jit/http-auth'
 import { createMetricsRegistry } from '@jit/profiler'
-import type { Teardownable } from '@jit/test-support'
+import { createTestVhost, type Teardownable } from '@jit/test-support'
 import { createConnections, type Connections } from '@jit/connections'
 import { buildApp, WEBHOOK_PATH } from '../src/app.js'
 
@@ -73,20 +73,24 @@ export async function drain (amqp: Amqp, queue = TEST_QUEUE): Promise<ReadMessag
 
 export interface TestApp {
   app: FastifyInstance
+  /** The vhost the app publishes into. */
+  amqpUrl: string
   connections: Connections
   post: (payload: string | object, headers?: Record<string, string>) => Promise<LightMyRequestResponse>
 }
 
 /**
- * The real app on the real broker (the test vhost), wired as server.ts does (@jit/connections,
- * RabbitMQ only), closed at teardown in the server's order.
+ * The real app on the real broker (a vhost of this test's own unless `amqpUrl` names one), wired
+ * as server.ts does (@jit/connections, RabbitMQ only), closed at teardown in the server's order.
  */
-export async function buildTestApp (t: Teardownable, url: string, options: {
+export async function build (t: Teardownable, options: {
+  amqpUrl?: string
   env?: Environment
   acquireTimeoutMs?: number
   publishTimeoutMs?: number
   declareTopology?: boolean
 } = {}): Promise<TestApp> {
+  const url = options.amqpUrl ?? await createTestVhost(t, 'wi')
   const config = testConfig({ AMQP_URL: url, SHUTDOWN_TIMEOUT_MS: '5000', ...options.env })
   const connections = createConnections({
     config,
@@ -121,7 +125,7 @@ export async function buildTestApp (t: Teardownable, url: string, options: {
     }
     return await app.inject(request)
   }
-  return { app, connections, post }
+  return { app, amqpUrl: url, connections, post }
 }
 
 /** Reads one counter or gauge value from the Prometheus text of /metrics. */
@@ -149,15 +153,6 @@ export async function deleteVhost (vhost: string): Promise<void> {
 export async function addVhost (vhost: string): Promise<void> {
   await run('rabbitmqctl', ['-q', 'add_vhost', vhost])
   await run('rabbitmqctl', ['-q', 'set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*'])
-}
-
-export async function waitFor (check: () => Promise<boolean>, timeoutMs = 20_000, label = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await check()) return
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-  throw new Error(`timed out waiting for ${label}`)
 }
 
 /** A transaction event shaped like the processor's (lenient: only what routing needs). */

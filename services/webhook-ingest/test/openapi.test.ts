@@ -1,9 +1,8 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
-import { createTestVhost } from '@jit/test-support'
-import { buildTestApp } from './helper.js'
+import { build } from './helper.js'
 
-const { app } = await buildTestApp(t, await createTestVhost(t, 'openapi'))
+const { app } = await build(t)
 const generated = JSON.parse(JSON.stringify(app.swagger())) as any
 
 t.test('docs/openapi/webhook-ingest.json is what the route schemas generate (run `pnpm run docs` after a change)', async t => {

@@ -2,14 +2,14 @@ import t from 'tap'
 import { createTestVhost } from '@jit/test-support'
 import { webhookRoutingKey } from '@jit/contracts'
 import { webhookMessageId, RETRY_AFTER_SECONDS } from '../src/app.js'
-import { AUTH, bindTestQueue, buildTestApp, drain, metricValue, transaction } from './helper.js'
+import { AUTH, bindTestQueue, build, drain, metricValue, transaction } from './helper.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
 t.test('POST /v1/webhooks/marqeta on the real broker', async t => {
   const url = await createTestVhost(t, 'webhooks')
   const reader = await bindTestQueue(t, url)
-  const { app, post } = await buildTestApp(t, url, { env: { WEBHOOK_MAX_BODY_BYTES: '4096' } })
+  const { app, post } = await build(t, { amqpUrl: url, env: { WEBHOOK_MAX_BODY_BYTES: '4096' } })
 
   t.test('a batch of 3 transactions: one message each, routed by type, bodies untouched', async t => {
     const events = [
@@ -162,7 +162,7 @@ t.test('POST /v1/webhooks/marqeta on the real broker', async t => {
 t.test('the contract topology is missing (publish refused by the broker): 503, not accepted', async t => {
   // A vhost where nobody declared cards.events: the broker refuses the publish.
   const url = await createTestVhost(t, 'notopo')
-  const { post } = await buildTestApp(t, url, { declareTopology: false })
+  const { post } = await build(t, { amqpUrl: url, declareTopology: false })
   const res = await post({ transactions: [transaction('txn-no-exchange')] })
   t.equal(res.statusCode, 503)
   t.equal(res.headers['retry-after'], String(RETRY_AFTER_SECONDS))
@@ -172,7 +172,7 @@ t.test('the contract topology is missing (publish refused by the broker): 503, n
 t.test('graceful shutdown: an in-flight batch is confirmed and answered before the app closes', async t => {
   const url = await createTestVhost(t, 'shutdown')
   const reader = await bindTestQueue(t, url)
-  const { app, connections } = await buildTestApp(t, url)
+  const { app, connections } = await build(t, { amqpUrl: url })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : 0

@@ -11,26 +11,11 @@ import { createDatabase, runMigrations, type Database } from '@jit/postgres'
 import { createMetricsRegistry } from '@jit/profiler'
 import { createCache, type Cache } from '@jit/redis'
 import {
-  createTestDatabase, createTestRedisPrefix, createTestVhost, sharedRedisUrl, type Teardownable
+  createTestDatabase, createTestRedisPrefix, createTestVhost, fundedCards, sharedRedisUrl, type Teardownable
 } from '@jit/test-support'
 import { createWorker, createWorkerMetrics, txnWorkerMigrations, type TxnWorker, type TxnWorkerDeps, type WorkerConfig, type WorkerMetrics } from '../src/index.js'
 
 export const silentLogger = pino({ level: 'silent' })
-
-export async function sleep (ms: number): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, ms))
-}
-
-/** Polls `check` until it is truthy; fails with `what` after `timeoutMs`. */
-export async function waitFor<T> (check: () => T | Promise<T>, timeoutMs: number, what: string): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined && value !== null && value !== false) return value as NonNullable<T>
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(25)
-  }
-}
 
 /** Short retry delays: a failing message reaches `<queue>.dead` in well under a second. */
 export const TEST_RETRY_DELAYS_MS = [100, 100, 100]
@@ -77,7 +62,7 @@ export interface TestEnv {
  * prefix and an archive, all of this file's own, closed in order at teardown (clients first,
  * then the database and vhost are dropped).
  */
-export async function createTestEnv (t: Teardownable, opts: { poolMax?: number } = {}): Promise<TestEnv> {
+export async function build (t: Teardownable, opts: { poolMax?: number } = {}): Promise<TestEnv> {
   const drops: Array<() => unknown> = []
   const collect: Teardownable = { teardown: fn => { drops.push(fn) } }
   const closers: Array<() => Promise<unknown>> = []
@@ -217,16 +202,7 @@ export async function authorize (db: Database, c: { user: string, card: string, 
 }
 
 /** An ACTIVE user with an ACTIVE card funded by the user's own account holding `balance` minor units. */
-export async function fundedCard (db: Database, name: string, balance: number): Promise<{ user: string, card: string, account: string }> {
-  const user = `u-${name}`
-  const card = `c-${name}`
-  await upsertUser(db.sql, { user_token: user, status: 'ACTIVE' })
-  await upsertCard(db.sql, { card_token: card, user_token: user, status: 'ACTIVE', expiration: '2099-12' })
-  if (balance > 0) {
-    await creditAccount(db.sql, { accountToken: user, currency: 'USD', amount: balance, effectKind: 'test.load', effectKey: `load-${name}` })
-  }
-  return { user, card, account: user }
-}
+export const fundedCard = fundedCards({ upsertUser, upsertCard, creditAccount })
 
 let eventSeq = 0
 /** A token unique to this run. */

@@ -3,12 +3,11 @@ import { Registry } from 'prom-client'
 import { JitAuthorizerConfig, loadConfig } from '@jit/config'
 import { createDatabase, runMigrations, type Database } from '@jit/postgres'
 import { createCache, type Cache } from '@jit/redis'
-import { ledgerMigrationSets, checkLedgerInvariants, upsertUser, upsertCard, creditAccount, getAccount } from '@jit/ledger'
-import { createTestDatabase, createTestRedisPrefix, sharedRedisUrl, type Teardownable } from '@jit/test-support'
+import * as ledger from '@jit/ledger'
+import { createTestDatabase, createTestRedisPrefix, fundedCards, sharedRedisUrl, swaggerValidator, type FundedCard, type FundedCardOptions, type Teardownable } from '@jit/test-support'
 import { basicAuthHeader } from '@jit/http-auth'
 import { jitFundingRequest } from '@jit/processor-sim'
 import { buildApp } from '../src/app.js'
-import { swaggerValidator } from '../../../packages/contracts/test/swagger.js'
 
 export const AUTH = basicAuthHeader('jit-test', 'Test-Only-Passw0rd-For-Jit!')
 
@@ -16,8 +15,8 @@ export interface Harness {
   app: FastifyInstance
   db: Database
   cache: Cache
-  /** Creates an ACTIVE user and card funded with `balance` minor units (USD). */
-  fundedCard: (name: string, balance: number, opts?: { expiration?: string, status?: 'ACTIVE' | 'SUSPENDED' }) => Promise<{ user: string, card: string }>
+  /** Creates an ACTIVE user and card funded with `balance` minor units (USD); names may repeat. */
+  fundedCard: (name: string, balance: number, opts?: FundedCardOptions) => Promise<FundedCard>
   available: (account: string) => Promise<number | undefined>
   balance: (account: string) => Promise<number | undefined>
   /** POSTs a JIT funding request with valid credentials. */
@@ -25,7 +24,13 @@ export interface Harness {
   invariants: () => Promise<unknown[]>
 }
 
-export async function harness (t: Teardownable, opts: { env?: Record<string, string>, redisUrl?: string, poolMax?: number } = {}): Promise<Harness> {
+const fundedCard = fundedCards(ledger)
+
+/**
+ * The app as server.ts builds it, on a migrated database and a Redis key prefix of this test
+ * file's own; closed (app, cache, pool) at teardown.
+ */
+export async function build (t: Teardownable, opts: { env?: Record<string, string>, redisUrl?: string, poolMax?: number } = {}): Promise<Harness> {
   const url = await createTestDatabase(t, 'jit')
   const prefix = createTestRedisPrefix(t)
   const config = loadConfig(JitAuthorizerConfig, {
@@ -36,7 +41,7 @@ export async function harness (t: Teardownable, opts: { env?: Record<string, str
     ...opts.env
   })
   const db = createDatabase({ url, poolMin: 1, poolMax: opts.poolMax ?? 8, statementTimeoutMs: config.JIT_DECISION_BUDGET_MS })
-  await runMigrations(db.sql, ledgerMigrationSets)
+  await runMigrations(db.sql, ledger.ledgerMigrationSets)
   const cache = createCache({ url: opts.redisUrl ?? sharedRedisUrl, keyPrefix: prefix, commandTimeoutMs: 200 })
   await cache.connect()
   const { default: pino } = await import('pino')
@@ -51,16 +56,9 @@ export async function harness (t: Teardownable, opts: { env?: Record<string, str
     app,
     db,
     cache,
-    async fundedCard (name, balance, o = {}) {
-      const user = `u-${name}-${++n}`
-      const card = `c-${name}-${n}`
-      await upsertUser(db.sql, { user_token: user, status: 'ACTIVE' })
-      await upsertCard(db.sql, { card_token: card, user_token: user, status: o.status ?? 'ACTIVE', expiration: o.expiration ?? '2099-12' })
-      if (balance > 0) await creditAccount(db.sql, { accountToken: user, currency: 'USD', amount: balance, effectKind: 'test.load', effectKey: `${user}-load` })
-      return { user, card }
-    },
-    available: async (account) => (await getAccount(db.sql, account))?.available,
-    balance: async (account) => (await getAccount(db.sql, account))?.balance,
+    fundedCard: async (name, balance, o = {}) => await fundedCard(db, `${name}-${++n}`, balance, o),
+    available: async (account) => (await ledger.getAccount(db.sql, account))?.available,
+    balance: async (account) => (await ledger.getAccount(db.sql, account))?.balance,
     async jit (body, headers = {}) {
       const res = await app.inject({
         method: 'POST',
@@ -70,7 +68,7 @@ export async function harness (t: Teardownable, opts: { env?: Record<string, str
       })
       return { status: res.statusCode, body: res.body.length > 0 ? res.json() : null }
     },
-    invariants: async () => await checkLedgerInvariants(db.sql)
+    invariants: async () => await ledger.checkLedgerInvariants(db.sql)
   }
 }
 
