@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { JitDecisionRequest, JitDecisionResult, Sql } from './types.js'
+import type { DecisionRequest } from './sql-boundary.js'
 
 /**
  * Decides a batch of JIT funding requests in one statement (one round trip, one transaction):
@@ -53,7 +54,8 @@ export function jitRequestFingerprint (fields: {
   return createHash('sha256').update(canonical).digest('hex')
 }
 
-function toSqlRequest (r: JitDecisionRequest): Record<string, unknown> {
+/** The request as jit_decide reads it (its schema: {@link DecisionRequest}). */
+export function toSqlRequest (r: JitDecisionRequest): DecisionRequest {
   if (!Number.isSafeInteger(r.amount) || r.amount < 0) throw new RangeError(`amount must be a non-negative safe integer, got ${r.amount}`)
   return {
     jit_token: r.jitToken,

@@ -1,6 +1,7 @@
 import { classifyJitMethod, isKnownCurrency, MoneyError, parseAmount } from '@jit/contracts'
 import type { Sql } from './types.js'
 import { hasSqlState } from './errors.js'
+import { assertLifecycleEvent, type LifecycleEvent } from './sql-boundary.js'
 
 /**
  * A processor transaction webhook event (swagger `transaction_model`), read leniently: only the
@@ -222,8 +223,8 @@ const NEEDS_AMOUNT = new Set<TransactionAction>(['clearing', 'force_capture', 'i
 /** Actions whose JIT token jit_decide could still decide: the webhook claims the decision row. */
 const CLAIMING = new Set<TransactionAction>(['authorization', 'authorization_declined', 'incremental', 'incremental_declined', 'immediate_debit', 'immediate_debit_declined'])
 
-/** The normalized event ledger_apply_transaction reads (see migrations/0003_lifecycle.sql). */
-function normalize (event: TransactionEventInput, action: TransactionAction, now: Date | undefined): Record<string, unknown> {
+/** The normalized event ledger_apply_transaction reads (its schema: {@link LifecycleEvent}). */
+function normalize (event: TransactionEventInput, action: Exclude<TransactionAction, 'ignored'>, now: Date | undefined): LifecycleEvent {
   const token = str(event.token)
   if (token === null) throw new TransactionEventError('INVALID_EVENT', 'transaction event without a token')
   const jit = jitFundingOf(event)
@@ -257,7 +258,7 @@ function normalize (event: TransactionEventInput, action: TransactionAction, now
   const funding = obj(obj(event.gpa_order)?.funding) ?? obj(obj(event.gpa_order_unload)?.funding)
   const finalFlag = event.is_final_clearing as unknown
 
-  return {
+  return assertLifecycleEvent({
     action,
     event_token: token,
     key: jitToken ?? token,
@@ -279,7 +280,7 @@ function normalize (event: TransactionEventInput, action: TransactionAction, now
     mcc: str(obj(event.card_acceptor)?.mcc),
     now: now?.toISOString() ?? null,
     payload: event
-  }
+  })
 }
 
 function toResult (row: Record<string, unknown>, action: TransactionAction): LifecycleResult {
