@@ -1,4 +1,5 @@
 import { formatAmount } from '@jit/contracts'
+import type { SimTransactionFields } from './random.js'
 
 let seq = 0
 /** A token unique to this process, e.g. `jit-1234-7`. */
@@ -28,6 +29,8 @@ export interface JitRequestSpec {
   unload?: boolean
   /** The network transaction token of the request. */
   transactionToken?: string
+  /** Merchant, network and POS fields (from a seeded generator); default: a fixed grocery store. */
+  fields?: SimTransactionFields
 }
 
 /**
@@ -49,8 +52,11 @@ export function jitFundingRequest (c: SimCard, spec: JitRequestSpec = {}): Recor
     card_token: c.card,
     currency_code: currency,
     amount,
-    card_acceptor: { mid: '000000000011111', mcc: spec.mcc ?? '5411', name: 'Corner Grocery', country_code: 'USA' },
-    network: 'VISA',
+    card_acceptor: spec.fields === undefined
+      ? { mid: '000000000011111', mcc: spec.mcc ?? '5411', name: 'Corner Grocery', country_code: 'USA' }
+      : { ...spec.fields.card_acceptor, ...(spec.mcc === undefined ? {} : { mcc: spec.mcc }) },
+    network: spec.fields?.network ?? 'VISA',
+    ...(spec.fields === undefined ? {} : { subnetwork: spec.fields.subnetwork, pos: spec.fields.pos }),
     [spec.unload === true ? 'gpa_order_unload' : 'gpa_order']: { token: `gpa-${token}`, jit_funding: jitFunding }
   }
   // not enumerable: tests read it, JSON.stringify does not send it
@@ -74,6 +80,8 @@ export interface WebhookSpec {
   standinApprovedBy?: string
   mcc?: string
   currency?: string
+  /** Merchant, network and POS fields (from a seeded generator); default: a fixed grocery store. */
+  fields?: SimTransactionFields
 }
 
 /**
@@ -95,12 +103,14 @@ export function transactionEvent (c: SimCard, spec: WebhookSpec): Record<string,
     created_time: now,
     user_transaction_time: now,
     settlement_date: now,
-    network: 'VISA',
-    subnetwork: 'VISANET',
+    network: spec.fields?.network ?? 'VISA',
+    subnetwork: spec.fields?.subnetwork ?? 'VISANET',
     currency_code: currency,
     response: spec.state === 'DECLINED' ? { code: '1016', memo: 'Insufficient funds' } : { code: '0000', memo: 'Approved or completed successfully' },
-    card_acceptor: { mid: '000000000011111', mcc: spec.mcc ?? '5411', name: 'Grocery Store', city: 'Oakland', state: 'CA', postal_code: '94612', country_code: 'USA' },
-    pos: { pan_entry_mode: 'CHIP', card_presence: true, cardholder_presence: true }
+    card_acceptor: spec.fields === undefined
+      ? { mid: '000000000011111', mcc: spec.mcc ?? '5411', name: 'Grocery Store', city: 'Oakland', state: 'CA', postal_code: '94612', country_code: 'USA' }
+      : { ...spec.fields.card_acceptor, ...(spec.mcc === undefined ? {} : { mcc: spec.mcc }) },
+    pos: spec.fields?.pos ?? { pan_entry_mode: 'CHIP', card_presence: true, cardholder_presence: true }
   }
   if (spec.amount !== undefined && spec.amount !== null) {
     body.amount = major(spec.amount)
@@ -147,26 +157,33 @@ export function transactionEvent (c: SimCard, spec: WebhookSpec): Record<string,
 }
 
 /** One purchase: its original JIT token and its authorization's transaction token. */
-export interface SimPurchase { jitToken: string, txToken: string, amount: number }
+export interface SimPurchase {
+  jitToken: string
+  txToken: string
+  amount: number
+  /** The merchant, network and POS of the purchase, on every message about it. */
+  fields?: SimTransactionFields
+}
 
 /**
  * The messages of purchases on one card, as the processor sends them: the JIT funding request
  * of each decision and the transaction webhooks that follow.
  */
 export function purchasesOf (c: SimCard) {
+  const f = (p: SimPurchase): { fields?: SimTransactionFields } => p.fields === undefined ? {} : { fields: p.fields }
   return {
-    purchase (amount: number): SimPurchase {
-      return { jitToken: simToken('jit'), txToken: simToken('auth'), amount }
+    purchase (amount: number, fields?: SimTransactionFields): SimPurchase {
+      return { jitToken: simToken('jit'), txToken: simToken('auth'), amount, ...(fields === undefined ? {} : { fields }) }
     },
     /** The JIT funding request of a purchase (or of its incremental, with `original`). */
     request (p: SimPurchase, method = 'pgfs.authorization', original?: string): Record<string, unknown> & { jitToken: string } {
-      return jitFundingRequest(c, { token: p.jitToken, method, amount: p.amount, transactionToken: p.txToken, ...(original === undefined ? {} : { original }) })
+      return jitFundingRequest(c, { token: p.jitToken, method, amount: p.amount, transactionToken: p.txToken, ...f(p), ...(original === undefined ? {} : { original }) })
     },
     pending (p: SimPurchase, over: Partial<WebhookSpec> = {}): Record<string, unknown> {
-      return transactionEvent(c, { type: 'authorization', state: 'PENDING', token: p.txToken, amount: p.amount, jit: { token: p.jitToken, method: 'pgfs.authorization' }, ...over })
+      return transactionEvent(c, { type: 'authorization', state: 'PENDING', token: p.txToken, amount: p.amount, jit: { token: p.jitToken, method: 'pgfs.authorization' }, ...f(p), ...over })
     },
     declined (p: SimPurchase, timedOut = true): Record<string, unknown> {
-      return transactionEvent(c, { type: 'authorization', state: 'DECLINED', token: p.txToken, amount: p.amount, jit: { token: p.jitToken, method: 'pgfs.authorization' }, timedOut })
+      return transactionEvent(c, { type: 'authorization', state: 'DECLINED', token: p.txToken, amount: p.amount, jit: { token: p.jitToken, method: 'pgfs.authorization' }, timedOut, ...f(p) })
     },
     incrementalPending (p: SimPurchase, inc: SimPurchase, over: Partial<WebhookSpec> = {}): Record<string, unknown> {
       return transactionEvent(c, {
@@ -176,6 +193,7 @@ export function purchasesOf (c: SimCard) {
         amount: inc.amount,
         preceding: p.txToken,
         jit: { token: inc.jitToken, method: 'pgfs.authorization.incremental', original: p.jitToken },
+        ...f(p),
         ...over
       })
     },
@@ -186,6 +204,7 @@ export function purchasesOf (c: SimCard) {
         amount,
         preceding: p.txToken,
         jit: { token: simToken('jitc'), method: 'pgfs.authorization.capture', original: p.jitToken },
+        ...f(p),
         ...over
       }
       if (isFinal !== undefined) spec.isFinal = isFinal
@@ -198,7 +217,8 @@ export function purchasesOf (c: SimCard) {
         amount,
         preceding: p.txToken,
         unload: true,
-        jit: { token: simToken('jitr'), method: 'pgfs.authorization.reversal', original: p.jitToken, amount }
+        jit: { token: simToken('jitr'), method: 'pgfs.authorization.reversal', original: p.jitToken, amount },
+        ...f(p)
       })
     },
     advice (p: SimPurchase, amount: number): Record<string, unknown> {
@@ -208,19 +228,23 @@ export function purchasesOf (c: SimCard) {
         amount,
         preceding: p.txToken,
         unload: true,
-        jit: { token: simToken('jita'), method: 'pgfs.authorization.reversal', original: p.jitToken }
+        jit: { token: simToken('jita'), method: 'pgfs.authorization.reversal', original: p.jitToken },
+        ...f(p)
       })
     },
     refund (p: SimPurchase | null, amount: number): Record<string, unknown> {
       const spec: WebhookSpec = { type: 'refund', state: 'COMPLETION', amount, unload: true, jit: { token: simToken('jitf'), method: 'pgfs.refund' } }
-      if (p !== null) spec.preceding = p.txToken
+      if (p !== null) {
+        spec.preceding = p.txToken
+        if (p.fields !== undefined) spec.fields = p.fields
+      }
       return transactionEvent(c, spec)
     },
     forceCapture (amount: number): Record<string, unknown> {
       return transactionEvent(c, { type: 'authorization.clearing', state: 'COMPLETION', amount, isFinal: true, jit: { token: simToken('jitx'), method: 'pgfs.force_capture' } })
     },
     pinDebit (p: SimPurchase): Record<string, unknown> {
-      return transactionEvent(c, { type: 'pindebit', state: 'COMPLETION', token: p.txToken, amount: p.amount, jit: { token: p.jitToken, method: 'pgfs.pindebit' } })
+      return transactionEvent(c, { type: 'pindebit', state: 'COMPLETION', token: p.txToken, amount: p.amount, jit: { token: p.jitToken, method: 'pgfs.pindebit' }, ...f(p) })
     }
   }
 }
