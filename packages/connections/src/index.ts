@@ -17,3 +17,4 @@ export {
 export { ConnectionsStartError, type DependencyFailure, type DependencyName } from './errors.js'
 export { registerConnectionMetrics, type ConnectionMetricsOptions } from './metrics.js'
 export { connectionsPlugin, opsRoutes, type ConnectionsPluginOptions, type OpsRoutesOptions } from './plugin.js'
+export { REQUEST_ID_HEADER, requestIdEcho, requestIdOptions } from './request-id.js'

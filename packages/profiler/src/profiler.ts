@@ -113,6 +113,11 @@ export interface RequestTimer<S extends string = string> {
    * Only the first call records; later calls return the same total.
    */
   end(outcome?: Outcome, reason?: string): number
+  /**
+   * This request's stage durations in ms (a stage run twice, e.g. a decision retried on fresh
+   * data, is summed), and `total` once {@link RequestTimer.end} ran: for the request's log line.
+   */
+  timings(): Partial<Record<S | 'total', number>>
 }
 
 /** Stage latency profiler with windowed HDR percentiles, breach thresholds and Prometheus export. */
@@ -393,6 +398,12 @@ function createTimer<S extends string> (
   const startedAt = now()
   let lastMark = startedAt
   let totalMs: number | null = null
+  const spent: Partial<Record<S | 'total', number>> = {}
+  function recordHere (state: StageState, ms: number, at: number): void {
+    recordStageAt(state, ms, at)
+    const key = state.name as S
+    spent[key] = (spent[key] ?? 0) + ms
+  }
   return {
     async stage (stage, fn) {
       // Looked up before fn runs, so a typo fails before any side effect.
@@ -402,14 +413,14 @@ function createTimer<S extends string> (
         return await fn()
       } finally {
         const at = now()
-        recordStageAt(state, Math.max(0, at - begin), at)
+        recordHere(state, Math.max(0, at - begin), at)
         lastMark = at
       }
     },
     mark (stage) {
       const state = lookup(stage)
       const at = now()
-      recordStageAt(state, Math.max(0, at - lastMark), at)
+      recordHere(state, Math.max(0, at - lastMark), at)
       lastMark = at
     },
     elapsedMs () {
@@ -422,6 +433,13 @@ function createTimer<S extends string> (
       recordTotalAt(totalMs, at)
       if (outcome !== undefined) recordOutcome(outcome, reason)
       return totalMs
+    },
+    timings () {
+      const out: Partial<Record<S | 'total', number>> = {}
+      // rounded to µs: a log line, not a measurement store
+      for (const [stage, ms] of Object.entries(spent) as Array<[S, number]>) out[stage] = Math.round(ms * 1000) / 1000
+      if (totalMs !== null) out.total = Math.round(totalMs * 1000) / 1000
+      return out
     }
   }
 }

@@ -7,7 +7,7 @@ import { parseBasicAuth, type JitAuthorizerConfigT } from '@jit/config'
 import type { Database } from '@jit/postgres'
 import type { Cache } from '@jit/redis'
 import { createProfiler } from '@jit/profiler'
-import { opsRoutes, type Connections } from '@jit/connections'
+import { opsRoutes, requestIdEcho, requestIdOptions, type Connections } from '@jit/connections'
 import { JitFundingRequest } from '@jit/contracts'
 import { createJitDecider, DECISION_STAGES } from './decide.js'
 import { jitFundingRoutes } from './routes/jit-funding.js'
@@ -52,6 +52,8 @@ export async function buildApp (deps: JitAuthorizerDeps): Promise<FastifyInstanc
   const { config, logger, registry } = deps
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
+    // X-Request-Id from Nginx (or a fresh one) on every log line, echoed on the response
+    ...requestIdOptions,
     return503OnClosing: true,
     bodyLimit: 256 * 1024,
     // a string where a number belongs is a bad request, not a guess
@@ -75,6 +77,7 @@ export async function buildApp (deps: JitAuthorizerDeps): Promise<FastifyInstanc
     routes: ROUTE_DOCS
   })
 
+  await app.register(requestIdEcho)
   await app.register(underPressure, {
     maxEventLoopDelay: config.JIT_MAX_EVENT_LOOP_DELAY_MS,
     exposeStatusRoute: false

@@ -40,6 +40,8 @@ export interface JitAnswer {
   body: { jit_funding: Record<string, unknown> }
   outcome: 'approved' | 'declined' | 'answered'
   declineReason: string | null
+  /** Stage durations of this decision in ms (and `total`), for the request's log line. */
+  timingsMs?: Record<string, number>
 }
 
 /** Methods whose decision looks at the card and the cardholder. */
@@ -241,7 +243,7 @@ export function createJitDecider (deps: JitDeciderDeps): {
       }
     }
     timer.end(result.outcome, result.decline_reason ?? undefined)
-    return { status: result.status, body: result.response, outcome: result.outcome, declineReason: result.decline_reason }
+    return { status: result.status, body: result.response, outcome: result.outcome, declineReason: result.decline_reason, timingsMs: timer.timings() }
 
     /** The checks on (cached) user, card and limits; sets the request's decline and account. */
     async function screen (request: JitDecisionRequest, fresh: boolean, t: ReturnType<typeof profiler.start>): Promise<Snapshot> {

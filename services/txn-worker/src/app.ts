@@ -3,7 +3,7 @@ import { apiDocs, OPENAPI_PATH, type RouteDoc } from '@jit/api-docs'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { parseBasicAuth, type TxnWorkerConfigT } from '@jit/config'
-import { opsRoutes, type Connections } from '@jit/connections'
+import { opsRoutes, requestIdEcho, requestIdOptions, type Connections } from '@jit/connections'
 import type { Database } from '@jit/postgres'
 import { operatorRoutes } from './routes/operator.js'
 
@@ -52,6 +52,8 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
 export async function buildApp (deps: TxnWorkerAppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
+    // X-Request-Id from Nginx (or a fresh one) on every log line, echoed on the response
+    ...requestIdOptions,
     return503OnClosing: true,
     // read-only API: no request bodies worth accepting
     bodyLimit: 16 * 1024,
@@ -77,6 +79,7 @@ export async function buildApp (deps: TxnWorkerAppDeps): Promise<FastifyInstance
     return await reply.code(404).send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` })
   })
 
+  await app.register(requestIdEcho)
   // Before any route, so every route is in the document (served on /openapi.json and written
   // to docs/openapi/txn-worker.json by `pnpm run docs`).
   await app.register(apiDocs, {

@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client'
 import type { Static } from '@sinclair/typebox'
 import { MAX_WEBHOOK_BATCH, WEBHOOK_FAMILY_PATTERN, type HttpErrorBody } from '@jit/contracts'
 import { createWebhookMetrics } from './metrics.js'
-import { opsRoutes, type Connections } from '@jit/connections'
+import { opsRoutes, requestIdEcho, requestIdOptions, type Connections } from '@jit/connections'
 import { webhookRoutes, type WebhookPublisher, type WebhookRouteConfig } from './routes/webhooks.js'
 
 export { parseWebhookBatch, type BatchEvent, type BatchProblem, type BatchResult, type ParsedBatch } from './webhook-batch.js'
@@ -103,6 +103,8 @@ export function buildApp (deps: AppDeps, serverOptions: AppServerOptions = {}): 
   const app = Fastify({
     ...serverOptions,
     loggerInstance,
+    // X-Request-Id from Nginx (or a fresh one) on every log line, echoed on the response
+    ...requestIdOptions,
     // While closing, new requests get 503 at once (the processor retries them elsewhere) and
     // in-flight publishes finish.
     return503OnClosing: true,
@@ -143,6 +145,7 @@ export function buildApp (deps: AppDeps, serverOptions: AppServerOptions = {}): 
     return payload
   })
 
+  app.register(requestIdEcho)
   // Before any route, so every route is in the document (served on /openapi.json and written
   // to docs/openapi/webhook-ingest.json by `pnpm run docs`).
   app.register(apiDocs, {

@@ -92,6 +92,8 @@ export const jitFundingRoutes: FastifyPluginAsync<JitFundingRouteOptions> = asyn
       const answer = parsed.kind === 'ok' && !hasUnstorableDecisionField(parsed.request, parsed.jitFunding)
         ? await opts.decider.decide(parsed.request, parsed.jitFunding as InboundJitFundingT, parsed.source, deadlineMs)
         : await opts.decider.declineInvalid(identity, parsed.kind === 'invalid' && parsed.errors.some(e => e.path.endsWith('/amount')) ? 'INVALID_AMOUNT' : 'TRANSACTION_NOT_PERMITTED', deadlineMs)
+      // One line per decision: the request id (from Nginx), the JIT token and where the time went.
+      req.log.info({ jit_token: identity.token, method: identity.method, outcome: answer.outcome, decline_reason: answer.declineReason ?? undefined, stages_ms: answer.timingsMs }, 'jit decision')
       return await reply.code(answer.status).send(answer.body)
     } catch (err) {
       // The database is unreachable or failing: no decision could be recorded. A decline holds
