@@ -23,10 +23,11 @@ function walk (dir, match, out = []) {
   return out
 }
 
-for (const group of ['packages', 'services', 'tests']) {
+// bench/ is a package at the top level (the benchmark and its smoke test)
+for (const group of ['packages', 'services', 'tests', '.']) {
   const groupDir = join(root, group)
   if (!existsSync(groupDir)) continue
-  for (const pkg of readdirSync(groupDir)) {
+  for (const pkg of group === '.' ? ['bench'] : readdirSync(groupDir)) {
     const pkgDir = join(groupDir, pkg)
     const testFiles = walk(join(pkgDir, 'test'), p => p.endsWith('.test.ts'))
     for (const file of testFiles) {

@@ -1,0 +1,25 @@
+// `pnpm bench [--quick | --smoke] [--workloads W1,W3]`: runs the side-by-side benchmark and writes
+// bench/results/<date>.json, the HTML report beside it and the one-screen summary (also printed).
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { benchOptions, runBench, type BenchOptions } from './run.js'
+import { htmlReport, textSummary } from './report.js'
+import type { WorkloadName } from './workloads.js'
+
+const args = process.argv.slice(2)
+const mode: BenchOptions['mode'] = args.includes('--smoke') ? 'smoke' : args.includes('--quick') ? 'quick' : 'full'
+const options = benchOptions(mode)
+const only = args.find(a => a.startsWith('--workloads='))?.split('=')[1]
+if (only !== undefined) options.workloads = only.split(',') as WorkloadName[]
+const outDir = args.find(a => a.startsWith('--out='))?.split('=')[1] ?? fileURLToPath(new URL('../results/', import.meta.url))
+
+const results = await runBench(options)
+const summary = textSummary(results)
+mkdirSync(outDir, { recursive: true })
+const stamp = results.date.slice(0, 19).replace(/:/g, '-')
+const base = `${outDir}/${stamp}${mode === 'full' ? '' : `-${mode}`}`
+writeFileSync(`${base}.json`, JSON.stringify({ ...results, summaryText: summary }, null, 2) + '\n')
+writeFileSync(`${base}.html`, htmlReport(results, summary))
+writeFileSync(`${base}.summary.md`, summary + '\n')
+process.stdout.write(`\n${summary}\n\nwritten: ${base}.json, .html, .summary.md\n`)
+process.exitCode = results.failures.length > 0 ? 1 : 0
