@@ -3,7 +3,7 @@ import { DECLINE_REASONS, JIT_METHOD_CLASSES } from './jit.js'
 import { literalUnion } from './literals.js'
 
 /*
- * The AMQP contract (ARCHITECTURE.md "AMQP (contract)"). Names here never change inside a vhost;
+ * The AMQP contract (docs/architecture.md "Contracts"). Names here never change inside a vhost;
  * other teams bind queues to them, so a change is a versioned, documented change.
  */
 

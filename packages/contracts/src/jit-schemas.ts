@@ -7,7 +7,7 @@ import { compileValidator, type ValidationIssue } from './validate.js'
 /*
  * HTTP bodies of POST /v1/jit-funding.
  *
- * Inbound schemas are lenient on purpose (DOMAIN.md): the processor omits fields its own swagger
+ * Inbound schemas are lenient on purpose (docs/processor-protocol.md): the processor omits fields its own swagger
  * marks required and adds fields it does not list, so only what a decision needs is checked and
  * everything else passes through (`additionalProperties: true`). Outbound schemas are strict:
  * what we send must validate against the processor's swagger `jit_program_response`.
@@ -215,7 +215,7 @@ export type CardholderBalanceT = Static<typeof CardholderBalance>
  * swagger, both narrower or required by the contract: `decline_reason` is limited to
  * {@link DECLINE_REASONS} (the swagger says string; the processor accepts only those), and
  * `method` is any non-empty string rather than the enum because we must echo a method the
- * swagger does not know yet (DOMAIN.md: unknown methods still get a well-formed answer).
+ * swagger does not know yet (docs/processor-protocol.md: unknown methods still get a well-formed answer).
  */
 export const JitFundingResponse = Type.Object({
   token: Type.String({ minLength: 1, maxLength: 36 }),

@@ -106,7 +106,7 @@ export type JitMethod = typeof JIT_METHODS[number]
  *   may not transact; no balance change until it clears.
  * - `balance_inquiry`: decide on status and answer with `balances`.
  * - `informative`: the processor tells, it does not ask: always 200, the ledger effect comes
- *   from the webhook (LEDGER.md).
+ *   from the webhook (docs/ledger.md).
  * - `unknown`: not in the swagger enum: answer well-formed (informative-style 200 or a decline,
  *   the service's policy), never crash.
  */
@@ -126,7 +126,7 @@ export const JIT_METHOD_CLASSES = [
 
 /**
  * The classification, one line per enum value. The processor does not publish which methods
- * are actionable (DOMAIN.md: unverified), so each choice is written down with its reason.
+ * are actionable (docs/processor-protocol.md: unverified), so each choice is written down with its reason.
  * The rule of thumb: a method that asks for money the cardholder has not yet spent and has a
  * later completion in the enum (`.clearing` / `.capture`) is a hold; a method asking for money
  * with no completion counterpart is single message; everything that completes, reverses,

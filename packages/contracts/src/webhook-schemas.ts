@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 
 /*
- * Bodies of POST /v1/webhooks/marqeta. Lenient like every inbound schema (DOMAIN.md): a webhook
+ * Bodies of POST /v1/webhooks/marqeta. Lenient like every inbound schema (docs/processor-protocol.md): a webhook
  * answered with anything but 200 is retried for days, so we check only what routing and the
  * ledger need and let every other field through untouched.
  */
@@ -32,7 +32,7 @@ export function isKnownWebhookFamily (family: string): family is KnownWebhookFam
   return KNOWN_FAMILY_SET.has(family)
 }
 
-/** Largest batch the processor sends (DOMAIN.md). */
+/** Largest batch the processor sends (docs/processor-protocol.md). */
 export const MAX_WEBHOOK_BATCH = 10
 
 /** Any webhook event: an object with its own `token`; everything else passes. */
@@ -134,5 +134,5 @@ export const TransactionEvent = Type.Object({
 }, { additionalProperties: true })
 export type TransactionEventT = Static<typeof TransactionEvent>
 
-/** Response codes of a successful transaction (DOMAIN.md). */
+/** Response codes of a successful transaction (docs/processor-protocol.md). */
 export const SUCCESS_RESPONSE_CODES: readonly string[] = Object.freeze(['0000', '0002', '1830'])

@@ -21,7 +21,7 @@ t.test('JIT_METHODS is exactly the swagger enum', async (t) => {
   t.same([...JIT_METHODS], full.definitions.jit_funding_api?.properties.method?.enum, 'and the swagger in use agrees')
 })
 
-t.test('DECLINE_REASONS is the fixed list of DOMAIN.md', async (t) => {
+t.test('DECLINE_REASONS is the fixed list of docs/processor-protocol.md', async (t) => {
   t.equal(DECLINE_REASONS.length, 20)
   t.equal(new Set(DECLINE_REASONS).size, 20, 'no duplicates')
   for (const r of ['INSUFFICIENT_FUNDS', 'INVALID_AMOUNT', 'DUPLICATE_TRANSACTION', 'AMOUNT_LIMIT_EXCEEDED', 'TRANSACTION_NOT_PERMITTED',

@@ -90,7 +90,7 @@ t.test('TransactionEvent is lenient but types what the ledger reads', async (t) 
     t.equal(r.value.gpa_order?.funding?.gateway_log?.timed_out, false)
     t.equal(r.value.gpa?.impacted_amount, -42.5)
   }
-  // The sandbox omits fields the swagger marks required (DOMAIN.md); that must not matter.
+  // The sandbox omits fields the swagger marks required (docs/processor-protocol.md); that must not matter.
   t.ok(checkTxn({ token: 't', type: 'authorization', state: 'PENDING' }).ok, 'minimal event')
   t.ok(checkTxn({ ...clearing, gpa: { impacted_amount: '-42.50' } }).ok, 'string amounts pass to parseAmount')
   t.ok(checkTxn({ ...clearing, gpa_order_unload: { jit_funding: { token: 'j2', amount: 1 } } }).ok, 'unload')

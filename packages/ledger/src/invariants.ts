@@ -6,7 +6,7 @@ export interface InvariantViolation {
 }
 
 /**
- * The ledger invariants of ARCHITECTURE.md that the stored state can prove, checked in one read
+ * The ledger invariants (docs/ledger.md "Invariants") that the stored state can prove, checked in one read
  * (run after every test that moves money, by benchmarks, and by the operations CLI):
  * held = sum of open hold remainders; balance = sum of the account's journal lines; every journal
  * entry balances; holds add up and never hold money once closed; declined tokens hold nothing;

@@ -41,7 +41,7 @@ export interface WebhookGpaOrderInput {
   [field: string]: unknown
 }
 
-/** What the ledger does with a transaction event (see LEDGER.md "Rules"). */
+/** What the ledger does with a transaction event (see docs/ledger.md "Rules"). */
 export type TransactionAction =
   | 'authorization'
   | 'authorization_declined'
@@ -191,7 +191,7 @@ function jitFundingOf (event: TransactionEventInput): Record<string, unknown> | 
 }
 
 /**
- * Which ledger effect a transaction event has (LEDGER.md "Rules"), from its jit_funding method
+ * Which ledger effect a transaction event has (docs/ledger.md "Rules"), from its jit_funding method
  * when that names one, else its type, and its state. Pure; exported for routing and metrics.
  *
  * @example classifyTransactionEvent({ token: 't', type: 'authorization.clearing', state: 'COMPLETION' }) // 'clearing'
@@ -313,7 +313,7 @@ async function applyNormalized (sql: Sql, event: TransactionEventInput, now: Dat
 }
 
 /**
- * Applies one processor transaction webhook event to the ledger, exactly once (LEDGER.md): one
+ * Applies one processor transaction webhook event to the ledger, exactly once (docs/ledger.md): one
  * statement, so the effect, its effect key and its outbox events commit together. A redelivery
  * returns `duplicate` and changes nothing; an event whose purchase is not known yet is parked
  * (see {@link retryParkedEvents}); a DECLINED authorization releases a late approval's hold and,

@@ -11,7 +11,7 @@ const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null
 const Token = Type.String({ minLength: 1 })
 const MinorUnits = Type.Integer({ minimum: 0 })
 
-/** What ledger_apply_transaction does with an event (LEDGER.md "Rules"). */
+/** What ledger_apply_transaction does with an event (docs/ledger.md "Rules"). */
 export const LifecycleActionSchema = Type.Union([
   Type.Literal('authorization'), Type.Literal('authorization_declined'),
   Type.Literal('incremental'), Type.Literal('incremental_declined'),
@@ -25,7 +25,7 @@ export const LifecycleEventSchema = Type.Object({
   action: LifecycleActionSchema,
   /** The message's transaction `token`: the processor's id of this network message. */
   event_token: Token,
-  /** The effect key (LEDGER.md "Keys"). */
+  /** The effect key (docs/ledger.md "Keys"). */
   key: Token,
   /** `gpa_order(_unload).jit_funding.token`. */
   jit_token: Nullable(Token),
@@ -78,7 +78,7 @@ export const DecisionRequestSchema = Type.Object({
   currency: Type.String({ pattern: '^[A-Z]{3}$' }),
   mcc: Nullable(Type.String()),
   original_jit_token: Nullable(Token),
-  /** The request's top-level `token`, recorded on the decision (LEDGER.md "Keys"). */
+  /** The request's top-level `token`, recorded on the decision (docs/ledger.md "Keys"). */
   transaction_token: Nullable(Token),
   decline_reason: Nullable(Type.String()),
   expect: Type.Union([ExpectSchema, Type.Null()]),

@@ -4,7 +4,7 @@ import {
 } from '../src/index.js'
 import { ledgerDatabase, fundedCard, assertInvariants, shop, type Purchase } from './helpers.js'
 
-// LEDGER.md "Expected results": the account starts at 1000.00, the authorization is placed by
+// docs/ledger.md "Expected results": the account starts at 1000.00, the authorization is placed by
 // our JIT decision (decideJitFunding), everything else arrives as webhooks.
 const db = await ledgerDatabase(t, { poolMax: 4 })
 

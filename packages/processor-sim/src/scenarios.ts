@@ -8,7 +8,7 @@ import { createRandom, transactionFields, type SimRandom } from './random.js'
 import { startSlowGateway } from './slow-gateway.js'
 
 /**
- * LEDGER.md's expected results as processor traffic: each scenario provisions a cardholder
+ * The expected results of docs/ledger.md as processor traffic: each scenario provisions a cardholder
  * funded with 1000.00 through the AMQP commands, plays its sequence as the processor would (the
  * JIT request over HTTP with its deadline, then the webhooks) and checks the account's balance
  * and available through the worker's operator API.
@@ -51,7 +51,7 @@ async function waitFor<T> (what: string, read: () => Promise<T | null>, timeoutM
   }
 }
 
-/** Every sequence of LEDGER.md's "Expected results", plus a slow gateway and a balance inquiry. */
+/** Every sequence of the "Expected results" of docs/ledger.md, plus a slow gateway and a balance inquiry. */
 export const SCENARIOS: readonly Scenario[] = [
   { name: 'auth 100', balance: 100000, available: 90000, run: async (x) => { await x.authorize(x.purchase(10000)) } },
   {

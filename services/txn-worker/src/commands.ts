@@ -182,7 +182,7 @@ export function createCommandHandler (deps: CommandHandlerDeps): MessageHandler 
       }
       case 'account.credit': {
         const c = body as CommandBodies['account.credit']
-        // A user's own account carries the user's token (LEDGER.md "Model").
+        // A user's own account carries the user's token (docs/ledger.md "Model").
         const accountToken = 'account_token' in c ? c.account_token : c.user_token
         const result = await creditAccount(tx, {
           accountToken,

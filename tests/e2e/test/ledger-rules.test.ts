@@ -4,7 +4,7 @@ import type { TSchema } from '@sinclair/typebox'
 import { purchasesOf, webhookBatch, simToken, transactionEvent, type SimCard, type SimPurchase } from '@jit/processor-sim'
 import { startStack, type Stack } from './harness.js'
 
-// LEDGER.md "Expected results", end to end: the cardholder is provisioned and funded by commands
+// docs/ledger.md "Expected results", end to end: the cardholder is provisioned and funded by commands
 // on cards.commands, JIT decisions go through the authorizer's HTTP endpoint, webhooks through
 // webhook-ingest's, the worker applies them, and balances are read from the operator API.
 

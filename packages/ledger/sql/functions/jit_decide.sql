@@ -45,7 +45,7 @@ BEGIN
     PERFORM set_config('lock_timeout', greatest(1, floor(v_left_ms))::bigint::text || 'ms', true);
   END IF;
   -- transaction_token: the request's top-level token, the processor's id of this network
-  -- message; the webhooks about it are matched to this decision by it (LEDGER.md "Keys").
+  -- message; the webhooks about it are matched to this decision by it (docs/ledger.md "Keys").
   INSERT INTO decisions (jit_token, request_fingerprint, method, kind, user_token, card_token,
     original_jit_token, transaction_token, outcome, amount, currency, http_status, response)
   VALUES (v_token, r->>'fingerprint', r->>'method', v_kind, v_user, v_card,

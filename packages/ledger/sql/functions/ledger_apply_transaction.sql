@@ -1,16 +1,19 @@
--- The transaction lifecycle (LEDGER.md "Rules"): what each processor webhook does to the money,
+-- The transaction lifecycle (docs/ledger.md "Rules"): what each processor webhook does to the money,
 -- applied exactly once. @jit/ledger (applyTransactionEvent) parses and classifies the webhook and
--- calls ledger_apply_transaction with a normalized event `e`:
+-- calls ledger_apply_transaction with a normalized event `e` (its schema: LifecycleEventSchema in
+-- src/sql-boundary.ts; a test checks every key read here is declared there):
 --   action          authorization | authorization_declined | incremental | incremental_declined |
 --                   reversal | clearing | force_capture | immediate_debit | immediate_debit_declined |
 --                   refund | chargeback_credit | chargeback_debit
---   event_token     the transaction's own token
---   key             the effect key: jit_funding.token, else the event token (LEDGER.md "Keys")
---   jit_token, original_jit_token, preceding_token   hold lookup, in that order
+--   event_token     the message's transaction `token`: every effect key is (kind, event_token)
+--   jit_token, gateway_token, original_jit_token, preceding_token   matching (ledger_lc_match)
 --   claim           true when the JIT token is one jit_decide could still decide (see ledger_lc_claim_decision)
 --   amount          A in minor units (null when the message carries none), currency, is_final,
 --   timed_out, standin_approved_by, user_token, card_token, mcc, method, type, state, jit_kind,
+--   past_horizon    retried after the park horizon: a settled clearing applies as a forced debit
 --   now             the time the caller applies it at (tests travel in time), payload (the raw event)
+-- What later events read about a message lives in ledger_messages (never purged); `effects` rows
+-- are pure idempotency records.
 -- Lock order everywhere: the decision claim, the effect key, the hold row, the account row; the
 -- parked_events rows are only ever touched without waiting (ON CONFLICT DO NOTHING, SKIP LOCKED),
 -- so a retry worker holding a parked row can never deadlock with a live delivery.
@@ -22,7 +25,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
   v_now timestamptz := coalesce((e->>'now')::timestamptz, clock_timestamp());
 BEGIN
-  IF e->>'key' IS NULL OR e->>'event_token' IS NULL THEN
+  IF e->>'event_token' IS NULL THEN
     RAISE EXCEPTION 'event without token' USING ERRCODE = 'JT005';
   END IF;
   RETURN CASE e->>'action'
