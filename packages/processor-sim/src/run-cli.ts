@@ -256,6 +256,6 @@ export async function runSimCli (argv: string[], io: SimCliIo): Promise<number> 
     }
   } catch (err) {
     io.stderr(`jit-sim ${command}: ${(err as Error).message}\n`)
-    return SIM_EXIT.failed
+    return err instanceof UsageError ? SIM_EXIT.usage : SIM_EXIT.failed
   }
 }
