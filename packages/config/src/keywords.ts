@@ -8,6 +8,8 @@ import { Type, type StringOptions, type TLiteral, type TString, type TUnion, typ
  * - `check`: a format checked by this package (`basic-auth`, `mcc-days`, `timezone`, `url`).
  * - `protocols`: the URL schemes a `url` check accepts.
  * - `atMost`: the name of another variable this one must not exceed (pool min <= pool max).
+ * - `sumAtMost`: `{ with, max, because }`: this variable plus `with` must not exceed `max`
+ *   (decision budget + grace within the processor's timeout).
  */
 export type ConfigCheck = 'basic-auth' | 'mcc-days' | 'timezone' | 'url'
 

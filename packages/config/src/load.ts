@@ -182,6 +182,17 @@ export function loadConfig<T extends TObject> (schema: T, env: Environment = pro
     }
   }
 
+  for (const [variable, property] of Object.entries(properties)) {
+    const rule = property.sumAtMost as { with?: unknown, max?: unknown, because?: unknown } | undefined
+    if (rule === undefined || typeof rule.with !== 'string' || typeof rule.max !== 'number') continue
+    const value = result[variable]
+    const other = result[rule.with]
+    if (typeof value === 'number' && typeof other === 'number' && value + other > rule.max) {
+      const because = typeof rule.because === 'string' ? `: ${rule.because}` : ''
+      problems.push({ variable, message: `plus ${rule.with} must not exceed ${rule.max} (${other} + ${value} = ${other + value})${because}` })
+    }
+  }
+
   // An invalid DEPLOY_ENV was reported above; it must not relax the secret checks.
   const deployEnv = 'DEPLOY_ENV' in properties ? result.DEPLOY_ENV : (env.DEPLOY_ENV ?? 'production')
   if (deployEnv !== 'local') {

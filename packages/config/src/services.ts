@@ -55,6 +55,14 @@ export const JitAuthorizerConfig = Type.Object({
   JIT_BASIC_AUTH: BasicAuthSecret({ description: 'user:password the processor sends on JIT funding requests' }),
   JIT_BASIC_AUTH_PREVIOUS: Type.Optional(BasicAuthSecret({ description: 'Previous JIT user:password, still accepted during a rotation; empty: none' })),
   JIT_DECISION_BUDGET_MS: ms('Time budget of one JIT decision, ms (the processor waits about 3 s)', 1500, 50, 2900),
+  JIT_DECISION_GRACE_MS: Type.Integer({
+    description: 'After the deadline, how long the authorizer waits for a cancelled decision\'s outcome before it answers an unrecorded decline, ms (budget + grace must stay within the processor\'s 3 s)',
+    default: 100,
+    minimum: 0,
+    sumAtMost: { with: 'JIT_DECISION_BUDGET_MS', max: 3000, because: 'the processor stops waiting after 3 s' }
+  }),
+  JIT_BATCH_MAX: Type.Integer({ description: 'Most decisions sent to PostgreSQL in one batch (one statement, one commit)', default: 64, minimum: 1, maximum: 64 }),
+  JIT_BATCH_CONCURRENCY: Type.Integer({ description: 'Decision batches in flight at once; requests arriving meanwhile form the next batch', default: 4, minimum: 1, maximum: 64, atMost: 'DATABASE_POOL_MAX' }),
   JIT_OVERLOAD_RESPONSE: StringEnum(['decline', 'unavailable'] as const, { description: 'Answer when shedding load: decline (fast 402) or unavailable (503, the processor stands in)', default: 'decline' }),
   JIT_MAX_EVENT_LOOP_DELAY_MS: ms('Event-loop delay above which the service sheds load, ms', 1000)
 })

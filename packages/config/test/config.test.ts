@@ -126,6 +126,14 @@ t.test('range constraints are enforced', async t => {
   t.same(problemsOf(() => loadConfig(CommonConfig, { CACHE_TTL_CARD_S: '0' })).map(p => p.variable), ['CACHE_TTL_CARD_S'])
 })
 
+t.test('a decision budget plus grace beyond the processor\'s 3 s is refused', async t => {
+  const over = problemsOf(() => loadConfig(JitAuthorizerConfig, { JIT_BASIC_AUTH: STRONG, JIT_DECISION_BUDGET_MS: '2800', JIT_DECISION_GRACE_MS: '201' }))
+  t.same(over.map(p => p.variable), ['JIT_DECISION_GRACE_MS'])
+  t.match(over[0]?.message, /plus JIT_DECISION_BUDGET_MS must not exceed 3000 \(2800 \+ 201 = 3001\)/)
+  t.equal(loadConfig(JitAuthorizerConfig, { JIT_BASIC_AUTH: STRONG, JIT_DECISION_BUDGET_MS: '2800', JIT_DECISION_GRACE_MS: '200' }).JIT_DECISION_GRACE_MS, 200)
+  t.same(problemsOf(() => loadConfig(JitAuthorizerConfig, { JIT_BASIC_AUTH: STRONG, JIT_BATCH_MAX: '65' })).map(p => p.variable), ['JIT_BATCH_MAX'])
+})
+
 t.test('a pool minimum above its maximum is refused', async t => {
   const problems = problemsOf(() => loadConfig(CommonConfig, { DATABASE_POOL_MIN: '8', DATABASE_POOL_MAX: '4', PROFILER_WARN_MS: '500' }))
   t.same(problems.map(p => p.variable), ['DATABASE_POOL_MIN', 'PROFILER_WARN_MS'])
