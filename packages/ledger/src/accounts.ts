@@ -1,10 +1,12 @@
 import type { Sql } from './types.js'
+import { isReservedAccountName } from './reserved.js'
 
 export interface MovementResult {
   /** false: this effect key was applied before; nothing changed. */
   applied: boolean
   /** Set when a debit was refused. */
-  rejected?: 'INSUFFICIENT_FUNDS' | 'CURRENCY_MISMATCH' | 'NO_ACCOUNT'
+  /** RESERVED_ACCOUNT: the token is one of the journal's counter-account names (reserved.ts). */
+  rejected?: 'INSUFFICIENT_FUNDS' | 'CURRENCY_MISMATCH' | 'NO_ACCOUNT' | 'RESERVED_ACCOUNT'
   balance?: number
   available?: number
 }
@@ -34,6 +36,7 @@ export async function creditAccount (sql: Sql, credit: {
   correlationId?: string | null
 }): Promise<MovementResult> {
   assertAmount(credit.amount)
+  if (isReservedAccountName(credit.accountToken)) return { applied: false, rejected: 'RESERVED_ACCOUNT' }
   return await inTransaction(sql, async tx => {
     await tx`insert into accounts (account_token, currency) values (${credit.accountToken}, ${credit.currency}) on conflict do nothing`
     const [account] = await tx<Array<{ currency: string }>>`select currency from accounts where account_token = ${credit.accountToken} for update`
@@ -66,6 +69,7 @@ export async function debitAccount (sql: Sql, debit: {
   correlationId?: string | null
 }): Promise<MovementResult> {
   assertAmount(debit.amount)
+  if (isReservedAccountName(debit.accountToken)) return { applied: false, rejected: 'RESERVED_ACCOUNT' }
   return await inTransaction(sql, async tx => {
     const [account] = await tx<Array<{ currency: string, available: number, credit_line: number }>>`
       select currency, balance - held as available, credit_line from accounts where account_token = ${debit.accountToken} for update`

@@ -10,11 +10,12 @@ export {
   type UpsertResult, type UserStatus, type CardStatus, type UserRecord, type CardRecord, type LimitsRecord
 } from './provisioning.js'
 export { creditAccount, debitAccount, type MovementResult } from './accounts.js'
+export { isReservedAccountName, RESERVED_ACCOUNT_PATTERN, RESERVED_ACCOUNT_RULE } from './reserved.js'
 export { checkLedgerInvariants, type InvariantViolation } from './invariants.js'
 export { countOverdrawnAccounts } from './gauges.js'
 export { getAccount, listOpenHolds, getHold, getDecision, getJournal, type AccountView, type HoldView } from './queries.js'
 export {
   applyTransactionEvent, classifyTransactionEvent, retryParkedEvents, expireStaleHolds, releaseHold, TransactionEventError,
   type TransactionEventInput, type WebhookGpaOrderInput, type TransactionAction, type LifecycleResult,
-  type TransactionEventErrorCode, type ExpiredParkedEvent, type RetryParkedOptions, type ExpireHoldsOptions, type ReleaseHoldResult
+  type TransactionEventErrorCode, type ExpiredParkedEvent, type ForcedParkedEvent, type RetryParkedOptions, type ExpireHoldsOptions, type ReleaseHoldResult
 } from './lifecycle.js'

@@ -2,6 +2,7 @@ import { classifyJitMethod, isKnownCurrency, MoneyError, parseAmount } from '@ji
 import type { Sql } from './types.js'
 import { hasSqlState } from './errors.js'
 import { assertLifecycleEvent, type LifecycleEvent } from './sql-boundary.js'
+import { isReservedAccountName, RESERVED_ACCOUNT_RULE } from './reserved.js'
 
 /**
  * A processor transaction webhook event (swagger `transaction_model`), read leniently: only the
@@ -37,7 +38,7 @@ export interface WebhookGpaOrderInput {
     original_jit_funding_token?: string
     [field: string]: unknown
   }
-  funding?: { gateway_log?: { timed_out?: boolean, [field: string]: unknown }, [field: string]: unknown }
+  funding?: { gateway_log?: { timed_out?: boolean, transaction_id?: string, [field: string]: unknown }, [field: string]: unknown }
   [field: string]: unknown
 }
 
@@ -74,7 +75,7 @@ export interface LifecycleResult {
 }
 
 /** Why an event cannot be applied as sent; the caller dead-letters it, nothing changed. */
-export type TransactionEventErrorCode = 'INVALID_EVENT' | 'INVALID_AMOUNT' | 'MISSING_AMOUNT' | 'UNKNOWN_CURRENCY' | 'CURRENCY_MISMATCH'
+export type TransactionEventErrorCode = 'INVALID_EVENT' | 'INVALID_AMOUNT' | 'MISSING_AMOUNT' | 'UNKNOWN_CURRENCY' | 'CURRENCY_MISMATCH' | 'RESERVED_NAME'
 
 /** An event that can never apply (malformed, inexact amount, wrong currency): dead-letter it. */
 export class TransactionEventError extends Error {
@@ -218,37 +219,61 @@ export function classifyTransactionEvent (event: TransactionEventInput): Transac
   }
 }
 
-/** Actions that cannot be applied without an amount. */
-const NEEDS_AMOUNT = new Set<TransactionAction>(['clearing', 'force_capture', 'immediate_debit', 'refund', 'chargeback_credit', 'chargeback_debit', 'incremental'])
+/**
+ * Actions that cannot be applied without an amount. A confirmation (authorization, incremental,
+ * immediate debit) confirms our decision without one; only its stand-in needs it (the SQL says so).
+ */
+const NEEDS_AMOUNT = new Set<TransactionAction>(['clearing', 'force_capture', 'refund', 'chargeback_credit', 'chargeback_debit'])
+/**
+ * Repairs: what goes back is what the message holds, so their amount and currency fields are not
+ * needed, and an odd or missing one never stops the release (LEDGER.md "Keys").
+ */
+const REPAIRS = new Set<TransactionAction>(['authorization_declined', 'incremental_declined', 'immediate_debit_declined'])
 /** Actions whose JIT token jit_decide could still decide: the webhook claims the decision row. */
 const CLAIMING = new Set<TransactionAction>(['authorization', 'authorization_declined', 'incremental', 'incremental_declined', 'immediate_debit', 'immediate_debit_declined'])
 
 /** The normalized event ledger_apply_transaction reads (its schema: {@link LifecycleEvent}). */
-function normalize (event: TransactionEventInput, action: Exclude<TransactionAction, 'ignored'>, now: Date | undefined): LifecycleEvent {
+function normalize (event: TransactionEventInput, action: Exclude<TransactionAction, 'ignored'>, now: Date | undefined, pastHorizon: boolean): LifecycleEvent {
   const token = str(event.token)
   if (token === null) throw new TransactionEventError('INVALID_EVENT', 'transaction event without a token')
   const jit = jitFundingOf(event)
   const jitToken = str(jit?.token)
   const method = str(jit?.method)
   const gpa = obj(event.gpa)
-  const currency = str(event.currency_code) ?? str(gpa?.currency_code)
+  const repair = REPAIRS.has(action)
+  let currency = str(event.currency_code) ?? str(gpa?.currency_code)
 
   // A: jit_funding.amount, else |gpa.impacted_amount|, else amount; the sign never decides.
   const raw = jit?.amount ?? gpa?.impacted_amount ?? event.amount
   let amount: number | null = null
   if (raw !== undefined && raw !== null) {
-    if (currency === null || !isKnownCurrency(currency)) {
-      throw new TransactionEventError('UNKNOWN_CURRENCY', `event ${token}: unknown or missing currency ${JSON.stringify(currency)}`)
-    }
     try {
-      amount = Math.abs(parseAmount(raw, currency, { allowNegative: true }))
+      if (currency === null || !isKnownCurrency(currency)) {
+        throw new TransactionEventError('UNKNOWN_CURRENCY', `event ${token}: unknown or missing currency ${JSON.stringify(currency)}`)
+      }
+      try {
+        amount = Math.abs(parseAmount(raw, currency, { allowNegative: true }))
+      } catch (err) {
+        if (err instanceof MoneyError) throw new TransactionEventError('INVALID_AMOUNT', `event ${token}: ${err.message}`)
+        throw err
+      }
     } catch (err) {
-      if (err instanceof MoneyError) throw new TransactionEventError('INVALID_AMOUNT', `event ${token}: ${err.message}`)
-      throw err
+      if (!(repair && err instanceof TransactionEventError)) throw err
+      // a repair releases what its message holds: its own amount and currency are not read
+      amount = null
+      currency = null
     }
   }
+  if (repair) currency = null
   if (amount === null && NEEDS_AMOUNT.has(action)) {
     throw new TransactionEventError('MISSING_AMOUNT', `event ${token} (${event.type}) carries no amount`)
+  }
+
+  const userToken = str(event.user_token) ?? str(jit?.user_token)
+  for (const [field, value] of [['user_token', userToken], ['card_token', str(event.card_token)]] as const) {
+    if (value !== null && isReservedAccountName(value)) {
+      throw new TransactionEventError('RESERVED_NAME', `event ${token}: ${field} ${JSON.stringify(value)} is a reserved ledger account name (${RESERVED_ACCOUNT_RULE})`)
+    }
   }
 
   const jitClass = method === null ? null : classifyJitMethod(method)
@@ -256,13 +281,14 @@ function normalize (event: TransactionEventInput, action: Exclude<TransactionAct
     (jitClass === null || jitClass === 'authorization' || jitClass === 'incremental' || jitClass === 'immediate_debit')
   const jitKind = jitClass ?? (action.startsWith('incremental') ? 'incremental' : action.startsWith('immediate_debit') ? 'immediate_debit' : 'authorization')
   const funding = obj(obj(event.gpa_order)?.funding) ?? obj(obj(event.gpa_order_unload)?.funding)
+  const gatewayLog = obj(funding?.gateway_log)
   const finalFlag = event.is_final_clearing as unknown
 
   return assertLifecycleEvent({
     action,
     event_token: token,
-    key: jitToken ?? token,
     jit_token: jitToken,
+    gateway_token: str(gatewayLog?.transaction_id),
     original_jit_token: str(jit?.original_jit_funding_token),
     preceding_token: str(event.preceding_related_transaction_token),
     claim,
@@ -273,11 +299,12 @@ function normalize (event: TransactionEventInput, action: Exclude<TransactionAct
     amount,
     currency,
     is_final: finalFlag === true || finalFlag === 'true',
-    timed_out: obj(funding?.gateway_log)?.timed_out === true,
+    timed_out: gatewayLog?.timed_out === true,
     standin_approved_by: str(event.standin_approved_by),
-    user_token: str(event.user_token) ?? str(jit?.user_token),
+    user_token: userToken,
     card_token: str(event.card_token),
     mcc: str(obj(event.card_acceptor)?.mcc),
+    past_horizon: pastHorizon,
     now: now?.toISOString() ?? null,
     payload: event
   })
@@ -291,14 +318,14 @@ function toResult (row: Record<string, unknown>, action: TransactionAction): Lif
   return result
 }
 
-async function applyNormalized (sql: Sql, event: TransactionEventInput, now: Date | undefined, park: boolean): Promise<LifecycleResult> {
+async function applyNormalized (sql: Sql, event: TransactionEventInput, now: Date | undefined, park: boolean, pastHorizon = false): Promise<LifecycleResult> {
   if (obj(event) === null) throw new TransactionEventError('INVALID_EVENT', 'a transaction event must be an object')
   if (str(event.token) === null || str(event.type) === null) {
     throw new TransactionEventError('INVALID_EVENT', 'a transaction event needs a token and a type')
   }
   const action = classifyTransactionEvent(event)
   if (action === 'ignored') return { outcome: 'ignored', action, reason: `${event.type} ${event.state ?? ''} moves no money`.trim() }
-  const normalized = normalize(event, action, now)
+  const normalized = normalize(event, action, now, pastHorizon)
   try {
     const [row] = await sql<Array<{ result: Record<string, unknown> }>>`
       select ledger_apply_transaction(${sql.json(normalized as never)}::jsonb, ${park}) as result
@@ -333,6 +360,13 @@ export interface ExpiredParkedEvent {
   payload: TransactionEventInput
   firstParkedAt: Date
   attempts: number
+}
+
+/** A parked event applied past the horizon as a forced effect (counted in `applied` too). */
+export interface ForcedParkedEvent {
+  token: string
+  effect: string
+  reason: string
 }
 
 /** Options of {@link retryParkedEvents}. */
@@ -386,11 +420,17 @@ interface ParkedRow {
  * deleted, or (without it) deleted at once; either way it is returned in `expired`. An event
  * still waiting is retried later with exponential backoff, or as soon as its hold appears.
  *
+ * A clearing past the horizon is not expired: the network settled it, so it is applied as a
+ * forced debit of its account (its `ledger.account.debited` carries cause
+ * `clearing.past_park_horizon`) and returned in `forced`; it is expired only if even that cannot
+ * apply (no account).
+ *
  * @returns `applied`: events applied (or found duplicate or moving no money) and removed;
  *   `stillParked`: events tried in this call that are still waiting (including expired ones
- *   whose hand-over failed); `expired`: events handed over and removed.
+ *   whose hand-over failed); `expired`: events handed over and removed; `forced`: those of
+ *   `applied` that were applied past the horizon as forced effects.
  */
-export async function retryParkedEvents (sql: Sql, opts: RetryParkedOptions): Promise<{ applied: number, stillParked: number, expired: ExpiredParkedEvent[] }> {
+export async function retryParkedEvents (sql: Sql, opts: RetryParkedOptions): Promise<{ applied: number, stillParked: number, expired: ExpiredParkedEvent[], forced: ForcedParkedEvent[] }> {
   const now = opts.now ?? new Date()
   const limit = opts.limit ?? 100
   const base = opts.backoffMs ?? 5000
@@ -400,6 +440,7 @@ export async function retryParkedEvents (sql: Sql, opts: RetryParkedOptions): Pr
   let applied = 0
   let stillParked = 0
   let handOverFailed = false
+  const forced: ForcedParkedEvent[] = []
   const expired: ExpiredParkedEvent[] = []
   const nextAttempt = (attempts: number): Date => new Date(now.getTime() + Math.min(cap, base * 2 ** Math.min(attempts, 20)))
   const expiredEvent = (row: ParkedRow, reason: string): ExpiredParkedEvent =>
@@ -446,11 +487,15 @@ export async function retryParkedEvents (sql: Sql, opts: RetryParkedOptions): Pr
         `
         if (row === undefined) return false
         claimed = row
-        const result = await applyNormalized(tx, row.payload, now, false)
+        // Past the horizon its purchase is not coming: one that moved settled money (a clearing)
+        // applies as a forced effect, since the money did move; any other is handed over below.
+        const late = now.getTime() - row.first_parked_at.getTime() >= opts.horizonMs
+        const result = await applyNormalized(tx, row.payload, now, false, late)
         if (result.outcome !== 'parked') {
           await tx`delete from parked_events where token = ${row.token}`
           applied++
-        } else if (now.getTime() - row.first_parked_at.getTime() >= opts.horizonMs) {
+          if (late && result.outcome === 'applied') forced.push({ token: row.token, effect: result.effect ?? 'applied', reason: result.reason ?? 'past the park horizon' })
+        } else if (late) {
           const event = expiredEvent(row, result.reason ?? row.reason)
           if (handOver === undefined) {
             await tx`delete from parked_events where token = ${row.token}`
@@ -488,7 +533,7 @@ export async function retryParkedEvents (sql: Sql, opts: RetryParkedOptions): Pr
       stillParked++
     }
   }
-  return { applied, stillParked, expired }
+  return { applied, stillParked, expired, forced }
 }
 
 /** Options of {@link expireStaleHolds}. */

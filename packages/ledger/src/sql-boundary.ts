@@ -25,10 +25,10 @@ export const LifecycleEventSchema = Type.Object({
   action: LifecycleActionSchema,
   /** The message's transaction `token`: the processor's id of this network message. */
   event_token: Token,
-  /** The effect key (docs/ledger.md "Keys"). */
-  key: Token,
   /** `gpa_order(_unload).jit_funding.token`. */
   jit_token: Nullable(Token),
+  /** `gpa_order(_unload).funding.gateway_log.transaction_id`. */
+  gateway_token: Nullable(Token),
   /** `jit_funding.original_jit_funding_token`. */
   original_jit_token: Nullable(Token),
   /** `preceding_related_transaction_token`. */
@@ -40,7 +40,7 @@ export const LifecycleEventSchema = Type.Object({
   method: Nullable(Type.String()),
   type: Nullable(Type.String()),
   state: Nullable(Type.String()),
-  /** `A` in minor units; null when the message carries none. */
+  /** `A` in minor units; null when the message carries none (or is a repair whose amount is odd). */
   amount: Type.Union([MinorUnits, Type.Null()]),
   /** `currency_code`, else `gpa.currency_code`, as sent (a mismatch is refused by the SQL). */
   currency: Nullable(Type.String()),
@@ -50,6 +50,8 @@ export const LifecycleEventSchema = Type.Object({
   user_token: Nullable(Token),
   card_token: Nullable(Token),
   mcc: Nullable(Type.String()),
+  /** Retried after the park horizon: a clearing then applies as a forced debit (the money moved). */
+  past_horizon: Type.Boolean(),
   /** ISO time the event is applied at; null: the database clock. */
   now: Nullable(Type.String()),
   /** The raw webhook event, stored when the event is parked. */
@@ -86,8 +88,14 @@ export const DecisionRequestSchema = Type.Object({
   echo: Type.Object({}, { additionalProperties: true }),
   timezone: Type.String(),
   source: Type.Union([Type.Literal('gpa_order'), Type.Literal('gpa_order_unload')]),
-  /** Epoch ms by which lock waits end and after which the decision is a TIMEOUT decline. */
-  deadline_ms: Type.Optional(Type.Number()),
+  /**
+   * Milliseconds left of the decision's budget when the statement was sent: lock waits end by
+   * then and a decision that starts later is a TIMEOUT decline (measured on the database's clock
+   * from the statement's start, so no absolute time is compared across machines).
+   */
+  budget_ms: Type.Optional(Type.Number()),
+  /** A stale cached revision returns `{stale: true}` (nothing written) instead of raising JT001. */
+  report_stale: Type.Optional(Type.Boolean()),
   acting_user_token: Nullable(Token)
 }, { additionalProperties: false })
 export type DecisionRequest = Static<typeof DecisionRequestSchema>

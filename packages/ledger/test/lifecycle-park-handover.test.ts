@@ -84,7 +84,7 @@ parkTest('a failed hand-over keeps the event parked and stops handing over; a la
     }
   })
   t.equal(calls, 1, 'no second hand-over once one failed')
-  t.same(failed, { applied: 0, stillParked: 2, expired: [] })
+  t.same(failed, { applied: 0, stillParked: 2, expired: [], forced: [] })
   t.same(await parkedTokens(), [a.token, b.token].sort(), 'both still parked')
 
   const handed: string[] = []

@@ -6,7 +6,10 @@ import {
   toStorableJson,
   type CommandBodies, type CommandType, type ValidationIssue, type Validator
 } from '@jit/contracts'
-import { creditAccount, debitAccount, limitsCacheKey, setLimits, upsertCard, upsertUser, type ReleaseHoldResult, type UpsertResult } from '@jit/ledger'
+import {
+  RESERVED_ACCOUNT_RULE, creditAccount, debitAccount, isReservedAccountName, limitsCacheKey, setLimits, upsertCard, upsertUser,
+  type ReleaseHoldResult, type UpsertResult
+} from '@jit/ledger'
 import type { Database } from '@jit/postgres'
 import type { Cache, CacheKind } from '@jit/redis'
 import type { LedgerLifecycle } from './ledger-lifecycle.js'
@@ -138,7 +141,8 @@ export function createCommandHandler (deps: CommandHandlerDeps): MessageHandler 
       throw new CommandRejection(reason, {
         UNKNOWN_ACCOUNT: 'the account does not exist',
         INSUFFICIENT_FUNDS: 'the debit exceeds the available amount (use force to overdraw)',
-        CURRENCY_MISMATCH: 'the account is held in another currency'
+        CURRENCY_MISMATCH: 'the account is held in another currency',
+        RESERVED_ACCOUNT: `the account token is reserved: ${RESERVED_ACCOUNT_RULE}`
       }[reason] ?? reason)
     }
     // Not applied and not refused: this effect key (the command's message_id) was applied before.
@@ -237,6 +241,18 @@ export function createCommandHandler (deps: CommandHandlerDeps): MessageHandler 
     }
   }
 
+  // A user's token is its own account's token, and a card names the account it spends from: a
+  // counter-account name in either would post the journal's own lines to a funding account.
+  function rejectReservedNames (type: CommandType, body: unknown): void {
+    if (typeof body !== 'object' || body === null) return
+    for (const field of ['account_token', 'user_token'] as const) {
+      const value = (body as Record<string, unknown>)[field]
+      if (typeof value === 'string' && isReservedAccountName(value)) {
+        throw new CommandRejection('RESERVED_ACCOUNT', `${type}: ${field} ${JSON.stringify(value)} is reserved: ${RESERVED_ACCOUNT_RULE}`)
+      }
+    }
+  }
+
   async function decide (tx: postgres.TransactionSql, type: string, body: unknown, messageId: string): Promise<CommandDecision> {
     try {
       if (!isCommandType(type)) {
@@ -251,6 +267,7 @@ export function createCommandHandler (deps: CommandHandlerDeps): MessageHandler 
       if (!checked.ok) {
         throw new CommandRejection('INVALID', `invalid ${type} command`, checked.errors)
       }
+      rejectReservedNames(type, checked.value)
       // A savepoint, so a rejection decided half-way (an amount refused after a write) leaves
       // nothing of the command behind while its record is still written.
       return await tx.savepoint(async sp => await apply(sp as postgres.TransactionSql, type, checked.value, messageId))

@@ -2,7 +2,8 @@
 -- decline. jit_decide claims the same unique row first thing, so whichever commits first wins:
 -- a late jit_decide for this token then answers DUPLICATE_TRANSACTION and places no hold, and a
 -- webhook racing an in-flight jit_decide waits for it and then sees its hold. Returns true when
--- this call inserted the row (the token was never decided by us).
+-- this call inserted the row (the token was never decided by us). The row records the message's
+-- token, so its redeliveries match it whichever identifiers they carry.
 CREATE OR REPLACE FUNCTION ledger_lc_claim_decision (e jsonb, p_now timestamptz) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -12,10 +13,10 @@ BEGIN
     RETURN false;
   END IF;
   INSERT INTO decisions (jit_token, request_fingerprint, method, kind, user_token, card_token,
-    original_jit_token, outcome, decline_reason, amount, currency, http_status, response, created_at)
+    original_jit_token, transaction_token, outcome, decline_reason, amount, currency, http_status, response, created_at)
   VALUES (e->>'jit_token', 'webhook:' || (e->>'event_token'), coalesce(e->>'method', 'unknown'),
     coalesce(e->>'jit_kind', 'unknown'), coalesce(e->>'user_token', ''), e->>'card_token',
-    e->>'original_jit_token', 'declined', 'TIMEOUT', (e->>'amount')::bigint, v_cur, 402,
+    e->>'original_jit_token', e->>'event_token', 'declined', 'TIMEOUT', (e->>'amount')::bigint, v_cur, 402,
     jsonb_build_object('jit_funding', jsonb_strip_nulls(jsonb_build_object(
       'token', e->>'jit_token', 'method', e->>'method', 'user_token', e->>'user_token',
       'amount', CASE WHEN v_cur IS NULL OR e->>'amount' IS NULL THEN NULL

@@ -1,10 +1,14 @@
 -- authorization.clearing / pgfs.authorization.capture: balance -= A against network_settlement;
 -- captured += min(A, R); the excess is an over-capture; is_final_clearing releases the rest.
--- A closed or expired hold: a plain debit. No hold yet: parked (unless nothing could ever link it).
+-- A closed or expired hold: a plain debit. No hold yet: parked (unless nothing could ever link
+-- it, or it outlived the park horizon: the network settled it, so it is a forced plain debit).
+-- Its currency must be the hold's or account's. Effect key: (clearing, message token), so
+-- several partial clearings of one purchase are several effects.
 CREATE OR REPLACE FUNCTION ledger_lc_clearing (e jsonb, p_park boolean, p_now timestamptz) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
-  v_key text := e->>'key';
+  v_tx text := e->>'event_token';
+  v_key text := e->>'event_token';
   v_amount bigint;
   v_hold text;
   v_account text;
@@ -12,28 +16,35 @@ DECLARE
   v_over bigint;
   v_rest bigint;
   v_final boolean := coalesce((e->>'is_final')::boolean, false);
+  v_late boolean := coalesce((e->>'past_horizon')::boolean, false);
+  mt record;
   h holds%ROWTYPE;
 BEGIN
-  IF NOT ledger_lc_claim('clearing', v_key, p_now) THEN
+  IF NOT ledger_lc_claim('clearing', v_key, p_now) OR ledger_lc_seen('clearing', v_tx) THEN
     RETURN ledger_lc_result('duplicate', NULL, 'already applied');
   END IF;
   v_amount := ledger_lc_require_amount(e);
-  v_hold := ledger_lc_find_hold(e);
+  SELECT * INTO mt FROM ledger_lc_match(e);
+  v_hold := mt.hold_token;
   IF v_hold IS NULL THEN
-    IF e->>'original_jit_token' IS NOT NULL OR e->>'jit_token' IS NOT NULL OR e->>'preceding_token' IS NOT NULL THEN
+    IF NOT v_late AND (e->>'original_jit_token' IS NOT NULL OR e->>'jit_token' IS NOT NULL
+       OR e->>'gateway_token' IS NOT NULL OR e->>'preceding_token' IS NOT NULL) THEN
       DELETE FROM effects WHERE kind = 'clearing' AND key = v_key;
       RETURN ledger_lc_park(e, 'the cleared authorization is not known yet', p_park, p_now);
     END IF;
-    -- Nothing could ever link it to a hold: the network settled it, so it is a plain debit.
-    v_account := ledger_lc_account(e);
+    -- Nothing could ever link it to a hold, or it waited past the horizon: the network settled
+    -- it, so it is a plain (forced) debit.
+    v_account := ledger_lc_funding_account(e, mt.decision_token);
     IF v_account IS NULL THEN
       DELETE FROM effects WHERE kind = 'clearing' AND key = v_key;
       RETURN ledger_lc_park(e, 'no funding account for the card or user yet', p_park, p_now);
     END IF;
     PERFORM ledger_lc_check_currency(v_account, e);
-    PERFORM ledger_lc_debit(v_account, v_amount, 'clearing', v_key, e, 'clearing.unlinked');
-    UPDATE effects SET result = jsonb_build_object('account', v_account, 'amount', v_amount) WHERE kind = 'clearing' AND key = v_key;
-    RETURN ledger_lc_result('applied', 'debited', 'no authorization to match');
+    PERFORM ledger_lc_debit(v_account, v_amount, 'clearing', v_key, e,
+      CASE WHEN v_late THEN 'clearing.past_park_horizon' ELSE 'clearing.unlinked' END);
+    PERFORM ledger_lc_record('clearing', v_tx, NULL, NULL, v_account, v_amount, true, p_now);
+    RETURN ledger_lc_result('applied', 'debited',
+      CASE WHEN v_late THEN 'its authorization was not seen within the park horizon' ELSE 'no authorization to match' END);
   END IF;
 
   SELECT * INTO h FROM holds WHERE hold_token = v_hold FOR UPDATE;
@@ -43,7 +54,7 @@ BEGIN
     PERFORM ledger_lc_debit(h.account_token, v_amount, 'clearing', v_key, e, 'clearing.after_' || lower(h.state));
     INSERT INTO hold_history (hold_token, action, amount, effect_key, detail)
     VALUES (v_hold, 'debited_after_close', v_amount, 'clearing:' || v_key, jsonb_build_object('state', h.state, 'transaction_token', e->>'event_token'));
-    UPDATE effects SET result = jsonb_build_object('hold', v_hold, 'amount', v_amount, 'plain_debit', true) WHERE kind = 'clearing' AND key = v_key;
+    PERFORM ledger_lc_record('clearing', v_tx, NULL, v_hold, h.account_token, v_amount, true, p_now);
     RETURN ledger_lc_result('applied', 'debited', 'hold ' || h.state, v_hold);
   END IF;
 
@@ -72,9 +83,7 @@ BEGIN
     h := ledger_lc_release(v_hold, v_rest, true, 'CLOSED', 'released', 'clearing:' || v_key,
       jsonb_build_object('cause', 'final_clearing', 'transaction_token', e->>'event_token'), p_now, 'ledger.hold.released');
   END IF;
-  UPDATE effects SET result = jsonb_build_object('hold', v_hold, 'amount', v_amount, 'captured', v_capture,
-    'over_captured', v_over, 'released', CASE WHEN v_final THEN v_rest ELSE 0 END)
-  WHERE kind = 'clearing' AND key = v_key;
+  PERFORM ledger_lc_record('clearing', v_tx, NULL, v_hold, h.account_token, v_amount, v_over > 0, p_now);
   RETURN ledger_lc_result('applied', CASE WHEN v_over > 0 THEN 'captured_over' ELSE 'captured' END, NULL, v_hold);
 END
 $$;

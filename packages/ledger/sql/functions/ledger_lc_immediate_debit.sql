@@ -1,46 +1,62 @@
--- pgfs.auth_plus_capture / single-message pgfs.pindebit*: the webhook confirms our immediate
--- debit (the key is shared with jit_decide's 'immediate_debit'); the network's amount wins over
--- ours; one we never decided is a forced debit.
+-- pgfs.auth_plus_capture / single-message pgfs.pindebit*: the webhook of the network message we
+-- decided (matched by any identifier, ledger_lc_match) confirms our immediate debit, once; the
+-- network's amount wins over ours (the difference is posted); its currency must be the
+-- account's. One we never approved is a forced debit. Effect key: (immediate_debit.webhook,
+-- message token).
 CREATE OR REPLACE FUNCTION ledger_lc_immediate_debit (e jsonb, p_park boolean, p_now timestamptz) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
-  v_key text := e->>'key';
-  v_new boolean;
-  v_amount bigint;
+  v_tx text := e->>'event_token';
+  v_amount bigint := (e->>'amount')::bigint;
   v_account text;
   v_ours bigint;
   v_effect text := 'debit_confirmed';
-  eff effects%ROWTYPE;
+  mt record;
+  d decisions%ROWTYPE;
+  m ledger_messages%ROWTYPE;
 BEGIN
   PERFORM ledger_lc_claim_decision(e, p_now);
-  v_new := ledger_lc_claim('immediate_debit', v_key, p_now);
-  SELECT * INTO eff FROM effects WHERE kind = 'immediate_debit' AND key = v_key FOR UPDATE;
-  IF eff.result ? 'webhook' THEN
+  IF NOT ledger_lc_claim('immediate_debit.webhook', v_tx, p_now) OR ledger_lc_seen('immediate_debit', v_tx) THEN
     RETURN ledger_lc_result('duplicate', NULL, 'already applied');
   END IF;
+  SELECT * INTO mt FROM ledger_lc_match(e);
+  IF mt.decision_token IS NOT NULL THEN
+    SELECT * INTO d FROM decisions WHERE jit_token = mt.decision_token;
+  END IF;
+
+  IF d.outcome = 'approved' AND d.kind = 'immediate_debit' THEN
+    IF EXISTS (SELECT 1 FROM ledger_messages WHERE kind = 'immediate_debit' AND jit_token = d.jit_token AND webhook_at IS NOT NULL) THEN
+      RETURN ledger_lc_result('duplicate', NULL, 'decision already confirmed');
+    END IF;
+    m := ledger_lc_message('immediate_debit', v_tx);
+    v_account := d.account_token;
+    PERFORM ledger_lc_check_currency(v_account, e);
+    -- what stands debited for it now (a DECLINED repair seen first credited it back)
+    v_ours := d.amount - m.repaired_amount;
+    v_amount := coalesce(v_amount, v_ours);
+    IF m.repaired_at IS NULL AND v_amount > v_ours THEN
+      PERFORM ledger_lc_debit(v_account, v_amount - v_ours, 'immediate_debit_adjustment', v_tx, e, 'webhook.amount_differs');
+      v_effect := 'debit_adjusted';
+    ELSIF m.repaired_at IS NULL AND v_amount < v_ours THEN
+      PERFORM ledger_lc_credit(v_account, v_ours - v_amount, 'immediate_debit_adjustment', v_tx, e, 'webhook.amount_differs');
+      v_effect := 'debit_adjusted';
+    ELSE
+      v_amount := v_ours;
+    END IF;
+    PERFORM ledger_lc_record('immediate_debit', v_tx, d.jit_token, NULL, v_account, v_amount, false, p_now);
+    RETURN ledger_lc_result('applied', v_effect, NULL);
+  END IF;
+
   v_amount := ledger_lc_require_amount(e);
-  v_account := coalesce(eff.result->>'account', ledger_lc_account(e));
+  v_account := ledger_lc_funding_account(e, d.jit_token);
   IF v_account IS NULL THEN
-    DELETE FROM effects WHERE kind = 'immediate_debit' AND key = v_key;
+    DELETE FROM effects WHERE kind = 'immediate_debit.webhook' AND key = v_tx;
     RETURN ledger_lc_park(e, 'no funding account for the card or user yet', p_park, p_now);
   END IF;
   PERFORM ledger_lc_check_currency(v_account, e);
-  IF v_new THEN
-    PERFORM ledger_lc_debit(v_account, v_amount, 'immediate_debit', v_key, e, 'standin.' || coalesce(e->>'method', e->>'type'));
-    v_effect := 'debited';
-  ELSE
-    v_ours := coalesce((eff.result->>'amount')::bigint, v_amount);
-    IF v_amount > v_ours THEN
-      PERFORM ledger_lc_debit(v_account, v_amount - v_ours, 'immediate_debit_adjustment', v_key, e, 'webhook.amount_differs');
-      v_effect := 'debit_adjusted';
-    ELSIF v_amount < v_ours THEN
-      PERFORM ledger_lc_credit(v_account, v_ours - v_amount, 'immediate_debit_adjustment', v_key, e, 'webhook.amount_differs');
-      v_effect := 'debit_adjusted';
-    END IF;
-  END IF;
-  UPDATE effects SET result = result || jsonb_build_object('account', v_account, 'amount', v_amount, 'webhook', e->>'event_token',
-    'forced', v_new)
-  WHERE kind = 'immediate_debit' AND key = v_key;
-  RETURN ledger_lc_result('applied', v_effect, NULL);
+  PERFORM ledger_lc_debit(v_account, v_amount, 'immediate_debit', v_tx, e,
+    CASE WHEN coalesce((e->>'past_horizon')::boolean, false) THEN 'past_park_horizon.' ELSE 'standin.' END || coalesce(e->>'method', e->>'type'));
+  PERFORM ledger_lc_record('immediate_debit', v_tx, d.jit_token, NULL, v_account, v_amount, true, p_now);
+  RETURN ledger_lc_result('applied', 'debited', NULL);
 END
 $$;

@@ -1,27 +1,45 @@
--- A DECLINED single-message debit we approved late: the money comes back.
+-- A DECLINED single-message debit (typically timed out) whose debit we made, by our decision or
+-- by its own forced webhook: the money comes back, once, whatever amount or currency the
+-- message carries. Matched to its own decision by any identifier (ledger_lc_match).
 CREATE OR REPLACE FUNCTION ledger_lc_immediate_debit_declined (e jsonb, p_now timestamptz) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
-  v_key text := e->>'key';
+  v_tx text := e->>'event_token';
   v_claimed boolean;
   v_account text;
-  v_amount bigint;
-  eff effects%ROWTYPE;
+  v_on bigint;
+  v_back bigint;
+  mt record;
+  d decisions%ROWTYPE;
+  m ledger_messages%ROWTYPE;
 BEGIN
   v_claimed := ledger_lc_claim_decision(e, p_now);
-  IF NOT ledger_lc_claim('immediate_debit_declined', v_key, p_now) THEN
+  IF NOT ledger_lc_claim('immediate_debit_declined', v_tx, p_now)
+     OR EXISTS (SELECT 1 FROM ledger_messages WHERE kind = 'immediate_debit' AND message_token = v_tx AND repaired_at IS NOT NULL) THEN
     RETURN ledger_lc_result('duplicate', NULL, 'already applied');
   END IF;
-  SELECT * INTO eff FROM effects WHERE kind = 'immediate_debit' AND key = v_key FOR UPDATE;
-  IF NOT FOUND OR coalesce((eff.result->>'amount')::bigint, 0) = 0 THEN
+  SELECT * INTO mt FROM ledger_lc_match(e);
+  IF mt.decision_token IS NOT NULL THEN
+    SELECT * INTO d FROM decisions WHERE jit_token = mt.decision_token;
+  END IF;
+  m := ledger_lc_message('immediate_debit', v_tx);
+  IF d.outcome = 'approved' AND d.kind = 'immediate_debit' THEN
+    v_account := d.account_token;
+    v_on := CASE WHEN m.webhook_at IS NOT NULL THEN m.amount ELSE d.amount END;
+  ELSIF m.webhook_at IS NOT NULL THEN
+    v_account := m.account_token;
+    v_on := m.amount;
+  END IF;
+  v_back := greatest(coalesce(v_on, 0) - m.repaired_amount, 0);
+  UPDATE ledger_messages SET repaired_at = p_now, repaired_amount = repaired_amount + v_back,
+    jit_token = coalesce(jit_token, d.jit_token), account_token = coalesce(account_token, v_account)
+  WHERE kind = 'immediate_debit' AND message_token = v_tx;
+  IF v_account IS NULL OR v_back = 0 THEN
     RETURN ledger_lc_result('applied', CASE WHEN v_claimed THEN 'tombstone' ELSE 'nothing_to_release' END,
       'no debit was made for it');
   END IF;
-  v_account := coalesce(eff.result->>'account', (SELECT account_token FROM decisions WHERE jit_token = v_key));
-  v_amount := (eff.result->>'amount')::bigint;
-  PERFORM ledger_lc_credit(v_account, v_amount, 'immediate_debit_declined', v_key, e,
-    'late approval repaired: the processor declined ' || (e->>'type'));
-  UPDATE effects SET result = result || jsonb_build_object('reversed_by_decline', v_amount) WHERE kind = 'immediate_debit' AND key = v_key;
+  PERFORM ledger_lc_credit(v_account, v_back, 'immediate_debit_declined', v_tx, e,
+    'late approval repaired: the processor declined ' || coalesce(e->>'type', 'the debit'));
   RETURN ledger_lc_result('applied', 'credited', 'late approval repaired');
 END
 $$;
