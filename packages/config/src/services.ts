@@ -90,7 +90,9 @@ export const TxnWorkerConfig = Type.Object({
   CONSOLE_SESSION_ABSOLUTE_S: ms('An operator console session ends this many seconds after sign-in, whatever the activity', 43200, 60),
   WORKER_PREFETCH: ms('RabbitMQ prefetch of the worker (about 2 x concurrency)', 20),
   WORKER_CONCURRENCY: ms('Messages the worker handles at once', 10),
-  PARK_HORIZON_S: ms('How long a message that cannot apply yet is parked and re-tried, seconds', 86400),
+  // 14 days: the processor redelivers for about that long, beyond the 7-day hold expiry; a clearing
+  // that outlives it is applied as a forced debit, anything else is dead-lettered with its reason.
+  PARK_HORIZON_S: ms('How long a message that cannot apply yet is parked and re-tried, seconds (cover the processor redelivery window)', 1209600),
   PARK_RETRY_INTERVAL_MS: ms('How often parked messages are re-tried, ms', 1000),
   HOLD_EXPIRY_DAYS: ms('Days before an unsettled hold expires', 7),
   HOLD_EXPIRY_MCC_DAYS: Type.String({ description: 'Hold expiry by MCC: comma-separated MCC or MCC-MCC range : days; none: no overrides', default: '3351-3441:30,3501-3999:30,7011:30,7512:30', check: 'mcc-days' }),
