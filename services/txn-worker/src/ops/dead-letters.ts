@@ -124,8 +124,9 @@ const RESET_HEADERS = [HEADER_RETRY_COUNT, HEADER_FAILURE_REASON, HEADER_FIRST_F
  * be re-encoded stays in the dead queue (counted in `unroutable` / `unencodable`). The retry count
  * starts again; the last failure reason is kept as `x-redriven-reason`.
  * @param opts.limit - at most this many @default the queue's depth when the redrive starts
+ * @param opts.messageId - only the message with this `message_id` (the others stay where they are)
  */
-export async function redriveDeadLetters (amqp: Amqp, opts: { queue: string, limit?: number }): Promise<RedriveResult> {
+export async function redriveDeadLetters (amqp: Amqp, opts: { queue: string, limit?: number, messageId?: string }): Promise<RedriveResult> {
   const deadQueue = deadQueueOf(opts.queue)
   const result: RedriveResult = { deadQueue, redriven: 0, byQueue: {}, unroutable: {}, unencodable: 0 }
   const { messageCount } = await amqp.connection.queueDeclare({ queue: deadQueue, passive: true })
@@ -143,6 +144,10 @@ export async function redriveDeadLetters (amqp: Amqp, opts: { queue: string, lim
       for (let i = 0; i < limit; i++) {
         const msg = await ch.basicGet({ queue: deadQueue })
         if (msg === undefined) break
+        if (opts.messageId !== undefined && msg.messageId !== opts.messageId) {
+          kept.push(msg.deliveryTag)
+          continue
+        }
         const headers: Record<string, unknown> = { ...msg.headers }
         const reason = headerString(headers, HEADER_FAILURE_REASON)
         for (const h of RESET_HEADERS) Reflect.deleteProperty(headers, h)
@@ -189,6 +194,7 @@ export async function redriveDeadLetters (amqp: Amqp, opts: { queue: string, lim
         ch.basicAck({ deliveryTag: msg.deliveryTag })
         result.redriven++
         result.byQueue[target] = (result.byQueue[target] ?? 0) + 1
+        if (opts.messageId !== undefined) break
       }
     } finally {
       for (const deliveryTag of kept) ch.basicNack({ deliveryTag, requeue: true })

@@ -5,10 +5,13 @@ import { createConnections, type Connections } from '@jit/connections'
 import { checkLedgerInvariants } from '@jit/ledger'
 import { listDeadLetters, redriveDeadLetters } from './dead-letters.js'
 import { purgeHistory } from './purge.js'
+import { hashOperatorPassword } from '../console/operators.js'
 
 /** Where {@link runCli} reads its configuration and writes its output. */
 export interface CliIo {
   env: Environment
+  /** The password of `operators hash` is read from here (never from argv, which `ps` shows). @default process.stdin */
+  stdin?: NodeJS.ReadableStream
   stdout: (text: string) => void
   stderr: (text: string) => void
 }
@@ -28,6 +31,9 @@ Commands:
   purge [--outbox-days <n>] [--effects-days <n>] [--archive]
       Delete published outbox rows, effect keys and processed command ids older than n days
       (effect keys: at least 21), and archived documents past retention.
+  operators hash
+      Read a password from stdin (first line) and print its scrypt hash for CONSOLE_OPERATORS
+      (user:hash,...). Needs no configuration.
 
 Configuration: the service's environment (DATABASE_URL, AMQP_URL, MONGO_URL, ...; .env is read).
 `
@@ -78,7 +84,7 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
       io.stdout(USAGE)
       return command === '' && values.help !== true ? EXIT.usage : EXIT.ok
     }
-    if (!['dead-letters list', 'dead-letters redrive', 'invariants', 'purge'].includes(command)) {
+    if (!['dead-letters list', 'dead-letters redrive', 'invariants', 'purge', 'operators hash'].includes(command)) {
       throw new UsageError(`unknown command '${command}'`)
     }
     if (command === 'dead-letters redrive' && typeof values.queue !== 'string') throw new UsageError('dead-letters redrive needs --queue')
@@ -90,6 +96,8 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
     io.stderr(`jit-ops: ${err.message}\n\n${USAGE}`)
     return EXIT.usage
   }
+
+  if (command === 'operators hash') return await hashFromStdin(io)
 
   let config
   try {
@@ -174,4 +182,21 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
   } finally {
     await connections.close()
   }
+}
+
+/** `operators hash`: the first line of stdin, hashed; the password itself is never printed. */
+async function hashFromStdin (io: CliIo): Promise<number> {
+  const input = io.stdin ?? process.stdin
+  let text = ''
+  for await (const chunk of input) {
+    text += String(chunk)
+    if (text.includes('\n') || text.length > 4096) break
+  }
+  const password = text.split(/\r?\n/)[0] ?? ''
+  if (password === '') {
+    io.stderr('jit-ops: operators hash reads the password from stdin, e.g. `read -rs P && printf "%s\\n" "$P" | jit-ops operators hash`\n')
+    return EXIT.usage
+  }
+  io.stdout(`${await hashOperatorPassword(password)}\n`)
+  return EXIT.ok
 }

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { HttpErrorBody, formatAmountString } from '@jit/contracts'
@@ -169,6 +169,16 @@ function str (value: unknown): string | null {
   return typeof value === 'string' ? value : null
 }
 
+/** The operator API's Basic-auth check: a 401 with `WWW-Authenticate` unless the credentials are right. */
+export function operatorAuthHook (credentials: Array<BasicCredentials | null | undefined>): onRequestAsyncHookHandler {
+  const verify = createBasicAuthVerifier(credentials)
+  return async (request, reply) => {
+    if (verify(request.headers.authorization)) return
+    await reply.code(401).header('www-authenticate', 'Basic realm="jit-operator", charset="UTF-8"')
+      .send({ error: 'UNAUTHORIZED', message: 'operator credentials required' })
+  }
+}
+
 /**
  * The read-only operator API under Basic auth: accounts with their open holds, holds with their
  * history, JIT decisions and account journals. Registered in its own scope, so the auth hook
@@ -177,13 +187,7 @@ function str (value: unknown): string | null {
 export const operatorRoutes: FastifyPluginAsync<OperatorRoutesOptions> = async (parent, opts) => {
   const app = parent.withTypeProvider<TypeBoxTypeProvider>()
   const { db } = opts
-  const verify = createBasicAuthVerifier(opts.credentials)
-
-  app.addHook('onRequest', async (request, reply) => {
-    if (verify(request.headers.authorization)) return
-    await reply.code(401).header('www-authenticate', 'Basic realm="jit-operator", charset="UTF-8"')
-      .send({ error: 'UNAUTHORIZED', message: 'operator credentials required' })
-  })
+  app.addHook('onRequest', operatorAuthHook(opts.credentials))
 
   app.get('/v1/accounts/:token', {
     schema: { params: Type.Object({ token: Token }), response: responses(AccountBody) }
