@@ -101,3 +101,4 @@ export const apiDocs = fp<ApiDocsOptions>(async (app, opts) => {
     schema: { response: { 200: { type: 'object', additionalProperties: true } } }
   }, async () => app.swagger())
 }, { name: '@jit/api-docs', fastify: '5.x' }) as FastifyPluginAsync<ApiDocsOptions>
+export { committedDocument, generatedDocument, openApiDocumentPath, writeOpenApiDocument } from './document.js'

@@ -2,7 +2,8 @@
  * @jit/connections: one owner of every connection of a process. Connects PostgreSQL, Redis,
  * RabbitMQ and the document archive from config, applies migrations and declares the topology,
  * reports each dependency's health for `/ready`, and closes everything in order on shutdown.
- * A Fastify plugin wraps it for the services; the worker and scripts use it without Fastify.
+ * Each service's server.ts owns its instance (start, then close after the app); `opsRoutes` serves
+ * `/health`, `/ready` and `/metrics` from it, and `httpErrors` gives every service one error shape.
  * @packageDocumentation
  */
 export {
@@ -16,5 +17,6 @@ export {
 } from './connections.js'
 export { ConnectionsStartError, type DependencyFailure, type DependencyName } from './errors.js'
 export { registerConnectionMetrics, type ConnectionMetricsOptions } from './metrics.js'
-export { connectionsPlugin, opsRoutes, type ConnectionsPluginOptions, type OpsRoutesOptions } from './plugin.js'
+export { opsRoutes, type OpsRoutesOptions } from './plugin.js'
 export { REQUEST_ID_HEADER, requestIdEcho, requestIdOptions } from './request-id.js'
+export { errorAnswer, httpErrors, type HttpErrorsOptions } from './http-errors.js'

@@ -1,36 +1,7 @@
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
-import fp from 'fastify-plugin'
+import type { FastifyPluginAsync } from 'fastify'
 import type { Registry } from 'prom-client'
 import type { Connections } from './connections.js'
 import { registerConnectionMetrics } from './metrics.js'
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The process's connections, decorated by `connectionsPlugin`. */
-    connections: Connections
-  }
-}
-
-/** Options of {@link connectionsPlugin}. */
-export interface ConnectionsPluginOptions {
-  connections: Connections
-}
-
-/**
- * Decorates `app.connections`, starts them (a no-op when already started) and closes them when
- * the app closes. Wrapped in fastify-plugin so every route of the app sees the decorator.
- *
- * @example
- * ```ts
- * await app.register(connectionsPlugin, { connections: createConnections({ config, logger, name }) })
- * ```
- */
-export const connectionsPlugin: FastifyPluginAsync<ConnectionsPluginOptions> = fp(async (app: FastifyInstance, opts: ConnectionsPluginOptions) => {
-  const { connections } = opts
-  await connections.start()
-  app.decorate('connections', connections)
-  app.addHook('onClose', async () => { await connections.close() })
-}, { name: '@jit/connections', fastify: '5.x' })
 
 /** Options of {@link opsRoutes}. */
 export interface OpsRoutesOptions {

@@ -1,10 +1,10 @@
 import t from 'tap'
 import Fastify from 'fastify'
 import { Registry } from 'prom-client'
-import { connectionsPlugin, createConnections, opsRoutes } from '../src/index.js'
+import { createConnections, opsRoutes } from '../src/index.js'
 import { logger, testConfig, testServers } from './helper.js'
 
-t.test('the plugin decorates and closes the connections; opsRoutes serves health, readiness and metrics', async t => {
+t.test('opsRoutes serves health, readiness and metrics from the connections', async t => {
   const servers = await testServers(t)
   const connections = createConnections({ config: testConfig(servers), logger, name: 'plugin-test' })
   t.teardown(async () => { await connections.close() })
@@ -12,12 +12,10 @@ t.test('the plugin decorates and closes the connections; opsRoutes serves health
   let accepting = true
   const app = Fastify({ loggerInstance: logger })
   t.teardown(async () => { await app.close() })
-  await app.register(connectionsPlugin, { connections })
+  await connections.start()
   await app.register(opsRoutes, { connections, registry, service: 'plugin-test', ready: () => accepting })
   await app.ready()
-
-  t.equal(app.connections, connections, 'app.connections decorated')
-  t.equal(await app.connections.db.query('through-app', async sql => (await sql<Array<{ one: number }>>`select 1 as one`)[0]?.one), 1, 'started by the plugin')
+  t.equal(await connections.db.query('through-app', async sql => (await sql<Array<{ one: number }>>`select 1 as one`)[0]?.one), 1, 'started')
 
   const health = await app.inject({ method: 'GET', url: '/health' })
   t.equal(health.statusCode, 200)
@@ -63,38 +61,6 @@ t.test('the plugin decorates and closes the connections; opsRoutes serves health
   const closed = await app.inject({ method: 'GET', url: '/ready' })
   t.equal(closed.statusCode, 503)
   t.match(closed.json().reasons, [/postgres down: closed/])
-})
-
-t.test('app.close() closes the connections', async t => {
-  const servers = await testServers(t)
-  const connections = createConnections({ config: testConfig(servers), logger, name: 'plugin-close', use: { cache: false } })
-  t.teardown(async () => { await connections.close() })
-  await connections.start() // already started: the plugin's start() is a no-op
-  const app = Fastify({ loggerInstance: logger })
-  await app.register(connectionsPlugin, { connections })
-  await app.ready()
-  let drained = false
-  connections.onShutdown('drain', async () => { drained = true })
-  await app.close()
-  t.equal(drained, true, 'shutdown hooks ran')
-  await t.rejects(connections.db.query('after', async sql => await sql`select 1`), 'the pool is closed')
-})
-
-t.test('the plugin fails registration when a dependency cannot start', async t => {
-  const servers = await testServers(t)
-  const connections = createConnections({
-    config: testConfig(servers, { AMQP_URL: 'amqp://guest:guest@127.0.0.1:1/' }),
-    logger,
-    name: 'plugin-fail',
-    connectTimeoutMs: 500
-  })
-  t.teardown(async () => { await connections.close() })
-  const app = Fastify({ loggerInstance: logger })
-  t.teardown(async () => { await app.close() })
-  await t.rejects(async () => {
-    await app.register(connectionsPlugin, { connections })
-    await app.ready()
-  }, /RabbitMQ/)
 })
 
 t.test('opsRoutes without connections: liveness, readiness from ready() only, metrics', async t => {

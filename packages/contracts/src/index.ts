@@ -122,8 +122,8 @@ export type {
 export { generateAsyncApi } from './asyncapi.js'
 export type { AsyncApiOptions } from './asyncapi.js'
 
-export { HttpErrorBody } from './http-schemas.js'
-export type { HttpErrorBodyT } from './http-schemas.js'
+export { HTTP_ERRORS, HttpErrorBody, httpError } from './http-schemas.js'
+export type { HttpErrorBodyT, HttpErrorCode } from './http-schemas.js'
 
 export { compileValidator, registerFormats } from './validate.js'
 export type { ValidationIssue, ValidationResult, Validator, CompileValidatorOptions } from './validate.js'

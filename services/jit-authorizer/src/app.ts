@@ -2,12 +2,12 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import underPressure from '@fastify/under-pressure'
 import { apiDocs, OPENAPI_PATH, type RouteDoc } from '@jit/api-docs'
 import type { Logger } from 'pino'
-import { Counter, type Registry } from 'prom-client'
+import { Counter, Histogram, type Registry } from 'prom-client'
 import { parseBasicAuth, type JitAuthorizerConfigT } from '@jit/config'
 import type { Database } from '@jit/postgres'
 import type { Cache } from '@jit/redis'
 import { createProfiler } from '@jit/profiler'
-import { opsRoutes, requestIdEcho, requestIdOptions, type Connections } from '@jit/connections'
+import { httpErrors, opsRoutes, requestIdEcho, requestIdOptions, type Connections } from '@jit/connections'
 import { JitFundingRequest } from '@jit/contracts'
 import { createJitDecider, DECISION_STAGES } from './decide.js'
 import { jitFundingRoutes } from './routes/jit-funding.js'
@@ -60,11 +60,8 @@ export async function buildApp (deps: JitAuthorizerDeps): Promise<FastifyInstanc
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } }
   })
 
-  app.setErrorHandler(async (err: { statusCode?: number, message: string }, req, reply) => {
-    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
-    if (status === 500) req.log.error({ err }, 'unhandled error')
-    return await reply.code(status).send({ error: status === 500 ? 'Internal Server Error' : 'Bad Request', message: status === 500 ? 'internal error' : err.message })
-  })
+  // {error, message, field?} for every error, as in the other services
+  await app.register(httpErrors)
 
   // Before any route, so every route is in the document (served on /openapi.json and written
   // to docs/openapi/jit-authorizer.json by `pnpm run docs`).
@@ -92,6 +89,7 @@ export async function buildApp (deps: JitAuthorizerDeps): Promise<FastifyInstanc
     registry
   })
   const budgetTimeouts = new Counter({ name: 'jit_budget_timeouts_total', help: 'Decisions declined because they ran out of their budget inside PostgreSQL', registers: [registry] })
+  const batchSizes = new Histogram({ name: 'jit_decision_batch_size', help: 'Decisions per ledger batch (one statement, one commit)', buckets: [1, 2, 4, 8, 16, 32, 64], registers: [registry] })
   const decider = createJitDecider({
     db: deps.db,
     cache: deps.cache,
@@ -99,7 +97,11 @@ export async function buildApp (deps: JitAuthorizerDeps): Promise<FastifyInstanc
     logger,
     timezone: config.PROGRAM_TIMEZONE,
     budgetMs: config.JIT_DECISION_BUDGET_MS,
-    onBudgetExceeded: () => budgetTimeouts.inc()
+    graceMs: config.JIT_DECISION_GRACE_MS,
+    maxBatch: config.JIT_BATCH_MAX,
+    maxConcurrentBatches: config.JIT_BATCH_CONCURRENCY,
+    onBudgetExceeded: () => budgetTimeouts.inc(),
+    onBatch: size => batchSizes.observe(size)
   })
 
   await app.register(opsRoutes, {

@@ -1,11 +1,10 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { apiDocs, OPENAPI_PATH, type RouteDoc } from '@jit/api-docs'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
-import type { Static } from '@sinclair/typebox'
-import { MAX_WEBHOOK_BATCH, WEBHOOK_FAMILY_PATTERN, type HttpErrorBody } from '@jit/contracts'
+import { MAX_WEBHOOK_BATCH, WEBHOOK_FAMILY_PATTERN } from '@jit/contracts'
 import { createWebhookMetrics } from './metrics.js'
-import { opsRoutes, requestIdEcho, requestIdOptions, type Connections } from '@jit/connections'
+import { httpErrors, opsRoutes, requestIdEcho, requestIdOptions, type Connections } from '@jit/connections'
 import { webhookRoutes, type WebhookPublisher, type WebhookRouteConfig } from './routes/webhooks.js'
 
 export { parseWebhookBatch, type BatchEvent, type BatchProblem, type BatchResult, type ParsedBatch } from './webhook-batch.js'
@@ -84,13 +83,6 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
   [`GET ${OPENAPI_PATH}`]: { summary: 'This OpenAPI document', responses: { 200: 'The OpenAPI 3.1 document of this service' } }
 }
 
-function errorCode (err: FastifyError, status: number): string {
-  if (status === 413) return 'PAYLOAD_TOO_LARGE'
-  if (status === 415) return 'UNSUPPORTED_MEDIA_TYPE'
-  if (err.validation !== undefined) return 'INVALID_REQUEST'
-  return 'BAD_REQUEST'
-}
-
 /**
  * Builds the webhook-ingest app. It never listens (server.ts does), so tests build it and
  * `inject`. Stateless: every instance behind the load balancer is interchangeable.
@@ -113,26 +105,10 @@ export function buildApp (deps: AppDeps, serverOptions: AppServerOptions = {}): 
   })
   const metrics = createWebhookMetrics(deps.registry)
 
-  app.setErrorHandler<FastifyError>(async (err, request, reply) => {
-    const status = typeof err.statusCode === 'number' ? err.statusCode : 500
-    if (status >= 400 && status < 500) {
-      const body: Static<typeof HttpErrorBody> = {
-        error: errorCode(err, status),
-        message: status === 413 ? `the body is larger than ${deps.config.WEBHOOK_MAX_BODY_BYTES} bytes` : err.message
-      }
-      if (err.validation !== undefined) {
-        body.errors = err.validation.map(v => ({ path: v.instancePath, message: v.message ?? 'invalid' }))
-      }
-      metrics.invalid(body.error)
-      request.log.info({ err, status }, 'request refused')
-      return await reply.code(status).send(body)
-    }
-    request.log.error({ err }, 'request failed')
-    return await reply.code(500).send({ error: 'INTERNAL_ERROR', message: 'internal error' })
-  })
-
-  app.setNotFoundHandler(async (request, reply) => {
-    return await reply.code(404).send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` })
+  // {error, message, field?} for every error, as in the other services; refusals are counted
+  app.register(httpErrors, {
+    payloadTooLargeMessage: `the body is larger than ${deps.config.WEBHOOK_MAX_BODY_BYTES} bytes`,
+    onRefused: code => { metrics.invalid(code) }
   })
 
   // Node's server.close() reaps only idle keep-alive sockets; one that was busy when closing began

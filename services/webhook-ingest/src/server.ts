@@ -13,7 +13,8 @@ try {
   if (!(err instanceof ConfigError)) throw err
   // Fail fast at boot with every problem listed; secret values are never in the message.
   process.stderr.write(`${SERVICE_NAME}: ${err.message}\n`)
-  process.exit(1)
+  // EX_CONFIG, as in the other services
+  process.exit(78)
 }
 
 const logger = pino({ name: SERVICE_NAME, level: config.LOG_LEVEL })

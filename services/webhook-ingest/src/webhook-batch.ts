@@ -1,5 +1,4 @@
-import type { Static } from '@sinclair/typebox'
-import { MAX_WEBHOOK_BATCH, WEBHOOK_FAMILY_PATTERN, type HttpErrorBody } from '@jit/contracts'
+import { MAX_WEBHOOK_BATCH, WEBHOOK_FAMILY_PATTERN, httpError, type HttpErrorBodyT, type HttpErrorCode } from '@jit/contracts'
 
 /** One event of a batch: its token, the parsed object (for routing) and its exact JSON text. */
 export interface BatchEvent {
@@ -16,7 +15,7 @@ export interface ParsedBatch {
 }
 
 /** Why a body was refused: the HTTP 400 body. */
-export type BatchProblem = Static<typeof HttpErrorBody>
+export type BatchProblem = HttpErrorBodyT
 
 /** What {@link parseWebhookBatch} returns. */
 export type BatchResult = { ok: true, batch: ParsedBatch } | { ok: false, problem: BatchProblem }
@@ -138,8 +137,13 @@ function scanElements (text: string, start: number): string[] {
   }
 }
 
-function problem (error: string, message: string, errors?: Array<{ path: string, message: string }>): BatchResult {
-  return { ok: false, problem: errors === undefined ? { error, message } : { error, message, errors } }
+function problem (error: HttpErrorCode, message: string, field?: string): BatchResult {
+  return { ok: false, problem: httpError(error, message, field) }
+}
+
+/** A refusal naming every offending event (at most {@link MAX_EVENT_ERRORS}); `field` is the first. */
+function eventsProblem (error: HttpErrorCode, summary: string, found: Array<{ path: string, message: string }>): BatchResult {
+  return problem(error, `${summary}: ${found.map(f => `${f.path} ${f.message}`).join('; ')}`, found[0]?.path)
 }
 
 /**
@@ -172,18 +176,18 @@ export function parseWebhookBatch (rawBody: Buffer): BatchResult {
   const member = members[0] as { key: string, valueStart: number }
   const family = member.key
   if (!FAMILY.test(family)) {
-    return problem('INVALID_FAMILY', `the family name must match ${WEBHOOK_FAMILY_PATTERN}`, [{ path: '', message: `unexpected property '${family.slice(0, 64)}'` }])
+    return problem('INVALID_FAMILY', `the family name must match ${WEBHOOK_FAMILY_PATTERN}: unexpected property '${family.slice(0, 64)}'`, '')
   }
   const events = value[family]
   const path = `/${family}`
   if (!Array.isArray(events)) {
-    return problem('INVALID_BODY', `'${family}' must be an array of events`, [{ path, message: 'Expected array' }])
+    return problem('INVALID_BODY', `'${family}' must be an array of events`, path)
   }
   if (events.length === 0) {
-    return problem('EMPTY_BATCH', `'${family}' must hold at least one event`, [{ path, message: 'Expected at least 1 event' }])
+    return problem('EMPTY_BATCH', `'${family}' must hold at least one event`, path)
   }
   if (events.length > MAX_WEBHOOK_BATCH) {
-    return problem('BATCH_TOO_LARGE', `a batch holds at most ${MAX_WEBHOOK_BATCH} events, got ${events.length}`, [{ path, message: `Expected at most ${MAX_WEBHOOK_BATCH} events` }])
+    return problem('BATCH_TOO_LARGE', `a batch holds at most ${MAX_WEBHOOK_BATCH} events, got ${events.length}`, path)
   }
   const errors: Array<{ path: string, message: string }> = []
   for (const [index, event] of events.entries()) {
@@ -195,7 +199,7 @@ export function parseWebhookBatch (rawBody: Buffer): BatchResult {
     if (errors.length >= MAX_EVENT_ERRORS) break
   }
   if (errors.length > 0) {
-    return problem('INVALID_EVENT', `every event needs a non-empty string token (${errors.length} invalid)`, errors)
+    return eventsProblem('INVALID_EVENT', `every event needs a non-empty string token (${errors.length} invalid)`, errors)
   }
   const raws = scanElements(text, member.valueStart)
   // Cannot differ for text JSON.parse accepted; if it ever did, refuse rather than publish wrong bytes.
@@ -207,7 +211,7 @@ export function parseWebhookBatch (rawBody: Buffer): BatchResult {
     if (tooDeep.length >= MAX_EVENT_ERRORS) break
   }
   if (tooDeep.length > 0) {
-    return problem('EVENT_TOO_DEEP', `an event may nest objects and arrays at most ${MAX_EVENT_DEPTH} levels deep (${tooDeep.length} too deep)`, tooDeep)
+    return eventsProblem('EVENT_TOO_DEEP', `an event may nest objects and arrays at most ${MAX_EVENT_DEPTH} levels deep (${tooDeep.length} too deep)`, tooDeep)
   }
   return {
     ok: true,

@@ -55,7 +55,8 @@ t.test('events may nest 32 levels; deeper ones are refused before anything downs
   t.notOk(refused.ok)
   if (!refused.ok) {
     t.equal(refused.problem.error, 'EVENT_TOO_DEEP')
-    t.same(refused.problem.errors, [{ path: '/transactions/1', message: 'Nested 33 levels deep; at most 32 allowed' }])
+    t.equal(refused.problem.field, '/transactions/1')
+    t.match(refused.problem.message, /\/transactions\/1 Nested 33 levels deep; at most 32 allowed/)
   }
   // 6,000 levels: JSON.parse takes it; JSON.stringify downstream would overflow the stack
   const huge = parseWebhookBatch(Buffer.from(`{"transactions":[${event(6000)}]}`))

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { Counter, type Registry } from 'prom-client'
-import { HttpErrorBody, JitProgramResponse, isUnstorableText, parseJitFundingRequest, type InboundJitFundingT, type JitFundingRequestT } from '@jit/contracts'
+import { HttpErrorBody, JitProgramResponse, httpError, isUnstorableText, parseJitFundingRequest, type InboundJitFundingT, type JitFundingRequestT } from '@jit/contracts'
 import { createBasicAuthVerifier, type BasicCredentials } from '@jit/http-auth'
 import { echoOf, fallbackEchoAmount, type createJitDecider } from '../decide.js'
 
@@ -46,7 +46,7 @@ export const jitFundingRoutes: FastifyPluginAsync<JitFundingRouteOptions> = asyn
   app.addHook('onRequest', async (req, reply) => {
     if (verify(req.headers.authorization)) return
     authFailures.inc()
-    await reply.code(401).header('WWW-Authenticate', 'Basic realm="jit-funding"').send({ error: 'Unauthorized', message: 'missing or wrong credentials' })
+    await reply.code(401).header('WWW-Authenticate', 'Basic realm="jit-funding"').send(httpError('UNAUTHORIZED', 'missing or wrong credentials'))
   })
 
   function undecided (jf: Record<string, unknown>, memo: string): { jit_funding: Record<string, unknown> } {
@@ -73,19 +73,19 @@ export const jitFundingRoutes: FastifyPluginAsync<JitFundingRouteOptions> = asyn
     const parsed = parseJitFundingRequest(req.body)
     if (parsed.kind === 'unreadable') {
       const first = parsed.errors[0]
-      return await reply.code(400).send({ error: 'Bad Request', message: `${first?.path ?? ''}: ${first?.message ?? 'unreadable request'}`, field: first?.path })
+      return await reply.code(400).send(httpError('INVALID_REQUEST', `${first?.path ?? ''}: ${first?.message ?? 'unreadable request'}`, first?.path))
     }
     const identity = parsed.kind === 'ok' ? parsed.jitFunding as Record<string, unknown> : parsed.identity as Record<string, unknown>
     // PostgreSQL cannot store NUL or lone surrogates: such a token cannot be decided or echoed
     const unstorable = IDENTITY_FIELDS.find(f => isUnstorableText(identity[f]))
     if (unstorable !== undefined) {
-      return await reply.code(400).send({ error: 'Bad Request', message: `/${parsed.source}/jit_funding/${unstorable}: contains a character that cannot be stored (NUL or a lone surrogate)`, field: `/${parsed.source}/jit_funding/${unstorable}` })
+      return await reply.code(400).send(httpError('INVALID_REQUEST', `/${parsed.source}/jit_funding/${unstorable}: contains a character that cannot be stored (NUL or a lone surrogate)`, `/${parsed.source}/jit_funding/${unstorable}`))
     }
     // the budget counts from the request's arrival
     const deadlineMs = Date.now() - reply.elapsedTime + opts.budgetMs
     if (req.shedding === true) {
       shed.inc({ cause: 'overload' })
-      if (opts.overloadResponse === 'unavailable') return await reply.code(503).header('Retry-After', '1').send({ error: 'Service Unavailable', message: 'overloaded' })
+      if (opts.overloadResponse === 'unavailable') return await reply.code(503).header('Retry-After', '1').send(httpError('SERVICE_UNAVAILABLE', 'overloaded'))
       return await reply.code(402).send(undecided(identity, OVERLOAD_MEMO))
     }
     try {
@@ -100,7 +100,7 @@ export const jitFundingRoutes: FastifyPluginAsync<JitFundingRouteOptions> = asyn
       // nothing, so it is always safe; the processor may retry the token later.
       req.log.error({ err, jit_token: identity.token }, 'JIT decision failed')
       shed.inc({ cause: 'failure' })
-      if (opts.overloadResponse === 'unavailable') return await reply.code(503).header('Retry-After', '1').send({ error: 'Service Unavailable', message: 'the gateway could not decide' })
+      if (opts.overloadResponse === 'unavailable') return await reply.code(503).header('Retry-After', '1').send(httpError('SERVICE_UNAVAILABLE', 'the gateway could not decide'))
       return await reply.code(402).send(undecided(identity, FAILURE_MEMO))
     }
   })

@@ -2,8 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
 import { parseBasicAuth, type WebhookIngestConfigT } from '@jit/config'
 import { createBasicAuthVerifier, createSignatureVerifier } from '@jit/http-auth'
-import type { Static } from '@sinclair/typebox'
-import { webhookRoutingKey, type HttpErrorBody } from '@jit/contracts'
+import { httpError, webhookRoutingKey } from '@jit/contracts'
 import { RawJson } from '@jit/amqp'
 import { parseWebhookBatch } from '../webhook-batch.js'
 import { webhookMessageId } from '../message-id.js'
@@ -73,9 +72,9 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
   async function unauthorized (reply: FastifyReply, kind: AuthFailureKind): Promise<FastifyReply> {
     metrics.authFailure(kind)
     metrics.batch(null, 'unauthorized')
-    const body: Static<typeof HttpErrorBody> = kind.startsWith('basic')
-      ? { error: 'UNAUTHORIZED', message: 'missing or wrong Basic credentials' }
-      : { error: 'INVALID_SIGNATURE', message: `missing or wrong ${SIGNATURE_HEADER} (hex HMAC-SHA256 or HMAC-SHA1 of the raw body)` }
+    const body = kind.startsWith('basic')
+      ? httpError('UNAUTHORIZED', 'missing or wrong Basic credentials')
+      : httpError('INVALID_SIGNATURE', `missing or wrong ${SIGNATURE_HEADER} (hex HMAC-SHA256 or HMAC-SHA1 of the raw body)`)
     return await reply.code(401).header('www-authenticate', WWW_AUTHENTICATE).send(body)
   }
 
@@ -157,10 +156,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
       done('failed')
       metrics.batch(family, 'unavailable')
       request.log.warn({ err: failure.reason, family, events: events.length }, 'webhook batch not confirmed by the broker; answering 503 so the processor retries')
-      return await reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send({
-        error: 'BROKER_UNAVAILABLE',
-        message: 'the events could not be durably accepted; retry the whole batch later'
-      })
+      return await reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send(httpError('BROKER_UNAVAILABLE', 'the events could not be durably accepted; retry the whole batch later'))
     }
     done('confirmed')
     metrics.eventsPublished(family, events.length)
