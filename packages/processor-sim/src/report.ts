@@ -87,6 +87,7 @@ export function buildReport (authorizerMetrics: string, workerMetrics: string, w
   const decisions = a.filter(s => s.name === 'jit_decisions_total')
   const total = decisions.reduce((x, s) => x + s.value, 0)
   const approved = decisions.filter(s => s.labels.outcome === 'approved').reduce((x, s) => x + s.value, 0)
+  const declined = decisions.filter(s => s.labels.outcome === 'declined').reduce((x, s) => x + s.value, 0)
   const declineReasons: Record<string, number> = {}
   for (const s of decisions) {
     if (s.labels.outcome !== 'declined' || s.value === 0) continue
@@ -101,7 +102,8 @@ export function buildReport (authorizerMetrics: string, workerMetrics: string, w
   const queues = ((workerReady as { dependencies?: { rabbitmq?: { detail?: { queues?: Array<{ deadMessages?: number }> } } } })?.dependencies?.rabbitmq?.detail?.queues) ?? []
   return {
     decisions: total,
-    approvalRate: total === 0 ? null : approved / total,
+    // informative answers and inquiries are neither: the rate is of the decisions that could decline
+    approvalRate: approved + declined === 0 ? null : approved / (approved + declined),
     declineReasons,
     stages,
     endToEnd: percentiles(a, 'jit_request_duration_seconds', 1000),

@@ -67,7 +67,10 @@ export class SandboxState {
 
   /** The active webhook endpoint subscribed to `family` events (or `*`), if any. */
   webhookFor (family: string): WebhookEndpoint | undefined {
-    return [...this.webhooks.values()].filter(w => w.active && (w.events.includes('*') || w.events.some(e => e === family || e.startsWith(`${family}.`) || e === `${family}.*`))).at(-1)
+    // subscriptions name event types in the singular (`transaction.*`), batches the family (`transactions`)
+    const singular = family.replace(/s$/, '')
+    const matches = (e: string): boolean => e === '*' || [family, singular].some(f => e === f || e.startsWith(`${f}.`))
+    return [...this.webhooks.values()].filter(w => w.active && w.events.some(matches)).at(-1)
   }
 
   takeFault (path: string): InjectedFault | undefined {
