@@ -4,7 +4,11 @@ import fc from 'fast-check'
 // are not what they claim, and the transport-level oddities around them. Each case is a plain
 // description; the test turns it into bytes, headers and an expected "no effect".
 
-/** A card number (Luhn-valid test PAN): hostile input carries it; no log line may. */
+/**
+ * A card number (Luhn-valid test PAN): hostile input carries it in a `pan` field, where a careless
+ * log of the body would show it; no log line may. (Not as a token: tokens are identifiers, logged
+ * on purpose.)
+ */
 export const TEST_PAN = '4111111111111111'
 
 /** Values that are wrong for a money field, a token or a flag, and are each a classic bug. */
@@ -13,7 +17,7 @@ const SPECIAL = [
   '', ' ', '0', '-1', '-0.01', '1.001', '42.505', '1e3', '1E-2', '0x10', 'NaN', 'Infinity', '-Infinity',
   '99999999999999999999999.99', '00042.50', '+5', ' 5', '5 ', '5,00', '١٢٣', '１２', '4.', '.5',
   '\u0000', 'a\u0000b', '\ud800', '\udfff', 'x\ud83d', '💳', '\u202e', '\ufeff', 'null', 'true', '[]', '{}',
-  'Robert\'); DROP TABLE holds;--', '$' + '{jndi:ldap://x}', '%s%s%n', '../../etc/passwd', TEST_PAN,
+  'Robert\'); DROP TABLE holds;--', '$' + '{jndi:ldap://x}', '%s%s%n', '../../etc/passwd',
   [], {}, [1, 2], { amount: 1 }, { $gt: '' }, { __proto__: { polluted: true } }, { constructor: { prototype: { polluted: true } } }
 ] as const
 
