@@ -75,7 +75,7 @@ export function decisionsChart (perMinute: DecisionStats['perMinute'], since: Da
     bars.push(html`<rect x="${x.toFixed(1)}" y="${(H - PAD - ha - hd).toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${hd.toFixed(1)}" fill="#b3261e"><title>${m.minute.toISOString().slice(11, 16)}: ${m.declined} declined</title></rect>`)
   }
   const total = perMinute.reduce((a, m) => a + m.approved + m.declined, 0)
-  return html`<svg role="img" aria-labelledby="chart-title chart-desc" viewBox="0 0 ${W} ${H}" width="100%" style="max-width:${W}px">
+  return html`<svg role="img" aria-labelledby="chart-title chart-desc" viewBox="0 0 ${W} ${H}" class="chart">
 <title id="chart-title">Decisions per minute, last hour</title>
 <desc id="chart-desc">${total} decisions; green approved, red declined; at most ${max} in one minute.</desc>
 <line x1="${PAD}" y1="${H - PAD}" x2="${W}" y2="${H - PAD}" stroke="#767676"/>

@@ -68,6 +68,7 @@ export function page (title: string, ctx: PageContext, body: Html): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · JIT operator console</title>
 <link rel="stylesheet" href="${href('/assets/console.css')}">
+<link rel="icon" href="${href('/assets/favicon.svg')}" type="image/svg+xml">
 </head><body>
 <a class="skip" href="#main">Skip to content</a>
 <header><a class="brand" href="${href('/')}">JIT operator console</a>${nav}</header>
@@ -162,5 +163,10 @@ dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.9em;word-break:break-all}
 pre{white-space:pre-wrap;word-break:break-all;background:#f8f9fa;padding:8px;border-radius:4px;max-height:20rem;overflow:auto}
 svg text{font-size:11px;fill:var(--muted)}
+.narrow{max-width:24rem}.medium{max-width:32rem}.full{width:100%}.spaced{margin:1rem 0}ul.plain{list-style:none;padding:0}
+svg.chart{width:100%;max-width:600px;height:auto}
 @media (max-width:600px){main{padding:10px}th,td{padding:4px 6px}.signout span{display:none}}
 `
+
+/** The tab icon (served, so the browser does not ask the worker for a /favicon.ico it lacks). */
+export const FAVICON_SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#0b57d0"/><path d="M4 8h8M8 4v8" stroke="#fff" stroke-width="2"/></svg>'

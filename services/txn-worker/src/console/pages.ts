@@ -160,7 +160,7 @@ export const consolePages: FastifyPluginAsync<ConsolePagesOptions> = async (pare
   // --- sign-in ---------------------------------------------------------------------------------
   const loginForm = (next: string, error: string | null, username = ''): Html => html`
 ${error === null ? '' : notice('error', error)}
-<form method="post" action="${href('/login')}" class="card" style="max-width:24rem">
+<form method="post" action="${href('/login')}" class="card narrow">
 <input type="hidden" name="next" value="${next}">
 <label for="username">Operator</label><input id="username" name="username" autocomplete="username" required value="${username}">
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
@@ -199,9 +199,10 @@ ${error === null ? '' : notice('error', error)}
     if (path === `${BASE}/login` || path.startsWith(`${BASE}/assets/`)) return
     await opts.requireOperator(request, reply)
   })
-  const csrf = { preHandler: app.csrfProtection }
+  // before the body is validated: a write without a valid token is a 403 whatever else it lacks
+  const csrf = { preValidation: app.csrfProtection }
 
-  app.post('/logout', { ...csrf, schema: { ...hidden, body: Type.Object({ _csrf: Type.String({ maxLength: 200 }) }) } }, async (request, reply) => {
+  app.post('/logout', { ...csrf, schema: { ...hidden, body: Type.Object({ _csrf: Type.Optional(Type.String({ maxLength: 200 })) }) } }, async (request, reply) => {
     const operator = operatorOf(request)
     await request.session.destroy()
     request.log.info({ operator }, 'console sign-out')
@@ -300,7 +301,7 @@ ${t.next_before === null ? '' : html`<p><a href="${href('/timeline', { card, use
     const last = holds[holds.length - 1]
     return await send(reply, page(`Holds of account ${token}`, c, html`
 <dl class="facts"><dt>Balance</dt><dd>${moneyText(account.balance, account.currency)}</dd><dt>Held</dt><dd>${moneyText(account.held, account.currency)}</dd><dt>Available</dt><dd>${moneyText(account.balance - account.held, account.currency)}</dd></dl>
-<form method="get" class="row" style="margin:1rem 0"><label for="state">State</label><select id="state" name="state">
+<form method="get" class="row spaced"><label for="state">State</label><select id="state" name="state">
 ${['', 'OPEN', 'CLOSED', 'EXPIRED'].map(s => html`<option value="${s}"${(state ?? '') === s ? html` selected` : ''}>${s === '' ? 'all' : s}</option>`)}</select> <button type="submit" class="secondary">Show</button></form>
 ${holdsTable(holds, new Date())}
 ${holds.length === PAGE && last !== undefined ? html`<p><a href="${href(`/accounts/${encodeURIComponent(token)}/holds`, { state, before: last.opened_at.toISOString() })}">Older holds</a></p>` : ''}
@@ -336,14 +337,14 @@ ${hold.state === 'OPEN'
     return await send(reply, page(`Release hold ${token}?`, c, html`
 ${hold.state === 'OPEN' ? '' : notice('error', `This hold is ${hold.state}: a release will be rejected.`)}
 <p>This releases the remaining <strong>${moneyText(hold.remaining, hold.currency)}</strong> of the purchase back to the account's available balance. It is recorded with your name.</p>
-<form method="post" action="${href(`/holds/${encodeURIComponent(token)}/release`)}" class="card" style="max-width:32rem">${csrfField(c)}
-<label for="reason">Reason (recorded)</label><input id="reason" name="reason" required maxlength="500" style="width:100%">
+<form method="post" action="${href(`/holds/${encodeURIComponent(token)}/release`)}" class="card medium">${csrfField(c)}
+<label for="reason">Reason (recorded)</label><input id="reason" name="reason" required maxlength="500" class="full">
 <p class="row"><button type="submit" class="danger">Release the hold</button> <a href="${href(`/holds/${encodeURIComponent(token)}`)}">Cancel</a></p></form>`))
   })
 
   app.post('/holds/:token/release', {
     ...csrf,
-    schema: { ...hidden, params: Type.Object({ token: Token }), body: Type.Object({ _csrf: Type.String({ maxLength: 200 }), reason: Type.String({ minLength: 1, maxLength: 500 }) }) }
+    schema: { ...hidden, params: Type.Object({ token: Token }), body: Type.Object({ _csrf: Type.Optional(Type.String({ maxLength: 200 })), reason: Type.String({ minLength: 1, maxLength: 500 }) }) }
   }, async (request, reply) => {
     if (actionDeps === null) return await send(reply, page('Release a hold', await ctx(request, reply), notice('error', 'The broker is not configured for this console.')), 503)
     const id = await releaseHoldAsOperator(actionDeps, operatorOf(request) ?? '', request.params.token, request.body.reason)
@@ -356,12 +357,17 @@ ${hold.state === 'OPEN' ? '' : notice('error', `This hold is ${hold.state}: a re
     const amqp = opts.amqp
     if (amqp === undefined) return await send(reply, page('Dead letters', c, notice('error', 'The broker is not configured for this console.')), 503)
     const queues = amqp.topology.queues.map(q => q.name)
-    const queue = request.query.queue ?? queues[0] ?? ''
+    // by default the queue with the most dead letters
+    let queue = request.query.queue ?? ''
+    if (queue === '') {
+      const depths = await Promise.all(queues.map(async q => await amqp.connection.queueDeclare({ queue: deadQueueOf(q), passive: true }).then(r => r.messageCount, () => 0)))
+      queue = queues[depths.indexOf(Math.max(...depths))] ?? queues[0] ?? ''
+    }
     if (!queues.includes(queue.replace(/\.dead$/, ''))) return await send(reply, page('Dead letters', c, notice('error', `No queue ${queue}.`)), 400)
     const letters = await listDeadLetters(amqp, { queue, limit: 100 })
     const dead = deadQueueOf(queue)
     return await send(reply, page('Dead letters', c, html`
-<nav aria-label="Queues"><ul class="row" style="list-style:none;padding:0">${queues.map(q => html`<li><a href="${href('/dead-letters', { queue: q })}"${q === queue.replace(/\.dead$/, '') ? html` aria-current="page"` : ''}>${q}</a></li>`)}</ul></nav>
+<nav aria-label="Queues"><ul class="row plain">${queues.map(q => html`<li><a href="${href('/dead-letters', { queue: q })}"${q === queue.replace(/\.dead$/, '') ? html` aria-current="page"` : ''}>${q}</a></li>`)}</ul></nav>
 <h2>${dead}: ${letters.length === 100 ? 'at least 100' : letters.length} message(s)</h2>
 ${letters.length === 0
 ? notice('ok', 'No dead letters in this queue.')
@@ -387,7 +393,7 @@ ${letters.length === 0
 
   app.post('/dead-letters/redrive', {
     ...csrf,
-    schema: { ...hidden, body: Type.Object({ _csrf: Type.String({ maxLength: 200 }), queue: Type.String({ minLength: 1, maxLength: 100 }), message_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }) }
+    schema: { ...hidden, body: Type.Object({ _csrf: Type.Optional(Type.String({ maxLength: 200 })), queue: Type.String({ minLength: 1, maxLength: 100 }), message_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }) }
   }, async (request, reply) => {
     const amqp = opts.amqp
     if (actionDeps === null || amqp === undefined) return await send(reply, page('Dead letters', await ctx(request, reply), notice('error', 'The broker is not configured for this console.')), 503)

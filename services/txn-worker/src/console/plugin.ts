@@ -13,7 +13,7 @@ import type { HealthReport } from '@jit/connections'
 import type { Database } from '@jit/postgres'
 import { consolePages, operatorOf } from './pages.js'
 import { createOperatorDirectory, type OperatorDirectory } from './operators.js'
-import { BASE, CONSOLE_CSS, notice, page } from './html.js'
+import { BASE, CONSOLE_CSS, FAVICON_SVG, notice, page } from './html.js'
 
 declare module 'fastify' {
   interface Session {
@@ -96,6 +96,10 @@ export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, opt
 
   app.get('/assets/console.css', async (_request, reply) => {
     return await reply.header('content-type', 'text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(CONSOLE_CSS)
+  })
+
+  app.get('/assets/favicon.svg', async (_request, reply) => {
+    return await reply.header('content-type', 'image/svg+xml').header('cache-control', 'public, max-age=86400').send(FAVICON_SVG)
   })
 
   // Every page: no script, nothing from elsewhere, never framed, never cached.
