@@ -15,8 +15,8 @@ export { checkLedgerInvariants, type InvariantViolation } from './invariants.js'
 export { countOverdrawnAccounts } from './gauges.js'
 export { getAccount, listOpenHolds, getHold, getDecision, getJournal, type AccountView, type HoldView } from './queries.js'
 export {
-  applyTransactionEvent, classifyTransactionEvent, retryParkedEvents, expireStaleHolds, releaseHold, TransactionEventError,
+  applyTransactionEvent, classifyTransactionEvent, retryParkedEvents, expireStaleHolds, expireHoldsBatch, releaseHold, TransactionEventError,
   type TransactionEventInput, type WebhookGpaOrderInput, type TransactionAction, type LifecycleResult,
-  type TransactionEventErrorCode, type ExpiredParkedEvent, type ForcedParkedEvent, type RetryParkedOptions, type ExpireHoldsOptions, type ReleaseHoldResult
+  type TransactionEventErrorCode, type ExpiredParkedEvent, type ForcedParkedEvent, type RetryParkedOptions, type ExpireHoldsOptions, type ExpiryBatchResult, type ReleaseHoldResult
 } from './lifecycle.js'
 export * from './console-queries.js'

@@ -544,16 +544,29 @@ export interface ExpireHoldsOptions {
   defaultDays?: number
   /** Per-MCC overrides (inclusive numeric ranges), e.g. lodging and car rental 30 days; the largest match wins. */
   mccDays?: Array<{ from: string | number, to: string | number, days: number }>
-  /** Most holds expired in this call. @default 500 */
+  /** Most holds looked at in this batch. @default 100 */
   limit?: number
 }
 
+/** What one batch of the hold-expiry sweep did. */
+export interface ExpiryBatchResult {
+  /** Holds released and EXPIRED. */
+  expired: number
+  /** Holds whose release failed: put off with a backoff (holds.expiry_retry_at), the others went on. */
+  failed: number
+  /** Holds (or their accounts) another transaction had locked: left for a later batch. */
+  skipped: number
+}
+
 /**
- * Expires OPEN holds idle for their period: releases what remains, state EXPIRED, event
- * `ledger.hold.expired`. Holds another caller (or a webhook) has locked are skipped, so several
- * workers may sweep at once and each hold is released once. Returns the number expired.
+ * One small batch of the expiry sweep: expires OPEN holds idle for their period (releases what
+ * remains, state EXPIRED, event `ledger.hold.expired`), oldest first. It never waits on a lock
+ * (holds and accounts someone else holds are skipped), so several workers may sweep at once, each
+ * hold is released once, and a hot account is never held behind the sweep; a hold whose release
+ * fails is put off with a backoff instead of failing the batch. Run batches in short
+ * transactions of their own (the account rows a batch touched stay locked until it commits).
  */
-export async function expireStaleHolds (sql: Sql, opts: ExpireHoldsOptions = {}): Promise<number> {
+export async function expireHoldsBatch (sql: Sql, opts: ExpireHoldsOptions = {}): Promise<ExpiryBatchResult> {
   const overrides = (opts.mccDays ?? []).map(o => {
     const from = Number(o.from)
     const to = Number(o.to)
@@ -564,10 +577,15 @@ export async function expireStaleHolds (sql: Sql, opts: ExpireHoldsOptions = {})
   })
   const days = opts.defaultDays ?? 7
   if (!Number.isInteger(days) || days < 0) throw new RangeError(`defaultDays must be a non-negative integer, got ${days}`)
-  const [row] = await sql<Array<{ n: number }>>`
-    select ledger_expire_stale_holds(${opts.now ?? new Date()}, ${days}, ${sql.json(overrides)}::jsonb, ${opts.limit ?? 500}) as n
+  const [row] = await sql<Array<{ r: ExpiryBatchResult }>>`
+    select ledger_expire_holds_batch(${opts.now ?? new Date()}, ${days}, ${sql.json(overrides)}::jsonb, ${opts.limit ?? 100}) as r
   `
-  return Number(row?.n ?? 0)
+  return { expired: Number(row?.r.expired ?? 0), failed: Number(row?.r.failed ?? 0), skipped: Number(row?.r.skipped ?? 0) }
+}
+
+/** {@link expireHoldsBatch}, returning the number of holds expired. */
+export async function expireStaleHolds (sql: Sql, opts: ExpireHoldsOptions = {}): Promise<number> {
+  return (await expireHoldsBatch(sql, opts)).expired
 }
 
 /** The outcome of a manual `hold.release`. */

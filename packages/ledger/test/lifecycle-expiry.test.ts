@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import {
-  applyTransactionEvent, decideJitFunding, expireStaleHolds, getAccount, getHold, releaseHold
+  applyTransactionEvent, decideJitFunding, expireHoldsBatch, expireStaleHolds, getAccount, getHold, releaseHold
 } from '../src/index.js'
 import { ledgerDatabase, fundedCard, assertInvariants, shop, jitRequest, token } from './helpers.js'
 
@@ -85,7 +85,9 @@ moneyTest('two sweepers at once release each hold exactly once', async t => {
     expireStaleHolds(db.sql, { now, limit: 500 }),
     expireStaleHolds(db.sql, { now, limit: 5 })
   ])
-  t.equal(counts.reduce((a, b) => a + b, 0), tokens.length, `all ${tokens.length} expired, split ${counts.join('/')}`)
+  // a sweeper skips an account another one is releasing on (it never waits): a later round gets the rest
+  const rest = await expireStaleHolds(db.sql, { now, limit: 500 })
+  t.equal(counts.reduce((a, b) => a + b, 0) + rest, tokens.length, `all ${tokens.length} expired once, split ${counts.join('/')} then ${rest}`)
   const events = await db.sql<Array<{ hold: string }>>`
     select payload->>'jit_token' as hold from outbox where routing_key = 'ledger.hold.expired' and payload->>'jit_token' in ${db.sql(tokens)}`
   t.equal(events.length, tokens.length, 'one event per hold')
@@ -103,6 +105,72 @@ moneyTest('the limit bounds one sweep', async t => {
   t.equal(await expireStaleHolds(db.sql, { now, limit: 3 }), 3)
   t.equal(await expireStaleHolds(db.sql, { now, limit: 3 }), 1)
   await t.rejects(expireStaleHolds(db.sql, { now, mccDays: [{ from: 'x', to: '1', days: 3 }] }), RangeError)
+})
+
+moneyTest('the sweep never waits for a hot account: its holds are skipped while it is locked, expired after', async t => {
+  const { c, s } = await account('hot')
+  const other = await account('cold')
+  const p = s.purchase(1000)
+  await s.decide(p)
+  const q = other.s.purchase(1000)
+  await other.s.decide(q)
+  const now = new Date(Date.now() + 8 * DAY)
+  let release = (): void => {}
+  const held = new Promise<void>(resolve => { release = resolve })
+  let locked = (): void => {}
+  const isLocked = new Promise<void>(resolve => { locked = resolve })
+  // a long transaction on the hot account (a decision, a webhook) holds its row
+  const holder = db.sql.begin(async tx => {
+    await tx`select 1 from accounts where account_token = ${c.account} for update`
+    locked()
+    await held
+  })
+  await isLocked
+  const started = Date.now()
+  const during = await db.sql.begin(async tx => {
+    await tx`set local lock_timeout = '2s'`
+    return await expireHoldsBatch(tx, { now })
+  })
+  t.ok(Date.now() - started < 2000, 'the batch did not wait for the lock')
+  t.equal(during.skipped, 1, 'the hot account\'s hold was skipped')
+  t.ok(during.expired >= 1, 'the other account\'s hold expired meanwhile')
+  t.equal((await getHold(db.sql, q.jitToken))?.state, 'EXPIRED')
+  t.equal((await getHold(db.sql, p.jitToken))?.state, 'OPEN')
+  release()
+  await holder
+  t.equal((await expireHoldsBatch(db.sql, { now })).expired, 1)
+  t.equal((await getHold(db.sql, p.jitToken))?.state, 'EXPIRED')
+})
+
+moneyTest('a hold whose expiry keeps failing is put off with a backoff and never blocks the others', async t => {
+  const { s } = await account('poison')
+  const bad = s.purchase(1000)
+  await s.decide(bad)
+  const good = s.purchase(1000)
+  await s.decide(good)
+  // a real failure inside the release, for this one hold only
+  await db.sql.unsafe(`
+    create or replace function test_fail_expiry() returns trigger language plpgsql as $f$
+    begin
+      if new.action = 'expired' and new.hold_token = '${bad.jitToken}' then raise exception 'injected expiry failure'; end if;
+      return new;
+    end $f$;
+    create trigger test_fail_expiry before insert on hold_history for each row execute function test_fail_expiry();`)
+  t.teardown(async () => { await db.sql.unsafe('drop trigger if exists test_fail_expiry on hold_history; drop function if exists test_fail_expiry()') })
+  const now = new Date(Date.now() + 8 * DAY)
+  const first = await expireHoldsBatch(db.sql, { now, limit: 1 })
+  t.same(first, { expired: 0, failed: 1, skipped: 0 }, 'the oldest hold (the bad one) failed')
+  const second = await expireHoldsBatch(db.sql, { now, limit: 1 })
+  t.same(second, { expired: 1, failed: 0, skipped: 0 }, 'the next batch goes past it')
+  t.equal((await getHold(db.sql, good.jitToken))?.state, 'EXPIRED')
+  const [row] = await db.sql<Array<{ expiry_failures: number, expiry_retry_at: Date }>>`
+    select expiry_failures, expiry_retry_at from holds where hold_token = ${bad.jitToken}`
+  t.equal(row?.expiry_failures, 1)
+  t.ok((row?.expiry_retry_at.getTime() ?? 0) > now.getTime(), 'retried later')
+  t.same(await expireHoldsBatch(db.sql, { now }), { expired: 0, failed: 0, skipped: 0 }, 'not retried before its backoff')
+  await db.sql.unsafe('drop trigger test_fail_expiry on hold_history; drop function test_fail_expiry()')
+  t.equal((await expireHoldsBatch(db.sql, { now: new Date(now.getTime() + 3600_000) })).expired, 1, 'expired once the fault is gone')
+  t.equal((await getHold(db.sql, bad.jitToken))?.state, 'EXPIRED')
 })
 
 moneyTest('hold.release: audited with the operator, once per message id', async t => {

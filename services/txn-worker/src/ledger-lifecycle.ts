@@ -1,4 +1,4 @@
-import { applyTransactionEvent, expireStaleHolds, releaseHold, retryParkedEvents } from '@jit/ledger'
+import { applyTransactionEvent, expireHoldsBatch, expireStaleHolds, releaseHold, retryParkedEvents } from '@jit/ledger'
 
 /**
  * The ledger's transaction-lifecycle functions the worker drives. A seam, not a second
@@ -9,10 +9,11 @@ export interface LedgerLifecycle {
   applyTransactionEvent: typeof applyTransactionEvent
   retryParkedEvents: typeof retryParkedEvents
   expireStaleHolds: typeof expireStaleHolds
+  expireHoldsBatch: typeof expireHoldsBatch
   releaseHold: typeof releaseHold
 }
 
 /** The lifecycle functions of @jit/ledger. */
 export function ledgerLifecycle (): LedgerLifecycle {
-  return { applyTransactionEvent, retryParkedEvents, expireStaleHolds, releaseHold }
+  return { applyTransactionEvent, retryParkedEvents, expireStaleHolds, expireHoldsBatch, releaseHold }
 }

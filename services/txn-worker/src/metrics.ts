@@ -25,6 +25,12 @@ export interface WorkerMetrics {
   commandsRejected: Counter<'reason'>
   /** Holds expired by the sweep. */
   holdsExpired: Counter
+  /** Hold expiries that failed and were put off (the sweep goes on with the others). */
+  holdExpiryFailures: Counter
+  /** Transaction events the ledger refused as sent (dead-lettered at once), per code, e.g. CURRENCY_MISMATCH. */
+  eventsRefused: Counter<'code'>
+  /** Parked events applied past the park horizon as forced effects (a clearing: the money moved). */
+  parkedForced: Counter
   /** From the broker's publish timestamp of a webhook event to its ledger effect, seconds. */
   webhookToLedgerLag: Histogram
 }
@@ -75,6 +81,9 @@ export function createWorkerMetrics (registry: Registry, opts: WorkerMetricsOpti
     deadLettered: new Counter({ name: 'txn_worker_messages_dead_lettered_total', help: 'Messages sent to a dead-letter queue', labelNames: ['queue', 'reason'], registers }),
     commandsRejected: new Counter({ name: 'txn_worker_commands_rejected_total', help: 'Commands answered by command.rejected', labelNames: ['reason'], registers }),
     holdsExpired: new Counter({ name: 'txn_worker_holds_expired_total', help: 'Holds expired by the sweep', registers }),
+    holdExpiryFailures: new Counter({ name: 'txn_worker_hold_expiry_failures_total', help: 'Hold expiries that failed and were put off', registers }),
+    eventsRefused: new Counter({ name: 'txn_worker_transaction_events_refused_total', help: 'Transaction events the ledger refused as sent (dead-lettered), per code', labelNames: ['code'], registers }),
+    parkedForced: new Counter({ name: 'txn_worker_parked_events_forced_total', help: 'Parked events applied past the park horizon as forced effects', registers }),
     webhookToLedgerLag: new Histogram({
       name: 'txn_worker_webhook_to_ledger_lag_seconds',
       help: 'From the publish of a transaction webhook event to its ledger effect',

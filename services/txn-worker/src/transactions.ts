@@ -46,7 +46,12 @@ export function createTransactionHandler (deps: TransactionHandlerDeps): Message
     try {
       result = await db.transaction('transactions.apply', async tx => await ledger.applyTransactionEvent(tx, event))
     } catch (err) {
-      if (err instanceof TransactionEventError) throw new PermanentError(`${err.code}: ${err.message}`, { cause: err })
+      if (err instanceof TransactionEventError) {
+        // e.g. CURRENCY_MISMATCH: never resized or debited; the dead letter carries the reason
+        metrics.eventsRefused.inc({ code: err.code })
+        logger.warn({ token: event.token, code: err.code, reason: err.message }, 'transaction event refused as sent; dead-lettered')
+        throw new PermanentError(`${err.code}: ${err.message}`, { cause: err })
+      }
       throw err
     }
     switch (result.outcome) {
@@ -84,6 +89,8 @@ export interface ParkedEventRetrierDeps {
 /** What one round of the park loop did. */
 export interface ParkRetryRound {
   applied: number
+  /** Of `applied`: past the horizon, applied as forced effects. */
+  forced: number
   stillParked: number
   deadLettered: number
 }
@@ -129,10 +136,14 @@ export function createParkedEventRetrier (deps: ParkedEventRetrierDeps): () => P
     // The pool, not a transaction: the ledger opens one transaction per event.
     const round = await ledger.retryParkedEvents(db.sql, { now: new Date(), horizonMs, limit, deadLetter })
     if (round.applied > 0) metrics.parkedApplied.inc(round.applied)
+    if (round.forced.length > 0) {
+      metrics.parkedForced.inc(round.forced.length)
+      logger.warn({ events: round.forced }, 'parked events past the horizon applied as forced effects (their money moved)')
+    }
     if (round.expired.length > 0) {
       metrics.deadLettered.inc({ queue: QUEUE_TRANSACTIONS, reason: 'park_expired' }, round.expired.length)
       logger.warn({ tokens: round.expired.map(e => e.token) }, 'parked events past the horizon dead-lettered')
     }
-    return { applied: round.applied, stillParked: round.stillParked, deadLettered: round.expired.length }
+    return { applied: round.applied, forced: round.forced.length, stillParked: round.stillParked, deadLettered: round.expired.length }
   }
 }

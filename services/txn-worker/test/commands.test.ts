@@ -117,6 +117,27 @@ t.test('account.credit and account.debit move money; a debit beyond available is
   t.equal(zero.body.reason, 'INVALID_AMOUNT')
 })
 
+t.test('commands naming a reserved counter-account are answered command.rejected, never applied', async t => {
+  for (const [type, body] of [
+    ['account.credit', { account_token: 'network_settlement:USD', amount: '5.00', currency: 'USD' }],
+    ['account.credit', { account_token: 'program_funding:USD', amount: '5.00', currency: 'USD' }],
+    ['account.debit', { user_token: 'program_funding:USD', amount: '5.00', currency: 'USD', force: true }],
+    ['user.upsert', { user_token: 'network_settlement:EUR', status: 'ACTIVE' }],
+    ['card.upsert', { card_token: 'c-reserved', user_token: 'u-reserved', account_token: 'program_funding:USD', status: 'ACTIVE', expiration: '2099-12' }]
+  ] as const) {
+    const answer = await command(type, body)
+    t.equal(answer.routingKey, 'command.rejected', `${type} ${JSON.stringify(body)} answered`)
+    t.equal(answer.body.reason, 'RESERVED_ACCOUNT')
+    t.match(answer.body.message, /reserved/)
+    t.ok(checkAnswer(answer.body).ok)
+  }
+  const [row] = await db.sql<Array<{ n: number }>>`select count(*)::int as n from accounts where account_token ~ '^[a-z_]+:'`
+  t.equal(row?.n, 0, 'no account carries a counter-account name')
+  t.equal(await loadUser(db.sql, 'network_settlement:EUR'), null)
+  t.equal(await loadCard(db.sql, 'c-reserved'), null)
+  t.equal(await deadDepth('commands'), 0, 'nothing dead-lettered')
+})
+
 t.test('a duplicate message_id is applied once and answered once', async t => {
   const id = randomUUID()
   // the same message published three times, two of them at once

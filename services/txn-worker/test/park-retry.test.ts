@@ -72,7 +72,7 @@ t.test('an expired event is dead-lettered with no lock held, after the applied e
   watch = { account: c.account, parkedToken: reversal.token }
   const round = await worker.retryParkedOnce()
   watch = undefined
-  t.same(round, { applied: 1, stillParked: 0, deadLettered: 1 })
+  t.same(round, { applied: 1, forced: 0, stillParked: 0, deadLettered: 1 })
   t.equal(publishes.length, 1)
   t.equal(publishes[0]?.routingKey, 'transactions.dead')
   t.ok(publishes[0]?.accountLockable, 'the account row was not locked while the broker was waited for')
@@ -94,13 +94,13 @@ t.test('a dead letter that cannot be published leaves the event parked; a later 
   await db.sql`update parked_events set first_parked_at = now() - interval '2 days', next_attempt_at = now() - interval '1 second' where token = ${reversal.token}`
   failNext = true
   const failed = await worker.retryParkedOnce()
-  t.same(failed, { applied: 0, stillParked: 1, deadLettered: 0 })
+  t.same(failed, { applied: 0, forced: 0, stillParked: 1, deadLettered: 0 })
   t.equal(await parked(reversal.token), 1, 'still parked: not lost')
   t.equal(await queueDepth(amqp, 'transactions.dead'), 0)
 
   await db.sql`update parked_events set next_attempt_at = now() - interval '1 second' where token = ${reversal.token}`
   const next = await worker.retryParkedOnce()
-  t.same(next, { applied: 0, stillParked: 0, deadLettered: 1 })
+  t.same(next, { applied: 0, forced: 0, stillParked: 0, deadLettered: 1 })
   t.equal(await parked(reversal.token), 0)
   t.equal(await queueDepth(amqp, 'transactions.dead'), 1)
 })

@@ -166,6 +166,25 @@ moneyTest('an event the ledger can never apply is dead-lettered at once with its
   t.same(await money(c.account), { balance: 100000, available: 100000 })
 })
 
+moneyTest('a webhook in another currency than its hold is dead-lettered with the reason and counted, never resized', async t => {
+  const c = await fundedCard(db, 'yen', 100000)
+  const txToken = token('auth')
+  const { jitToken } = await authorize(db, c, 10000, { transactionToken: txToken })
+  const before = await counterValue(registry, 'txn_worker_transaction_events_refused_total', { code: 'CURRENCY_MISMATCH' })
+  const yen = txEvent(c, { type: 'authorization', state: 'PENDING', token: txToken, amount: 150, jit: { token: jitToken, method: 'pgfs.authorization' } })
+  // 150 yen: the whole message in JPY
+  yen.currency_code = 'JPY'
+  yen.amount = 150
+  yen.gpa = { currency_code: 'JPY', impacted_amount: -150 }
+  yen.gpa_order = { ...(yen.gpa_order as Record<string, unknown>), currency_code: 'JPY', jit_funding: { token: jitToken, method: 'pgfs.authorization', user_token: c.user, amount: 150 } }
+  await publishTx(yen)
+  const dead = await takeDead('transactions.dead')
+  t.equal(Number(dead.headers[HEADER_RETRY_COUNT] ?? 0), 0, 'no retries')
+  t.match(String(dead.headers[HEADER_FAILURE_REASON]), /CURRENCY_MISMATCH: .*JPY.*USD/)
+  t.equal(await counterValue(registry, 'txn_worker_transaction_events_refused_total', { code: 'CURRENCY_MISMATCH' }), before + 1)
+  t.same(await money(c.account), { balance: 100000, available: 90000 }, 'the 100.00 hold stays 100.00')
+})
+
 moneyTest('a NUL character in a merchant name does not stop a clearing: it is applied', async t => {
   const c = await fundedCard(db, 'nul', 100000)
   const txToken = token('auth')
@@ -212,5 +231,5 @@ moneyTest('a NUL in an early event\'s text: parked, then applied by the park loo
 t.test('the worker settings come from config', async t => {
   t.equal(testWorkerConfig.PARK_HORIZON_S, 86400, 'the horizon the park test relies on')
   const round = await worker.retryParkedOnce()
-  t.same(round, { applied: 0, stillParked: 0, deadLettered: 0 }, 'nothing left parked')
+  t.same(round, { applied: 0, forced: 0, stillParked: 0, deadLettered: 0 }, 'nothing left parked')
 })
