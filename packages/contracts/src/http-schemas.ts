@@ -34,12 +34,7 @@ export type HttpErrorCode = keyof typeof HTTP_ERRORS
 export const HttpErrorBody = Type.Object({
   error: Type.String({ description: `Machine-readable code: ${Object.keys(HTTP_ERRORS).join(', ')}` }),
   message: Type.String(),
-  field: Type.Optional(Type.String({ description: 'JSON Pointer of the offending field, e.g. /transactions/1/token' })),
-  // the operator API's list (being replaced by `field`)
-  errors: Type.Optional(Type.Array(Type.Object({
-    path: Type.String({ description: 'JSON Pointer of the field' }),
-    message: Type.String()
-  }, { additionalProperties: false })))
+  field: Type.Optional(Type.String({ description: 'JSON Pointer of the offending field, e.g. /transactions/1/token' }))
 }, { additionalProperties: false })
 export type HttpErrorBodyT = Static<typeof HttpErrorBody>
 

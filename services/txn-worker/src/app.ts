@@ -1,9 +1,9 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { apiDocs, OPENAPI_PATH, type RouteDoc } from '@jit/api-docs'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { parseBasicAuth, type TxnWorkerConfigT } from '@jit/config'
-import { opsRoutes, requestIdEcho, requestIdOptions, type Connections } from '@jit/connections'
+import { httpErrors, opsRoutes, requestIdEcho, requestIdOptions, type Connections } from '@jit/connections'
 import type { Database } from '@jit/postgres'
 import type { DocumentArchive } from '@jit/archive'
 import { consolePlugin, type ConsoleOptions, type ConsoleSettings } from './console/plugin.js'
@@ -36,7 +36,7 @@ function operatorDoc (summary: string, description: string, missing: string): Ro
     description,
     responses: {
       200: 'Found',
-      400: 'A path or query parameter is invalid (`errors` names it)',
+      400: 'A path or query parameter is invalid (`field` names it)',
       401: 'Missing or wrong operator credentials',
       404: `No ${missing} with this token`
     }
@@ -52,7 +52,7 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
   'GET /v1/search': {
     summary: 'Find what a token names',
     description: 'A card, user, account, JIT decision, hold or network transaction token (`q`); or the cards whose archived transaction webhooks show `last_four` within `from`..`to` (at most 7 days). Primary-key, GIN and time-index lookups only.',
-    responses: { 200: 'The matches (empty when nothing matches)', 400: 'Neither `q` nor `last_four`, or a bad window (`errors` names it)', 401: 'Missing or wrong operator credentials' }
+    responses: { 200: 'The matches (empty when nothing matches)', 400: 'Neither `q` nor `last_four`, or a bad window (`field` names it)', 401: 'Missing or wrong operator credentials' }
   },
   'GET /v1/cards/:token/decisions': operatorDoc('A card\'s latest decisions', 'Newest first, each with its decline reason, the memo sent to the processor, amount, merchant and MCC (from the archive). Paginated: pass `next_before` as `before`.', 'card'),
   'GET /v1/timeline': operatorDoc('A cardholder\'s timeline', 'Exactly one of `card_token`, `user_token`, `account_token`. Decisions, the webhooks that followed, hold changes and journal lines, newest first; each money change with the balance and available right after it. Paginated: pass `next_before` as `before`.', 'card, user or account'),
@@ -60,7 +60,7 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
   'GET /v1/operator-actions': {
     summary: 'What operators did from the console',
     description: 'Dead-letter re-drives and hold releases, newest first, with who, what, when and the outcome. Paginated: pass `next_before_id` as `before_id`.',
-    responses: { 200: 'A page of actions', 400: 'A query parameter is invalid (`errors` names it)', 401: 'Missing or wrong operator credentials' }
+    responses: { 200: 'A page of actions', 400: 'A query parameter is invalid (`field` names it)', 401: 'Missing or wrong operator credentials' }
   },
   'GET /health': { summary: 'Liveness', responses: { 200: 'The process is up (touches no dependency)' } },
   'GET /ready': { summary: 'Readiness', responses: { 200: 'Every required dependency answers', 503: 'A required dependency is down, or the worker is stopping' } },
@@ -86,24 +86,8 @@ export async function buildApp (deps: TxnWorkerAppDeps): Promise<FastifyInstance
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } }
   })
 
-  app.setErrorHandler(async (err: FastifyError, request, reply) => {
-    if (err.validation !== undefined) {
-      return await reply.code(400).send({
-        error: 'INVALID_REQUEST',
-        message: err.message,
-        errors: err.validation.map(v => ({ path: `/${err.validationContext ?? 'request'}${v.instancePath}`, message: v.message ?? 'invalid' }))
-      })
-    }
-    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
-    if (status === 500) request.log.error({ err }, 'unhandled error')
-    return await reply.code(status).send({
-      error: status === 500 ? 'INTERNAL' : 'BAD_REQUEST',
-      message: status === 500 ? 'internal error' : err.message
-    })
-  })
-  app.setNotFoundHandler(async (request, reply) => {
-    return await reply.code(404).send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` })
-  })
+  // {error, message, field?} for every error, as in the other services
+  await app.register(httpErrors)
 
   await app.register(requestIdEcho)
   // Before any route, so every route is in the document (served on /openapi.json and written

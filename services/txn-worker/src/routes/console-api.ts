@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type, type TSchema } from '@sinclair/typebox'
 import type { DocumentArchive } from '@jit/archive'
-import { HttpErrorBody } from '@jit/contracts'
+import { HttpErrorBody, httpError } from '@jit/contracts'
 import type { BasicCredentials } from '@jit/http-auth'
 import type { Database } from '@jit/postgres'
 import { listActions } from '../console/actions.js'
@@ -120,7 +120,7 @@ function limitOf (value: string | undefined): number | null {
 }
 
 async function badRequest (reply: FastifyReply, field: string, message: string): Promise<FastifyReply> {
-  return await reply.code(400).send({ error: 'INVALID_REQUEST', message, errors: [{ path: `/querystring/${field}`, message }] })
+  return await reply.code(400).send(httpError('INVALID_REQUEST', message, `/querystring/${field}`))
 }
 
 function decisionBody (d: DecisionDetail): Record<string, unknown> {

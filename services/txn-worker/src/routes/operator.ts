@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { HttpErrorBody, formatAmountString } from '@jit/contracts'
+import { HttpErrorBody, formatAmountString, httpError } from '@jit/contracts'
 import { createBasicAuthVerifier, type BasicCredentials } from '@jit/http-auth'
 import { getAccount, getDecision, getHold, getJournal, listOpenHolds, type HoldView } from '@jit/ledger'
 import type { Database } from '@jit/postgres'
@@ -227,11 +227,7 @@ export const operatorRoutes: FastifyPluginAsync<OperatorRoutesOptions> = async (
     const { token } = request.params
     const limit = request.query.limit === undefined ? DEFAULT_JOURNAL_LIMIT : Number(request.query.limit)
     if (limit < 1 || limit > MAX_JOURNAL_LIMIT) {
-      return await reply.code(400).send({
-        error: 'INVALID_REQUEST',
-        message: `limit must be between 1 and ${MAX_JOURNAL_LIMIT}`,
-        errors: [{ path: '/querystring/limit', message: `must be between 1 and ${MAX_JOURNAL_LIMIT}` }]
-      })
+      return await reply.code(400).send(httpError('INVALID_REQUEST', `limit must be between 1 and ${MAX_JOURNAL_LIMIT}`, '/querystring/limit'))
     }
     const account = await getAccount(db.sql, token)
     if (account === null) return await reply.code(404).send(notFound('account', token))
