@@ -226,7 +226,7 @@ export function classifyTransactionEvent (event: TransactionEventInput): Transac
 const NEEDS_AMOUNT = new Set<TransactionAction>(['clearing', 'force_capture', 'refund', 'chargeback_credit', 'chargeback_debit'])
 /**
  * Repairs: what goes back is what the message holds, so their amount and currency fields are not
- * needed, and an odd or missing one never stops the release (LEDGER.md "Keys").
+ * needed, and an odd or missing one never stops the release (docs/ledger.md "Keys").
  */
 const REPAIRS = new Set<TransactionAction>(['authorization_declined', 'incremental_declined', 'immediate_debit_declined'])
 /** Actions whose JIT token jit_decide could still decide: the webhook claims the decision row. */
