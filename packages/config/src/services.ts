@@ -88,6 +88,7 @@ export const TxnWorkerConfig = Type.Object({
   CONSOLE_SESSION_SECRET: Type.Optional(Secret({ description: 'Secret signing operator console session cookies (at least 32 characters); empty: derived from OPERATOR_BASIC_AUTH', minLength: 32 })),
   CONSOLE_SESSION_IDLE_S: ms('An operator console session ends after this many seconds without a request', 1800, 60),
   CONSOLE_SESSION_ABSOLUTE_S: ms('An operator console session ends this many seconds after sign-in, whatever the activity', 43200, 60),
+  CONSOLE_PROMETHEUS_URL: Type.Optional(UrlString(['http:', 'https:'], { description: 'Prometheus the console health page reads the JIT stage p99 from; empty: not shown' })),
   WORKER_PREFETCH: ms('RabbitMQ prefetch of the worker (about 2 x concurrency)', 20),
   WORKER_CONCURRENCY: ms('Messages the worker handles at once', 10),
   // 14 days: the processor redelivers for about that long, beyond the 7-day hold expiry; a clearing
