@@ -33,7 +33,8 @@ BEGIN
   END IF;
   m := ledger_lc_message(p_kind, v_tx);
   IF d.outcome = 'approved' AND d.kind = p_kind THEN
-    v_hold := mt.hold_token;
+    -- its decision's own hold only (an incremental's: the purchase it grew)
+    v_hold := CASE WHEN mt.own THEN mt.hold_token END;
     v_on := CASE WHEN m.webhook_at IS NOT NULL THEN m.amount ELSE d.amount END;
   ELSIF m.hold_token IS NOT NULL THEN
     -- a stand-in hold (or growth) this message's own webhook made

@@ -38,11 +38,15 @@ BEGIN
     SELECT h.hold_token INTO hold_token FROM holds h
     WHERE h.hold_token = CASE WHEN d.kind = 'authorization' THEN d.jit_token ELSE coalesce(d.original_jit_token, d.jit_token) END;
   END IF;
+  -- UNION ALL, not OR: each branch uses its index (an OR of the key and the GIN array scans the table)
   IF hold_token IS NULL THEN
-    SELECT h.hold_token INTO hold_token FROM holds h
-    WHERE h.hold_token IN (v_jit, v_gw, v_tx) OR h.transaction_tokens @> ARRAY[v_tx]
-      OR (v_gw IS NOT NULL AND h.transaction_tokens @> ARRAY[v_gw])
-    ORDER BY h.opened_at LIMIT 1;
+    SELECT x.hold_token INTO hold_token FROM (
+      SELECT h.hold_token, h.opened_at FROM holds h WHERE h.hold_token IN (v_jit, v_gw, v_tx)
+      UNION ALL
+      SELECT h.hold_token, h.opened_at FROM holds h WHERE h.transaction_tokens @> ARRAY[v_tx]
+      UNION ALL
+      SELECT h.hold_token, h.opened_at FROM holds h WHERE v_gw IS NOT NULL AND h.transaction_tokens @> ARRAY[v_gw]
+    ) x ORDER BY x.opened_at LIMIT 1;
   END IF;
   IF hold_token IS NOT NULL THEN
     RETURN;
@@ -53,9 +57,11 @@ BEGIN
     SELECT h.hold_token INTO hold_token FROM holds h WHERE h.hold_token = v_orig;
   END IF;
   IF hold_token IS NULL AND v_prec IS NOT NULL THEN
-    SELECT h.hold_token INTO hold_token FROM holds h
-    WHERE h.hold_token = v_prec OR h.transaction_tokens @> ARRAY[v_prec]
-    ORDER BY h.opened_at LIMIT 1;
+    SELECT x.hold_token INTO hold_token FROM (
+      SELECT h.hold_token, h.opened_at FROM holds h WHERE h.hold_token = v_prec
+      UNION ALL
+      SELECT h.hold_token, h.opened_at FROM holds h WHERE h.transaction_tokens @> ARRAY[v_prec]
+    ) x ORDER BY x.opened_at LIMIT 1;
     IF hold_token IS NULL THEN
       SELECT h.hold_token INTO hold_token FROM decisions pd
       JOIN holds h ON h.hold_token = CASE WHEN pd.kind = 'authorization' THEN pd.jit_token ELSE coalesce(pd.original_jit_token, pd.jit_token) END
