@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import { QUEUE_COMMANDS, QUEUE_JIT_FUNDING, QUEUE_TRANSACTIONS, QUEUE_WEBHOOKS } from '@jit/amqp'
 import { countOverdrawnAccounts, type Sql } from '@jit/ledger'
 
 /** The worker's Prometheus instruments, registered on the app's own registry. */
@@ -69,7 +70,7 @@ export function createWorkerMetrics (registry: Registry, opts: WorkerMetricsOpti
       }
     })
   }
-  return {
+  const metrics: WorkerMetrics = {
     consumed: new Counter({ name: 'txn_worker_messages_consumed_total', help: 'Messages handed to a handler', labelNames: ['queue'], registers }),
     applied: new Counter({ name: 'txn_worker_messages_applied_total', help: 'Messages whose effect was applied', labelNames: ['queue'], registers }),
     duplicates: new Counter({ name: 'txn_worker_duplicates_skipped_total', help: 'Redeliveries and duplicates whose effect was applied before', labelNames: ['queue'], registers }),
@@ -91,4 +92,13 @@ export function createWorkerMetrics (registry: Registry, opts: WorkerMetricsOpti
       registers
     })
   }
+  // The known label values start at 0, so a dashboard or an alert reads 0 rather than "no data"
+  // before the first event of each kind.
+  for (const queue of [QUEUE_TRANSACTIONS, QUEUE_WEBHOOKS, QUEUE_JIT_FUNDING, QUEUE_COMMANDS]) {
+    for (const counter of [metrics.consumed, metrics.applied, metrics.duplicates, metrics.retried, metrics.requeuedTransient]) counter.inc({ queue }, 0)
+    metrics.deadLettered.inc({ queue, reason: 'failed' }, 0)
+  }
+  metrics.ignored.inc({ queue: QUEUE_TRANSACTIONS }, 0)
+  metrics.deadLettered.inc({ queue: QUEUE_TRANSACTIONS, reason: 'park_expired' }, 0)
+  return metrics
 }

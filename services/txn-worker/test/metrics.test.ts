@@ -27,3 +27,12 @@ t.test('without the database the gauge is not exported', async t => {
   createWorkerMetrics(registry)
   t.notMatch(await registry.metrics(), 'txn_worker_overdrawn_accounts')
 })
+
+t.test('known label values are exported at 0 before the first event', async t => {
+  const registry = createMetricsRegistry({ service: 'txn-worker' })
+  createWorkerMetrics(registry)
+  const text = await registry.metrics()
+  t.match(text, 'txn_worker_messages_dead_lettered_total{queue="transactions",reason="failed",service="txn-worker"} 0')
+  t.match(text, 'txn_worker_messages_dead_lettered_total{queue="transactions",reason="park_expired",service="txn-worker"} 0')
+  t.match(text, 'txn_worker_messages_retried_total{queue="commands",service="txn-worker"} 0')
+})

@@ -26,11 +26,12 @@ export function basic (userPassword: string): string {
   return 'Basic ' + Buffer.from(userPassword).toString('base64')
 }
 
+/** Kills `child` when this process exits, should the teardowns not run. */
 // Children still running when this process ends (a crash skips the teardowns) are killed, so no
 // service or nginx outlives its test.
 const children = new Set<ChildProcess>()
 process.on('exit', () => { for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL') })
-function track (child: ChildProcess): void {
+export function track (child: ChildProcess): void {
   children.add(child)
   child.once('exit', () => children.delete(child))
 }
@@ -222,4 +223,41 @@ export function accessLog (dir: string): Array<Record<string, unknown>> {
 
 function errorLog (dir: string): string {
   try { return readFileSync(join(dir, 'error.log'), 'utf8') } catch { return '' }
+}
+
+/** The environment of every service process of a test: its own database, vhost and key prefix. */
+export function serviceEnv (databaseUrl: string, amqpUrl: string, redisUrl: string, redisPrefix: string): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    DATABASE_POOL_MIN: '0',
+    DATABASE_POOL_MAX: '4',
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: redisPrefix,
+    AMQP_URL: amqpUrl,
+    SHUTDOWN_TIMEOUT_MS: '3000',
+    JIT_BASIC_AUTH: CREDENTIALS.jit,
+    WEBHOOK_BASIC_AUTH: CREDENTIALS.webhook,
+    WEBHOOK_HMAC_SECRET: CREDENTIALS.hmacSecret,
+    OPERATOR_BASIC_AUTH: CREDENTIALS.operator
+  }
+}
+
+/** A plain HTTP request to a service on 127.0.0.1 (its own port, not through nginx). */
+export async function plainRequest (port: number, path: string, opts: { method?: string, headers?: Record<string, string>, body?: string } = {}): Promise<{ status: number, body: string }> {
+  return await new Promise((resolve, reject) => {
+    const req = httpRequest({
+      host: '127.0.0.1',
+      port,
+      path,
+      method: opts.method ?? 'GET',
+      headers: { ...(opts.body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(opts.body)) }), ...opts.headers },
+      timeout: 10_000
+    }, res => {
+      let body = ''
+      res.setEncoding('utf8').on('data', (c: string) => { body += c }).on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on('error', reject)
+    req.on('timeout', () => req.destroy(new Error('timeout')))
+    req.end(opts.body)
+  })
 }

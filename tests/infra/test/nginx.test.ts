@@ -9,7 +9,7 @@ import { signBody } from '@jit/http-auth'
 import { jitFundingRequest, purchasesOf, webhookBatch } from '@jit/processor-sim'
 import { createTestDatabase, createTestRedisPrefix, createTestVhost, freePort, fundedCards, sharedRedisUrl, sleep, waitFor } from '@jit/test-support'
 import {
-  CREDENTIALS, ROOT, accessLog, basic, checkNginx, renderNginx, startNginx, startService, tempDir, tlsRequest, type ServiceProcess
+  CREDENTIALS, ROOT, accessLog, basic, checkNginx, renderNginx, serviceEnv, startNginx, startService, tempDir, tlsRequest, type ServiceProcess
 } from './helper.js'
 
 // The deployed nginx configuration, rendered for loopback, in front of two jit-authorizer
@@ -27,19 +27,7 @@ const certDir = join(work, 'certs')
 execFileSync('bash', [join(ROOT, 'scripts/dev-certs.sh'), certDir], { stdio: 'ignore' })
 const ca = readFileSync(join(certDir, 'ca.crt'), 'utf8')
 
-const env = {
-  DATABASE_URL: databaseUrl,
-  DATABASE_POOL_MIN: '0',
-  DATABASE_POOL_MAX: '4',
-  REDIS_URL: sharedRedisUrl,
-  REDIS_KEY_PREFIX: redisPrefix,
-  AMQP_URL: amqpUrl,
-  SHUTDOWN_TIMEOUT_MS: '3000',
-  JIT_BASIC_AUTH: CREDENTIALS.jit,
-  WEBHOOK_BASIC_AUTH: CREDENTIALS.webhook,
-  WEBHOOK_HMAC_SECRET: CREDENTIALS.hmacSecret,
-  OPERATOR_BASIC_AUTH: CREDENTIALS.operator
-}
+const env = serviceEnv(databaseUrl, amqpUrl, sharedRedisUrl, redisPrefix)
 const [p1, p2, pIngest, pWorker] = await Promise.all(Array.from({ length: 4 }, async () => await freePort()))
 // The first authorizer applies the migrations; the others start against a complete schema.
 const authorizer1 = await startService(t, 'jit-authorizer', p1 as number, env, work)

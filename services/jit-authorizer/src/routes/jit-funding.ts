@@ -42,6 +42,9 @@ export const jitFundingRoutes: FastifyPluginAsync<JitFundingRouteOptions> = asyn
   const verify = createBasicAuthVerifier(opts.credentials)
   const authFailures = new Counter({ name: 'jit_auth_failures_total', help: 'JIT requests refused for missing or wrong credentials', registers: [opts.registry] })
   const shed = new Counter({ name: 'jit_shed_total', help: 'JIT requests answered without a decision because the gateway was overloaded or failing', labelNames: ['cause'], registers: [opts.registry] })
+  // 0 before the first one, so dashboards read 0 rather than "no data"
+  shed.inc({ cause: 'overload' }, 0)
+  shed.inc({ cause: 'failure' }, 0)
 
   app.addHook('onRequest', async (req, reply) => {
     if (verify(req.headers.authorization)) return
