@@ -71,6 +71,9 @@ export async function debitAccount (sql: Sql, debit: {
   assertAmount(debit.amount)
   if (isReservedAccountName(debit.accountToken)) return { applied: false, rejected: 'RESERVED_ACCOUNT' }
   return await inTransaction(sql, async tx => {
+    // Two deliveries of one key (possibly naming different accounts) serialize here, first, so
+    // the second finds the first one's effect instead of failing on its primary key.
+    await tx`select pg_advisory_xact_lock(hashtextextended(${'effect:' + debit.effectKind + ':' + debit.effectKey}, 0))`
     const [account] = await tx<Array<{ currency: string, available: number, credit_line: number }>>`
       select currency, balance - held as available, credit_line from accounts where account_token = ${debit.accountToken} for update`
     if (account === undefined) return { applied: false, rejected: 'NO_ACCOUNT' as const }

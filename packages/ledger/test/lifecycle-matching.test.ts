@@ -280,3 +280,20 @@ moneyTest('the account that pays is the card\'s, whoever the acting user is', as
   t.same(await money(shared), { balance: 98500, available: 98500 }, 'the card\'s account paid')
   t.same(await money(actor), { balance: 100000, available: 100000 }, 'the acting user\'s own account did not')
 })
+
+moneyTest('one debit key delivered twice at once, naming two accounts, applies once and answers the other', async t => {
+  const a = await account('race-a')
+  const b = await account('race-b')
+  const key = token('debit')
+  for (let round = 0; round < 5; round++) {
+    const k = `${key}-${round}`
+    const results = await Promise.all([
+      debitAccount(db.sql, { accountToken: a.c.account, currency: 'USD', amount: 100, effectKind: 'test.debit', effectKey: k, force: false }),
+      debitAccount(db.sql, { accountToken: b.c.account, currency: 'USD', amount: 1, effectKind: 'test.debit', effectKey: k, force: false })
+    ])
+    t.same(results.map(r => r.applied).sort(), [false, true], `round ${round}: one applied, one duplicate`)
+  }
+  const [entries] = await db.sql<Array<{ n: number }>>`
+    select count(*)::int as n from journal_entries where kind = 'test.debit' and effect_key like ${key + '-%'}`
+  t.equal(entries?.n, 5, 'one journal entry per key')
+})
