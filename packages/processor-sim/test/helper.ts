@@ -72,3 +72,19 @@ export async function startServices (t: Teardownable, extra: Record<string, stri
   }, 90_000, 'the three services to be ready')
   return { env, gatewayUrl: urls[0] as string, ingestUrl: urls[1] as string, workerUrl: urls[2] as string, logs: () => output.join('') }
 }
+
+/** Runs `jit-ops` (txn-worker's operations CLI) from source as its own process. */
+export async function runJitOps (args: string[], env: Record<string, string>, stdin = ''): Promise<{ code: number | null, out: string, err: string }> {
+  const child = spawn(process.execPath, ['--import', TSX, '--conditions=@jit/source', 'src/cli.ts', ...args], {
+    cwd: `${ROOT}services/txn-worker`,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['pipe', 'pipe', 'pipe']
+  })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  child.stderr.on('data', (c: Buffer) => { err += c.toString() })
+  child.stdin.end(stdin)
+  const code = await new Promise<number | null>(resolve => child.once('exit', resolve))
+  return { code, out, err }
+}

@@ -6,6 +6,7 @@ import { checkLedgerInvariants } from '@jit/ledger'
 import { listDeadLetters, redriveDeadLetters } from './dead-letters.js'
 import { purgeHistory } from './purge.js'
 import { hashOperatorPassword } from '../console/operators.js'
+import { processorSetupCommand, reconcileCommand } from './processor-cli.js'
 
 /** Where {@link runCli} reads its configuration and writes its output. */
 export interface CliIo {
@@ -34,6 +35,13 @@ Commands:
   operators hash
       Read a password from stdin (first line) and print its scrypt hash for CONSOLE_OPERATORS
       (user:hash,...). Needs no configuration.
+  processor setup --base-url <core api> --gateway-url <url> --webhook-url <url> [--timeout-ms <n>] [--name <n>] [--events <e,...>]
+      Create the program gateway funding source (JIT_BASIC_AUTH, timeout_millis consistent with
+      JIT_DECISION_BUDGET_MS) and the webhook endpoint (WEBHOOK_BASIC_AUTH, WEBHOOK_HMAC_SECRET).
+  reconcile --base-url <core api> --from <date> --to <date> [--json]
+      Compare the processor's transactions of the period with the ledger: missing events, amount
+      mismatches, holds still open after a final clearing or a decline; exits 1 when any.
+      Both read the Core API credentials from stdin as application_token:access_token.
 
 Configuration: the service's environment (DATABASE_URL, AMQP_URL, MONGO_URL, ...; .env is read).
 `
@@ -59,6 +67,14 @@ function parse (argv: string[]): { positionals: string[], values: Record<string,
         'outbox-days': { type: 'string' },
         'effects-days': { type: 'string' },
         archive: { type: 'boolean' },
+        'base-url': { type: 'string' },
+        'gateway-url': { type: 'string' },
+        'webhook-url': { type: 'string' },
+        'timeout-ms': { type: 'string' },
+        name: { type: 'string' },
+        events: { type: 'string' },
+        from: { type: 'string' },
+        to: { type: 'string' },
         help: { type: 'boolean', short: 'h' }
       }
     })
@@ -84,7 +100,7 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
       io.stdout(USAGE)
       return command === '' && values.help !== true ? EXIT.usage : EXIT.ok
     }
-    if (!['dead-letters list', 'dead-letters redrive', 'invariants', 'purge', 'operators hash'].includes(command)) {
+    if (!['dead-letters list', 'dead-letters redrive', 'invariants', 'purge', 'operators hash', 'processor setup', 'reconcile'].includes(command)) {
       throw new UsageError(`unknown command '${command}'`)
     }
     if (command === 'dead-letters redrive' && typeof values.queue !== 'string') throw new UsageError('dead-letters redrive needs --queue')
@@ -98,6 +114,7 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
   }
 
   if (command === 'operators hash') return await hashFromStdin(io)
+  if (command === 'processor setup') return await processorSetupCommand(values, io, async () => await readFirstLine(io))
 
   let config
   try {
@@ -151,6 +168,8 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
         if (result.unencodable > 0) io.stderr(`jit-ops: ${result.unencodable} message(s) left in ${result.deadQueue}, their body cannot be re-encoded\n`)
         return EXIT.failed
       }
+      case 'reconcile':
+        return await reconcileCommand(connections.db, values, io, async () => await readFirstLine(io))
       case 'invariants': {
         const violations = await checkLedgerInvariants(connections.db.sql)
         if (violations.length === 0) {
@@ -184,15 +203,20 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-/** `operators hash`: the first line of stdin, hashed; the password itself is never printed. */
-async function hashFromStdin (io: CliIo): Promise<number> {
+/** The first line of stdin (secrets are read there, never from argv). */
+async function readFirstLine (io: CliIo): Promise<string> {
   const input = io.stdin ?? process.stdin
   let text = ''
   for await (const chunk of input) {
     text += String(chunk)
     if (text.includes('\n') || text.length > 4096) break
   }
-  const password = text.split(/\r?\n/)[0] ?? ''
+  return text.split(/\r?\n/)[0] ?? ''
+}
+
+/** `operators hash`: the first line of stdin, hashed; the password itself is never printed. */
+async function hashFromStdin (io: CliIo): Promise<number> {
+  const password = await readFirstLine(io)
   if (password === '') {
     io.stderr('jit-ops: operators hash reads the password from stdin, e.g. `read -rs P && printf "%s\\n" "$P" | jit-ops operators hash`\n')
     return EXIT.usage
