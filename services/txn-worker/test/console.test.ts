@@ -166,8 +166,8 @@ t.test('a write without the CSRF token is refused; with it the action is recorde
   t.equal(noToken.statusCode, 403)
   const forged = await app.inject({ method: 'POST', url: `/console/holds/${approved.jitToken}/release`, payload: form({ reason: 'test', _csrf: 'forged' }), headers: { ...FORM, cookie } })
   t.equal(forged.statusCode, 403)
-  const [{ count }] = await env.db.sql<Array<{ count: number }>>`select count(*)::int as count from operator_actions`
-  t.equal(count, 0, 'nothing recorded')
+  const [recorded] = await env.db.sql<Array<{ count: number }>>`select count(*)::int as count from operator_actions`
+  t.equal(recorded?.count, 0, 'nothing recorded')
 
   const confirm = await app.inject({ method: 'GET', url: `/console/holds/${approved.jitToken}/release`, headers: { cookie } })
   const res = await app.inject({ method: 'POST', url: `/console/holds/${approved.jitToken}/release`, payload: form({ reason: 'cardholder called', _csrf: csrfOf(confirm.body) }), headers: { ...FORM, cookie } })

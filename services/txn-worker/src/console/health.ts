@@ -11,6 +11,8 @@ export interface ConsoleHealth {
   queues: Array<{ queue: string, depth: number | null, dead: number | null }>
   outbox: { pending: number, oldestAgeSeconds: number }
   dependencies: HealthReport | null
+  /** JIT stage p99 over the last hour from Prometheus, ms per stage; null when not configured. */
+  jitStages: { p99Ms: Record<string, number>, error: string | null } | null
 }
 
 /** What {@link readHealth} reads. */
@@ -18,6 +20,35 @@ export interface HealthDeps {
   db: Database
   amqp?: Amqp | undefined
   health?: (() => Promise<HealthReport>) | undefined
+  /** `CONSOLE_PROMETHEUS_URL`. */
+  prometheusUrl?: string | undefined
+}
+
+/** The PromQL of the JIT stage p99 (jit-authorizer's `jit_stage_duration_seconds` histogram). */
+export const JIT_STAGE_P99_QUERY = 'histogram_quantile(0.99, sum by (le, stage) (rate(jit_stage_duration_seconds_bucket[1h])))'
+
+/**
+ * The JIT stage p99 from Prometheus, in ms per stage: jit-authorizer measures the stages and the
+ * worker never calls another service, so Prometheus (which scrapes both) is where it is read.
+ * Bounded by a 2 s timeout; a failure is reported, never thrown.
+ */
+export async function readJitStageP99 (prometheusUrl: string): Promise<{ p99Ms: Record<string, number>, error: string | null }> {
+  try {
+    const url = new URL('api/v1/query', prometheusUrl.endsWith('/') ? prometheusUrl : `${prometheusUrl}/`)
+    url.searchParams.set('query', JIT_STAGE_P99_QUERY)
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) })
+    if (!res.ok) return { p99Ms: {}, error: `Prometheus answered ${res.status}` }
+    const body = await res.json() as { status?: string, data?: { result?: Array<{ metric?: Record<string, string>, value?: [number, string] }> } }
+    const p99Ms: Record<string, number> = {}
+    for (const r of body.data?.result ?? []) {
+      const stage = r.metric?.stage
+      const value = Number(r.value?.[1])
+      if (stage !== undefined && Number.isFinite(value)) p99Ms[stage] = value * 1000
+    }
+    return { p99Ms, error: null }
+  } catch (err) {
+    return { p99Ms: {}, error: `Prometheus unreachable: ${err instanceof Error ? err.message : String(err)}` }
+  }
 }
 
 async function depth (amqp: Amqp, queue: string): Promise<number | null> {
@@ -32,13 +63,14 @@ async function depth (amqp: Amqp, queue: string): Promise<number | null> {
 export async function readHealth (deps: HealthDeps, now = new Date()): Promise<ConsoleHealth> {
   const since = new Date(now.getTime() - 3600_000)
   const amqp = deps.amqp
-  const [stats, queues, outbox, dependencies] = await Promise.all([
+  const [stats, queues, outbox, dependencies, jitStages] = await Promise.all([
     decisionStats(deps.db.sql, since),
     amqp === undefined
       ? Promise.resolve([])
       : Promise.all(amqp.topology.queues.map(async q => ({ queue: q.name, depth: await depth(amqp, q.name), dead: await depth(amqp, deadQueueName(q.name)) }))),
     readOutboxBacklog(deps.db.sql),
-    deps.health === undefined ? Promise.resolve(null) : deps.health().catch(() => null)
+    deps.health === undefined ? Promise.resolve(null) : deps.health().catch(() => null),
+    deps.prometheusUrl === undefined || deps.prometheusUrl === '' ? Promise.resolve(null) : readJitStageP99(deps.prometheusUrl)
   ])
   const count = (outcome: string): number => stats.byOutcome.filter(r => r.outcome === outcome).reduce((a, r) => a + r.count, 0)
   const approved = count('approved')
@@ -48,7 +80,8 @@ export async function readHealth (deps: HealthDeps, now = new Date()): Promise<C
     decisions: { ...stats, total: approved + declined + count('answered') + count('pending'), approved, declined, approvalRate: approved + declined === 0 ? null : approved / (approved + declined) },
     queues,
     outbox,
-    dependencies
+    dependencies,
+    jitStages
   }
 }
 

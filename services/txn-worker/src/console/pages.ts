@@ -23,6 +23,7 @@ export interface ConsolePagesOptions {
   amqp?: Amqp | undefined
   publisher?: Publisher | undefined
   health?: (() => Promise<HealthReport>) | undefined
+  prometheusUrl?: string | undefined
   operators: OperatorDirectory
   requireOperator: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
   loginAttemptsPerMinute: number
@@ -431,7 +432,7 @@ ${actions.length === PAGE && last !== undefined ? html`<p><a href="${href('/acti
   // --- health ---------------------------------------------------------------------------------
   app.get('/health', { schema: { ...hidden, querystring: Type.Object({}) } }, async (request, reply) => {
     const c = await ctx(request, reply, 'health')
-    const h = await readHealth({ db, amqp: opts.amqp, health: opts.health })
+    const h = await readHealth({ db, amqp: opts.amqp, health: opts.health, prometheusUrl: opts.prometheusUrl })
     const d = h.decisions
     const declines = d.byOutcome.filter(r => r.outcome === 'declined')
     const deps = h.dependencies === null ? [] : Object.entries(h.dependencies.dependencies)
@@ -450,6 +451,13 @@ ${actions.length === PAGE && last !== undefined ? html`<p><a href="${href('/acti
 ? notice('info', 'The broker is not configured for this console.')
 : html`<div class="table"><table><thead><tr><th scope="col">Queue</th><th scope="col">Waiting</th><th scope="col">Dead letters</th></tr></thead>
 <tbody>${h.queues.map(q => html`<tr><td>${q.queue}</td><td class="num">${q.depth ?? 'unknown'}</td><td class="num">${q.dead === null ? 'unknown' : q.dead > 0 ? html`<a href="${href('/dead-letters', { queue: q.queue })}">${q.dead}</a>` : '0'}</td></tr>`)}</tbody></table></div>`}
-<h2>JIT latency per stage</h2><p class="muted">The p99 of each decision stage (user lookup, card lookup, limits check, decision) is measured by jit-authorizer and exported on its <code>/metrics</code>; the worker does not call other services, so read it on the metrics dashboard.</p>`))
+<h2>JIT latency per stage, p99 over the last hour</h2>${h.jitStages === null
+  ? html`<p class="muted">Set <code>CONSOLE_PROMETHEUS_URL</code> to show it here: jit-authorizer measures each decision stage (<code>jit_stage_duration_seconds</code> on its <code>/metrics</code>), and the worker does not call other services.</p>`
+  : h.jitStages.error !== null
+    ? notice('error', h.jitStages.error)
+    : Object.keys(h.jitStages.p99Ms).length === 0
+      ? notice('info', 'No JIT decisions measured in the last hour.')
+      : html`<div class="table"><table id="jit-stages"><thead><tr><th scope="col">Stage</th><th scope="col">p99</th></tr></thead>
+<tbody>${Object.entries(h.jitStages.p99Ms).map(([stage, ms]) => html`<tr><td>${stage}</td><td class="num">${ms.toFixed(1)} ms</td></tr>`)}</tbody></table></div>`}`))
   })
 }

@@ -33,6 +33,7 @@ export interface ConsoleSettings {
   CONSOLE_SESSION_ABSOLUTE_S: number
   REDIS_URL: string
   REDIS_KEY_PREFIX: string
+  CONSOLE_PROMETHEUS_URL?: string | undefined
 }
 
 /** What the console reads and writes through. */
@@ -157,6 +158,7 @@ export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, opt
     amqp: opts.amqp,
     publisher: opts.publisher,
     health: opts.health,
+    prometheusUrl: settings.CONSOLE_PROMETHEUS_URL,
     operators,
     requireOperator,
     loginAttemptsPerMinute: opts.loginAttemptsPerMinute ?? 10
