@@ -284,8 +284,11 @@ moneyTest('a malformed event is refused whole, with a code, and changes nothing'
     t.equal((err as TransactionEventError).code, code, `${name}: ${code}`)
   }
   t.same(await money(c.account), { balance: 100000, available: 90000 })
-  const [effects] = await db.sql<Array<{ n: number }>>`select count(*)::int as n from effects where kind = 'clearing' and result->>'hold' = ${p.jitToken}`
+  const tokens = cases.map(([, event]) => String(event.token)).filter(t => t !== '')
+  const [effects] = await db.sql<Array<{ n: number }>>`select count(*)::int as n from effects where key in ${db.sql(tokens)}`
   t.equal(effects?.n, 0, 'no effect key left behind')
+  const [messages] = await db.sql<Array<{ n: number }>>`select count(*)::int as n from ledger_messages where message_token in ${db.sql(tokens)}`
+  t.equal(messages?.n, 0, 'no message state left behind')
 })
 
 moneyTest('an event for a card not provisioned yet is parked, not lost', async t => {
