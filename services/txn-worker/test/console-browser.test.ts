@@ -82,8 +82,14 @@ page.on('console', msg => { if (msg.type() === 'error' || msg.type() === 'warnin
 page.on('pageerror', err => { problems.push(`${page.url()}: ${err.message}`) })
 page.on('response', res => { if (res.status() >= 500) problems.push(`${res.url()}: HTTP ${res.status()}`) })
 
+const unlabelled: string[] = []
 async function shot (p: Page, name: string): Promise<void> {
   await p.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true })
+  // every control has an accessible name (a label, its text, or aria-label)
+  const missing = await p.evaluate(() => [...document.querySelectorAll('input:not([type=hidden]), select, button, textarea')]
+    .filter(el => (el as HTMLInputElement).labels?.length === 0 && (el.textContent ?? '').trim() === '' && el.getAttribute('aria-label') === null)
+    .map(el => el.outerHTML))
+  unlabelled.push(...missing.map(m => `${name}: ${m}`))
 }
 
 t.test('sign in, search a just-declined card and see its reason and memo', async t => {
@@ -184,6 +190,7 @@ t.test('sign-out ends the session in Redis', async t => {
   t.match(page.url(), /\/console\/login/, 'the console asks to sign in again')
 })
 
-t.test('no console errors on any page', async t => {
+t.test('no console errors on any page, and every control is labelled', async t => {
   t.same(problems, [])
+  t.same(unlabelled, [])
 })

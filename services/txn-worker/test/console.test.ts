@@ -162,6 +162,8 @@ t.test('last four and a time window find the card from its archived webhooks', a
 
 t.test('a write without the CSRF token is refused; with it the action is recorded and applied', async t => {
   const cookie = await signIn()
+  const anonymous = await app.inject({ method: 'POST', url: `/console/holds/${approved.jitToken}/release`, payload: form({ reason: 'test' }), headers: FORM })
+  t.ok([303, 403].includes(anonymous.statusCode), `a write without a session is refused (${anonymous.statusCode})`)
   const noToken = await app.inject({ method: 'POST', url: `/console/holds/${approved.jitToken}/release`, payload: form({ reason: 'test', _csrf: '' }), headers: { ...FORM, cookie } })
   t.equal(noToken.statusCode, 403)
   const forged = await app.inject({ method: 'POST', url: `/console/holds/${approved.jitToken}/release`, payload: form({ reason: 'test', _csrf: 'forged' }), headers: { ...FORM, cookie } })
@@ -229,7 +231,9 @@ t.test('the console reads through indexes (plans with sequential scans disabled 
     ['transaction token', `select * from holds where transaction_tokens @> array['${approved.jitToken}']`],
     ['hold history', `select hh.* from holds h join hold_history hh using (hold_token) where h.account_token = '${c.account}' order by hh.at desc limit 25`],
     ['journal', `select * from journal_lines l join journal_entries e using (entry_id) where l.account_token = '${c.account}' order by l.entry_id desc limit 25`],
-    ['operator actions', 'select * from operator_actions where id < 100 order by id desc limit 25']
+    ['operator actions', 'select * from operator_actions where id < 100 order by id desc limit 25'],
+    ['archive of a card', `select * from archive_documents where card_token = '${c.card}' and occurred_at >= now() - interval '1 day' order by occurred_at desc limit 500`],
+    ['archive window', 'select * from archive_documents where kind = \'webhook\' and occurred_at >= now() - interval \'1 day\' and occurred_at < now() order by occurred_at desc limit 1000']
   ]
   await env.db.sql.begin(async sql => {
     await sql`set local enable_seqscan = off`
