@@ -1,4 +1,5 @@
 import type { Sql } from './types.js'
+import { RESERVED_ACCOUNT_PATTERN } from './reserved.js'
 
 export interface InvariantViolation {
   invariant: string
@@ -10,7 +11,8 @@ export interface InvariantViolation {
  * (run after every test that moves money, by benchmarks, and by the operations CLI):
  * held = sum of open hold remainders; balance = sum of the account's journal lines; every journal
  * entry balances; holds add up and never hold money once closed; declined tokens hold nothing;
- * available below the credit line only with an overdrawn event; no decision left pending.
+ * available below the credit line only with an overdrawn event; no decision left pending; no
+ * funding account named like a counter-account (reserved.ts).
  */
 export async function checkLedgerInvariants (sql: Sql): Promise<InvariantViolation[]> {
   const rows = await sql<InvariantViolation[]>`
@@ -47,6 +49,9 @@ export async function checkLedgerInvariants (sql: Sql): Promise<InvariantViolati
     union all
     select 'no decision left pending', jsonb_build_object('jit_token', jit_token)
     from decisions where outcome = 'pending'
+    union all
+    select 'no funding account carries a reserved counter-account name', jsonb_build_object('account', account_token)
+    from accounts where account_token ~ ${RESERVED_ACCOUNT_PATTERN.source}
   `
   return rows.map(r => ({ invariant: r.invariant, detail: r.detail }))
 }

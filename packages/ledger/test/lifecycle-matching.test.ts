@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import {
-  applyTransactionEvent, creditAccount, debitAccount, getAccount, getHold, retryParkedEvents, TransactionEventError,
+  applyTransactionEvent, checkLedgerInvariants, creditAccount, debitAccount, getAccount, getHold, retryParkedEvents, TransactionEventError,
   upsertCard, upsertUser, type TransactionEventInput
 } from '../src/index.js'
 import { ledgerDatabase, fundedCard, assertInvariants, shop, webhookEvent, token } from './helpers.js'
@@ -296,4 +296,16 @@ moneyTest('one debit key delivered twice at once, naming two accounts, applies o
   const [entries] = await db.sql<Array<{ n: number }>>`
     select count(*)::int as n from journal_entries where kind = 'test.debit' and effect_key like ${key + '-%'}`
   t.equal(entries?.n, 5, 'one journal entry per key')
+})
+
+t.test('the invariants report a funding account named like a counter-account', async t => {
+  await db.sql.begin(async tx => {
+    // an account a database held before the CHECK existed (NOT VALID keeps it): bypass the check
+    await tx`alter table accounts drop constraint accounts_token_not_reserved`
+    await tx`insert into accounts (account_token, currency) values ('network_settlement:GBP', 'GBP')`
+    const found = await checkLedgerInvariants(tx)
+    t.ok(found.some(v => v.invariant === 'no funding account carries a reserved counter-account name' && v.detail.account === 'network_settlement:GBP'))
+    throw new Error('rollback')
+  }).catch((err: Error) => { if (err.message !== 'rollback') throw err })
+  t.same(await checkLedgerInvariants(db.sql), [], 'rolled back')
 })
