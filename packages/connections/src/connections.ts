@@ -6,7 +6,6 @@ import { createCache, type Cache, type CacheOptions } from '@jit/redis'
 import { createAmqp, type Amqp, type AmqpOptions, type Publisher } from '@jit/amqp'
 import { createMongo, type Mongo } from '@jit/mongodb'
 import { archiveMigrations, createMongoArchive, createPostgresArchive, type DocumentArchive } from '@jit/archive'
-import { ledgerMigrationSets } from '@jit/ledger'
 import { ConnectionsStartError, type DependencyFailure, type DependencyName } from './errors.js'
 import { errorMessage, redactUrl, withTimeout } from './util.js'
 
@@ -44,15 +43,18 @@ export interface ConnectionsOptions {
   /** Overrides of the AMQP options built from config (a test topology with short retry delays). */
   amqp?: Partial<AmqpOptions>
   /**
-   * Apply the outbox, ledger and archive migration sets at start, under the runner's advisory
-   * lock (several processes starting at once serialize; the later ones find nothing to do).
-   * All sets are applied whatever `use.archive` says, so whichever service starts first leaves a
-   * complete schema.
+   * Apply {@link ConnectionsOptions.migrations} at start, under the runner's advisory lock
+   * (several processes starting at once serialize; the later ones find nothing to do).
    * @default true (when PostgreSQL is used)
    */
   migrate?: boolean
-  /** The service's own migration sets, applied after the shared ones (e.g. the worker's command log). */
-  migrations?: MigrationSet[]
+  /**
+   * The migration sets this process needs, in order: the service passes its own (e.g.
+   * `ledgerMigrationSets` of @jit/ledger, then its own tables), so this package depends on no
+   * package's tables. The PostgreSQL archive's set is added when this process uses that archive.
+   * @default []
+   */
+  migrations?: readonly MigrationSet[]
   /** Declare the contract's exchanges and queues at start (idempotent). @default true (when AMQP is used) */
   declareTopology?: boolean
   /**
@@ -143,7 +145,7 @@ type State = 'new' | 'starting' | 'started' | 'closing' | 'closed'
  *
  * @example
  * ```ts
- * const connections = createConnections({ config, logger, name: 'txn-worker' })
+ * const connections = createConnections({ config, logger, name: 'txn-worker', migrations: txnWorkerMigrationSets })
  * await connections.start()
  * const relay = createOutboxRelay({ sql: connections.db.sql, publisher: connections.publisher })
  * relay.start()
@@ -247,7 +249,8 @@ export function createConnections (opts: ConnectionsOptions): Connections {
     }
     if (!migrate) return
     try {
-      const { applied } = await runMigrations(db.sql, [...ledgerMigrationSets, archiveMigrations, ...(opts.migrations ?? [])], { logger: opts.logger })
+      const sets = [...(opts.migrations ?? []), ...(archive !== undefined && mongo === undefined ? [archiveMigrations] : [])]
+      const { applied } = await runMigrations(db.sql, sets, { logger: opts.logger })
       log.info({ applied: applied.length }, 'migrations up to date')
     } catch (err) {
       throw new Error(`PostgreSQL migrations failed: ${errorMessage(err)}`, { cause: err })

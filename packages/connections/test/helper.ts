@@ -2,13 +2,22 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { pino } from 'pino'
 import postgres from 'postgres'
+import { fileURLToPath } from 'node:url'
+import { outboxMigrations } from '@jit/amqp'
 import { CommonConfig, loadConfig, type CommonConfigT } from '@jit/config'
+import type { MigrationSet } from '@jit/postgres'
 import { createTestDatabase, createTestRedisPrefix, createTestVhost, sharedRedisUrl, type Teardownable } from '@jit/test-support'
 
 const run = promisify(execFile)
 
 /** A silent logger: tests assert on behaviour, not log lines. */
 export const logger = pino({ level: 'silent' })
+
+/** What a service would pass as `migrations`: the outbox (the metrics read it) and a set of the tests' own. */
+export const testMigrations: MigrationSet[] = [
+  outboxMigrations,
+  { name: 'connections-test', dir: fileURLToPath(new URL('./fixtures/migrations', import.meta.url)) }
+]
 
 /** Isolated URLs for one test: its own database, vhost and key prefix. */
 export interface TestServers {

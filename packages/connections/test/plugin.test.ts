@@ -2,11 +2,11 @@ import t from 'tap'
 import Fastify from 'fastify'
 import { Registry } from 'prom-client'
 import { createConnections, opsRoutes } from '../src/index.js'
-import { logger, testConfig, testServers } from './helper.js'
+import { logger, testConfig, testMigrations, testServers } from './helper.js'
 
 t.test('opsRoutes serves health, readiness and metrics from the connections', async t => {
   const servers = await testServers(t)
-  const connections = createConnections({ config: testConfig(servers), logger, name: 'plugin-test' })
+  const connections = createConnections({ config: testConfig(servers), logger, name: 'plugin-test', migrations: testMigrations })
   t.teardown(async () => { await connections.close() })
   const registry = new Registry()
   let accepting = true

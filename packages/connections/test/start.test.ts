@@ -1,13 +1,13 @@
 import t from 'tap'
 import { freePort } from '@jit/test-support'
 import { ConnectionsStartError, createConnections } from '../src/index.js'
-import { listExchanges, listQueues, logger, testConfig, testServers, withSql } from './helper.js'
+import { listExchanges, listQueues, logger, testConfig, testMigrations, testServers, withSql } from './helper.js'
 
 const SEED_QUEUES = ['commands', 'jit-funding', 'transactions', 'webhooks']
 
 t.test('start() migrates a fresh database, declares the topology and reports every dependency up', async t => {
   const servers = await testServers(t)
-  const connections = createConnections({ config: testConfig(servers), logger, name: 'connections-test' })
+  const connections = createConnections({ config: testConfig(servers), logger, name: 'connections-test', migrations: testMigrations })
   t.teardown(async () => { await connections.close() })
 
   const before = await connections.health()
@@ -19,12 +19,13 @@ t.test('start() migrates a fresh database, declares the topology and reports eve
   await connections.start()
   await connections.start() // a second call is the same start, not a second one
 
-  const tables = await withSql(servers.databaseUrl, async sql => await sql<Array<{ outbox: string | null, archive: string | null, accounts: string | null, holds: string | null }>>`
+  const tables = await withSql(servers.databaseUrl, async sql => await sql<Array<{ outbox: string | null, archive: string | null, items: string | null, accounts: string | null }>>`
     select to_regclass('outbox')::text as outbox, to_regclass('archive_documents')::text as archive,
-           to_regclass('accounts')::text as accounts, to_regclass('holds')::text as holds`)
-  t.same(tables[0], { outbox: 'outbox', archive: 'archive_documents', accounts: 'accounts', holds: 'holds' }, 'tables of every migration set exist')
+           to_regclass('connections_test_items')::text as items, to_regclass('accounts')::text as accounts`)
+  t.same(tables[0], { outbox: 'outbox', archive: 'archive_documents', items: 'connections_test_items', accounts: null },
+    'the sets the process passed and the archive it uses exist; no other package\'s tables')
   const sets = await withSql(servers.databaseUrl, async sql => await sql<Array<{ set_name: string }>>`select distinct set_name from schema_migrations order by set_name`)
-  t.same(sets.map(r => r.set_name), ['archive', 'ledger', 'outbox'])
+  t.same(sets.map(r => r.set_name), ['archive', 'connections-test', 'outbox'])
 
   const queues = await listQueues(servers.amqpUrl)
   for (const q of SEED_QUEUES) {
@@ -66,8 +67,8 @@ t.test('start() migrates a fresh database, declares the topology and reports eve
 t.test('two processes starting at once on the same fresh database both succeed', async t => {
   const servers = await testServers(t)
   const config = testConfig(servers)
-  const a = createConnections({ config, logger, name: 'start-a', use: { cache: false } })
-  const b = createConnections({ config, logger, name: 'start-b', use: { cache: false } })
+  const a = createConnections({ config, logger, name: 'start-a', use: { cache: false }, migrations: testMigrations })
+  const b = createConnections({ config, logger, name: 'start-b', use: { cache: false }, migrations: testMigrations })
   t.teardown(async () => { await Promise.all([a.close(), b.close()]) })
   await Promise.all([a.start(), b.start()])
   const rows = await withSql(servers.databaseUrl, async sql => await sql<Array<{ n: number, distinct_n: number }>>`

@@ -2,6 +2,7 @@ import closeWithGrace from 'close-with-grace'
 import pino from 'pino'
 import { JitAuthorizerConfig, loadConfig, readEnvFile, ConfigError } from '@jit/config'
 import { createConnections } from '@jit/connections'
+import { ledgerMigrationSets } from '@jit/ledger'
 import { createOutboxRelay } from '@jit/amqp'
 import { createMetricsRegistry } from '@jit/profiler'
 import { buildApp } from './app.js'
@@ -23,6 +24,8 @@ const connections = createConnections({
   logger,
   name: 'jit-authorizer',
   use: { archive: false },
+  // the ledger's tables and rules (and the outbox it writes to)
+  migrations: ledgerMigrationSets,
   // The decision budget is enforced inside PostgreSQL: a statement that runs out of it is
   // cancelled and rolled back there, never abandoned mid-commit by the caller.
   postgres: { statementTimeoutMs: config.JIT_DECISION_BUDGET_MS }

@@ -10,7 +10,7 @@ export {
   type TxnWorker, type TxnWorkerDeps, type WorkerConfig, type WorkerQueue
 } from './worker.js'
 export { createWorkerMetrics, type WorkerMetrics } from './metrics.js'
-export { txnWorkerMigrations } from './migrations.js'
+export { txnWorkerMigrations, txnWorkerMigrationSets } from './migrations.js'
 export { ledgerLifecycle, type LedgerLifecycle } from './ledger-lifecycle.js'
 export type { ParkRetryRound } from './transactions.js'
 export { HOLD_SWEEP_LOCK_KEY } from './hold-expiry.js'

@@ -5,7 +5,7 @@ import { createConnections } from '@jit/connections'
 import { createMetricsRegistry } from '@jit/profiler'
 import { buildApp } from './app.js'
 import { createWorkerMetrics } from './metrics.js'
-import { txnWorkerMigrations } from './migrations.js'
+import { txnWorkerMigrationSets } from './migrations.js'
 import { createWorker } from './worker.js'
 
 let config
@@ -22,7 +22,7 @@ try {
 const logger = pino({ level: config.LOG_LEVEL, base: { service: 'txn-worker' } })
 // Connects everything, applies the outbox, ledger and archive migrations and the worker's own
 // command log, and declares the topology (safe when several workers start at once).
-const connections = createConnections({ config, logger, name: 'txn-worker', migrations: [txnWorkerMigrations] })
+const connections = createConnections({ config, logger, name: 'txn-worker', migrations: txnWorkerMigrationSets })
 await connections.start()
 
 const registry = createMetricsRegistry({ service: 'txn-worker' })

@@ -5,13 +5,13 @@ import type { FastifyInstance } from 'fastify'
 import { JitAuthorizerConfig, WebhookIngestConfig, TxnWorkerConfig, loadConfig } from '@jit/config'
 import { createConnections, type Connections } from '@jit/connections'
 import { createOutboxRelay } from '@jit/amqp'
-import { checkLedgerInvariants } from '@jit/ledger'
+import { checkLedgerInvariants, ledgerMigrationSets } from '@jit/ledger'
 import { createMetricsRegistry } from '@jit/profiler'
 import { basicAuthHeader } from '@jit/http-auth'
 import { createTestDatabase, createTestVhost, createTestRedisPrefix, type Teardownable } from '@jit/test-support'
 import { buildApp as buildAuthorizer } from '@jit/jit-authorizer'
 import { buildApp as buildIngest } from '@jit/webhook-ingest'
-import { buildApp as buildWorkerApp, createWorker, createWorkerMetrics, txnWorkerMigrations, type TxnWorker } from '@jit/txn-worker'
+import { buildApp as buildWorkerApp, createWorker, createWorkerMetrics, txnWorkerMigrationSets, type TxnWorker } from '@jit/txn-worker'
 
 const JIT_AUTH = basicAuthHeader('jit-e2e', 'E2e-Only-Passw0rd-For-Jit!')
 const WEBHOOK_AUTH = basicAuthHeader('hooks-e2e', 'E2e-Only-Passw0rd-Hooks!')
@@ -68,9 +68,9 @@ export async function startStack (t: Teardownable): Promise<Stack> {
   const ingestConfig = loadConfig(WebhookIngestConfig, env)
   const workerConfig = loadConfig(TxnWorkerConfig, env)
 
-  const authConnections = createConnections({ config: authConfig, logger, name: 'jit-authorizer', use: { archive: false }, amqp, postgres: { statementTimeoutMs: authConfig.JIT_DECISION_BUDGET_MS } })
+  const authConnections = createConnections({ config: authConfig, logger, name: 'jit-authorizer', use: { archive: false }, migrations: ledgerMigrationSets, amqp, postgres: { statementTimeoutMs: authConfig.JIT_DECISION_BUDGET_MS } })
   const ingestConnections = createConnections({ config: ingestConfig, logger, name: 'webhook-ingest', use: { postgres: false, cache: false, archive: false }, amqp })
-  const workerConnections = createConnections({ config: workerConfig, logger, name: 'txn-worker', amqp, migrations: [txnWorkerMigrations] })
+  const workerConnections = createConnections({ config: workerConfig, logger, name: 'txn-worker', amqp, migrations: txnWorkerMigrationSets })
   await authConnections.start()
   await Promise.all([ingestConnections.start(), workerConnections.start()])
 
