@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream'
 import { createClient } from 'redis'
 import { ConfigError, TxnWorkerConfig, loadConfig } from '@jit/config'
 import { debitAccount } from '@jit/ledger'
-import { freePort, sharedRedisUrl, waitFor } from '@jit/test-support'
+import { freePort, sharedRedisUrl, sleep, waitFor } from '@jit/test-support'
 import { buildApp } from '../src/index.js'
 import { createOperatorDirectory, hashOperatorPassword } from '../src/console/operators.js'
 import { sessionKeyPrefix, type ConsoleSettings } from '../src/console/plugin.js'
@@ -198,6 +198,28 @@ t.test('sign-out ends the session in Redis', async t => {
   t.equal(await redis.exists(`${sessionKeyPrefix(settings)}${sid}`), 0, 'the session key is gone')
   const after = await app.inject({ method: 'GET', url: '/console/', headers: { cookie } })
   t.equal(after.statusCode, 303, 'the old cookie no longer signs in')
+})
+
+t.test('sessions end after the idle timeout, and after the absolute one whatever the activity', async t => {
+  const short = { ...settings, CONSOLE_SESSION_IDLE_S: 1, CONSOLE_SESSION_ABSOLUTE_S: 3600 }
+  const idleApp = await buildApp({ config: short, logger: silentLogger, db: env.db, registry: env.registry, console: { settings: short } })
+  t.teardown(() => idleApp.close())
+  const login = await idleApp.inject({ method: 'POST', url: '/console/login', payload: form({ username: 'ops', password }), headers: FORM })
+  const idleCookie = cookieOf(login)
+  t.equal((await idleApp.inject({ method: 'GET', url: '/console/', headers: { cookie: idleCookie } })).statusCode, 200, 'signed in')
+  await sleep(2200)
+  t.equal((await idleApp.inject({ method: 'GET', url: '/console/', headers: { cookie: idleCookie } })).statusCode, 303, 'idle too long: sign in again')
+
+  const capped = { ...settings, CONSOLE_SESSION_IDLE_S: 600, CONSOLE_SESSION_ABSOLUTE_S: 2 }
+  const absApp = await buildApp({ config: capped, logger: silentLogger, db: env.db, registry: env.registry, console: { settings: capped } })
+  t.teardown(() => absApp.close())
+  const cookie = cookieOf(await absApp.inject({ method: 'POST', url: '/console/login', payload: form({ username: 'ops', password }), headers: FORM }))
+  for (let i = 0; i < 3; i++) {
+    t.equal((await absApp.inject({ method: 'GET', url: '/console/', headers: { cookie } })).statusCode, 200, 'active')
+    await sleep(500)
+  }
+  await sleep(1000)
+  t.equal((await absApp.inject({ method: 'GET', url: '/console/', headers: { cookie } })).statusCode, 303, 'past the absolute timeout, however active')
 })
 
 t.test('login attempts are rate-limited', async t => {
