@@ -8,7 +8,9 @@ import { buildApp } from '../src/index.js'
 import { createOperatorDirectory, hashOperatorPassword } from '../src/console/operators.js'
 import { sessionKeyPrefix, type ConsoleSettings } from '../src/console/plugin.js'
 import { runCli } from '../src/ops/run-cli.js'
-import { authorize, build, fundedCard, silentLogger, txEvent, txRoutingKey } from './helper.js'
+import { DLX_EXCHANGE, HEADER_FAILURE_REASON, HEADER_ORIGINAL_QUEUE } from '@jit/amqp'
+import { listDeadLetters } from '../src/ops/dead-letters.js'
+import { authorize, build, fundedCard, queueDepth, silentLogger, txEvent, txRoutingKey } from './helper.js'
 
 const env = await build(t)
 const password = 'Operator-Password-0123456789'
@@ -184,6 +186,30 @@ t.test('a write without the CSRF token is refused; with it the action is recorde
   const actions = (await app.inject({ method: 'GET', url: '/v1/operator-actions', headers: basic })).json().actions
   t.match(actions, [{ operator: 'ops', action: 'hold.release', target: approved.jitToken, outcome: 'done' }])
   t.equal((await app.inject({ method: 'POST', url: '/v1/operator-actions', headers: basic })).statusCode, 404, 'the JSON API has no write route')
+})
+
+t.test('re-drive one dead letter by its message id; card numbers in dead letters are masked', async t => {
+  const target = `console-target-${process.pid}`
+  await env.amqp.connection.queueDeclare({ queue: target, durable: false, autoDelete: false })
+  t.teardown(async () => { await env.amqp.connection.queueDelete({ queue: target }) })
+  for (const id of ['dl-one', 'dl-two']) {
+    await env.publisher.publish('transactions.dead', { token: id, card: { pan: '4111111111111111' } }, {
+      exchange: DLX_EXCHANGE, messageId: id, headers: { [HEADER_ORIGINAL_QUEUE]: target, [HEADER_FAILURE_REASON]: 'test failure' }, mandatory: true
+    })
+  }
+  const cookie = await signIn()
+  const list = await app.inject({ method: 'GET', url: '/console/dead-letters?queue=transactions', headers: { cookie } })
+  t.match(list.body, 'test failure')
+  t.match(list.body, '411111******1111')
+  t.notMatch(list.body, '4111111111111111', 'never unmasked')
+  const confirm = await app.inject({ method: 'GET', url: '/console/dead-letters/redrive?queue=transactions&message_id=dl-two', headers: { cookie } })
+  const res = await app.inject({ method: 'POST', url: '/console/dead-letters/redrive', payload: form({ queue: 'transactions', message_id: 'dl-two', _csrf: csrfOf(confirm.body) }), headers: { ...FORM, cookie } })
+  t.equal(res.statusCode, 303)
+  const action = await app.inject({ method: 'GET', url: String(res.headers.location), headers: { cookie } })
+  t.match(action.body, 'id="action-outcome">done')
+  t.equal(await queueDepth(env.amqp, target), 1, 'that one moved')
+  const left = await listDeadLetters(env.amqp, { queue: 'transactions' })
+  t.same(left.map(l => l.messageId), ['dl-one'], 'the other stays dead')
 })
 
 t.test('sign-out ends the session in Redis', async t => {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { Amqp, Publisher } from '@jit/amqp'
-import type { DocumentArchive } from '@jit/archive'
+import { maskCardNumbers, type DocumentArchive } from '@jit/archive'
 import type { HealthReport } from '@jit/connections'
 import { getHold, type HoldSummary } from '@jit/ledger'
 import type { Database } from '@jit/postgres'
@@ -50,6 +50,16 @@ function parseLocalUtc (value: string | undefined): Date | undefined | 'invalid'
   if (value === undefined || value === '') return undefined
   const d = new Date(/[zZ]|[+-]\d\d:\d\d$/.test(value) ? value : `${value}Z`)
   return Number.isNaN(d.getTime()) ? 'invalid' : d
+}
+
+/** A dead letter's body for display: raw broker messages may carry card numbers, never shown unmasked. */
+function maskedBody (body: unknown): string {
+  if (typeof body !== 'string') return JSON.stringify(maskCardNumbers(body), null, 2)
+  try {
+    return JSON.stringify(maskCardNumbers(JSON.parse(body) as unknown), null, 2)
+  } catch {
+    return maskCardNumbers(body)
+  }
 }
 
 function outcomeBadge (outcome: string): Html {
@@ -376,7 +386,7 @@ ${letters.length === 0
 <p><a href="${href('/dead-letters/redrive', { queue })}">Re-drive all of ${dead}…</a></p>
 <div class="table"><table><thead><tr><th scope="col">Message</th><th scope="col">Routing key</th><th scope="col">Reason</th><th scope="col">Retries</th><th scope="col">First failed</th><th scope="col">Body</th><th scope="col"><span class="muted">Action</span></th></tr></thead>
 <tbody>${letters.map(l => html`<tr><td class="mono">${l.messageId ?? '–'}</td><td class="mono">${l.routingKey ?? '–'}</td><td>${l.reason ?? '–'}</td><td class="num">${l.retryCount}</td><td>${l.firstFailedAt === null ? '–' : when(l.firstFailedAt)}</td>
-<td><details><summary>message</summary><pre>${typeof l.body === 'string' ? l.body : JSON.stringify(l.body, null, 2)}</pre></details></td>
+<td><details><summary>message</summary><pre>${maskedBody(l.body)}</pre></details></td>
 <td>${l.messageId === null ? '' : html`<a href="${href('/dead-letters/redrive', { queue, message_id: l.messageId })}">Re-drive…</a>`}</td></tr>`)}</tbody></table></div>`}`))
   })
 
