@@ -165,7 +165,9 @@ pre{white-space:pre-wrap;word-break:break-all;background:#f8f9fa;padding:8px;bor
 svg text{font-size:11px;fill:var(--muted)}
 .narrow{max-width:24rem}.medium{max-width:32rem}.full{width:100%}.spaced{margin:1rem 0}ul.plain{list-style:none;padding:0}
 svg.chart{width:100%;max-width:600px;height:auto}
-@media (max-width:600px){main{padding:10px}th,td{padding:4px 6px}.signout span{display:none}}
+@media (max-width:600px){main{padding:10px}th,td{padding:4px 6px}.signout span{display:none}
+table.stack thead{position:absolute;left:-9999px}table.stack tr{display:block;border-bottom:2px solid var(--line);padding:4px 0}
+table.stack td{display:flex;gap:8px;border:0;padding:2px 8px;text-align:left}table.stack td::before{content:attr(data-label);font:600 1rem system-ui,sans-serif;min-width:6.5rem;flex:none}}
 `
 
 /** The tab icon (served, so the browser does not ask the worker for a /favicon.ico it lacks). */

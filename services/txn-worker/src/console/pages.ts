@@ -78,15 +78,15 @@ function tokenLink (kind: 'card' | 'user' | 'account' | 'hold' | 'decision', tok
 
 function decisionsTable (decisions: DecisionDetail[], caption: string): Html {
   if (decisions.length === 0) return notice('info', 'No decisions recorded.')
-  return html`<div class="table"><table><caption>${caption}</caption>
+  return html`<div class="table"><table class="stack"><caption>${caption}</caption>
 <thead><tr><th scope="col">When</th><th scope="col">Outcome</th><th scope="col">Decline reason</th><th scope="col">Memo</th><th scope="col">Amount</th><th scope="col">Merchant</th><th scope="col">MCC</th><th scope="col">Method</th><th scope="col">Purchase (hold)</th><th scope="col">Stage timings</th></tr></thead>
 <tbody>${decisions.map(d => html`<tr data-jit="${d.jit_token}">
-<td>${when(d.created_at)}</td><td>${outcomeBadge(d.outcome)}</td>
-<td>${d.decline_reason === null ? html`–` : html`<strong>${d.decline_reason}</strong>`}${d.reason_detail === null ? '' : html`<br><span class="muted">${d.reason_detail}</span>`}</td>
-<td>${d.memo ?? '–'}</td><td class="num">${moneyText(d.amount, d.currency)}</td>
-<td>${d.merchant ?? '–'}</td><td>${d.mcc ?? '–'}</td><td class="mono">${d.method}</td>
-<td>${tokenLink('hold', d.original_jit_token ?? d.jit_token)}</td>
-<td>${d.stages_ms === null ? html`<span class="muted">not recorded</span>` : Object.entries(d.stages_ms).map(([k, v]) => html`${k} ${v.toFixed(1)} ms<br>`)}</td>
+<td data-label="When">${when(d.created_at)}</td><td data-label="Outcome">${outcomeBadge(d.outcome)}</td>
+<td data-label="Reason">${d.decline_reason === null ? html`–` : html`<strong>${d.decline_reason}</strong>`}${d.reason_detail === null ? '' : html`<br><span class="muted">${d.reason_detail}</span>`}</td>
+<td data-label="Memo">${d.memo ?? '–'}</td><td class="num" data-label="Amount">${moneyText(d.amount, d.currency)}</td>
+<td data-label="Merchant">${d.merchant ?? '–'}</td><td data-label="MCC">${d.mcc ?? '–'}</td><td class="mono" data-label="Method">${d.method}</td>
+<td data-label="Hold">${tokenLink('hold', d.original_jit_token ?? d.jit_token)}</td>
+<td data-label="Stages">${d.stages_ms === null ? html`<span class="muted">not recorded</span>` : Object.entries(d.stages_ms).map(([k, v]) => html`${k} ${v.toFixed(1)} ms<br>`)}</td>
 </tr>`)}</tbody></table></div>`
 }
 
@@ -103,8 +103,8 @@ function holdsTable (holds: HoldSummary[], now: Date): Html {
 
 function timelineRow (item: TimelineItem): Html {
   const money = item.balance_after_minor === undefined
-    ? html`<td class="num">–</td><td class="num">–</td>`
-    : html`<td class="num">${moneyText(item.balance_after_minor, item.currency)}</td><td class="num">${moneyText(item.available_after_minor, item.currency)}</td>`
+    ? html`<td class="num" data-label="Balance after">–</td><td class="num" data-label="Available after">–</td>`
+    : html`<td class="num" data-label="Balance after">${moneyText(item.balance_after_minor, item.currency)}</td><td class="num" data-label="Available after">${moneyText(item.available_after_minor, item.currency)}</td>`
   let what: Html
   if (item.type === 'decision' && item.decision !== undefined) {
     const d = item.decision
@@ -119,9 +119,9 @@ ${d.stages_ms === null ? '' : html`<br><span class="muted">stages: ${Object.entr
   } else {
     what = html`journal <strong>${item.what}</strong>${item.effect_key === null || item.effect_key === undefined ? '' : html` <span class="muted mono">${item.effect_key}</span>`}`
   }
-  return html`<tr class="tl-${item.type}"><td>${when(item.at)}</td><td>${item.type}</td><td>${what}</td>
-<td class="num">${item.amount_minor === null ? '–' : moneyText(item.amount_minor, item.currency)}</td>
-<td>${item.hold_token === null ? '–' : tokenLink('hold', item.hold_token)}</td>${money}</tr>`
+  return html`<tr class="tl-${item.type}"><td data-label="When">${when(item.at)}</td><td data-label="Source">${item.type}</td><td data-label="What">${what}</td>
+<td class="num" data-label="Amount">${item.amount_minor === null ? '–' : moneyText(item.amount_minor, item.currency)}</td>
+<td data-label="Hold">${item.hold_token === null ? '–' : tokenLink('hold', item.hold_token)}</td>${money}</tr>`
 }
 
 function actionRow (a: OperatorAction): Html {
@@ -291,7 +291,7 @@ ${decisions.length === PAGE && last !== undefined ? html`<p><a href="${href(`/ca
 <p>Funding account ${tokenLink('account', t.account_token)} (${t.currency ?? ''}) · <a href="${href(`/accounts/${encodeURIComponent(t.account_token ?? '')}/holds`)}">Holds</a>${card === undefined ? '' : html` · <a href="${href(`/cards/${encodeURIComponent(card)}`)}">Card decisions</a>`}</p>
 ${t.items.length === 0
 ? notice('info', 'Nothing happened yet.')
-: html`<div class="table"><table id="timeline"><caption>Newest first; balance and available right after each money change</caption>
+: html`<div class="table"><table id="timeline" class="stack"><caption>Newest first; balance and available right after each money change</caption>
 <thead><tr><th scope="col">When</th><th scope="col">Source</th><th scope="col">What</th><th scope="col">Amount</th><th scope="col">Purchase (hold)</th><th scope="col">Balance after</th><th scope="col">Available after</th></tr></thead>
 <tbody>${t.items.map(timelineRow)}</tbody></table></div>`}
 ${t.next_before === null ? '' : html`<p><a href="${href('/timeline', { card, user, account, before: t.next_before.toISOString() })}">Older</a></p>`}`))
