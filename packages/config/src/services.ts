@@ -38,6 +38,7 @@ export const CommonConfig = Type.Object({
   ARCHIVE_RETENTION_DAYS: ms('Days archived documents are kept', 400),
 
   SHUTDOWN_TIMEOUT_MS: ms('Longest graceful shutdown before the process exits anyway, ms', 10000),
+  SHUTDOWN_DRAIN_MS: ms('On SIGTERM, how long /ready answers 503 while the service keeps serving, before it closes its listener, ms (cover the orchestrator\'s readiness period)', 5000, 0),
   OUTBOX_RELAY_INTERVAL_MS: ms('How often the outbox relay polls for unpublished events, ms', 200),
   OUTBOX_RELAY_BATCH: ms('Most outbox events published per relay round', 100),
   PROFILER_WARN_MS: Type.Integer({ description: 'Operations slower than this many ms are logged as warnings', default: 50, minimum: 1, atMost: 'PROFILER_CRITICAL_MS' }),

@@ -131,11 +131,22 @@ export interface Connections {
    * a step that fails or overruns is logged and the next one still runs. Idempotent.
    */
   close: () => Promise<void>
+  /**
+   * Starts a graceful stop: from now on `draining` is true (the ops routes' `/ready` answers 503,
+   * so the orchestrator takes the instance out) while everything keeps serving; resolves after
+   * `ms`, when the caller closes its listener and then calls close().
+   */
+  drain: (ms: number) => Promise<void>
+  /** True once drain() was called. */
+  readonly draining: boolean
 }
 
 /** A step that hangs still leaves the later ones this long, so pools are always told to close. */
 const MIN_STEP_MS = 250
 const DEFAULT_HEALTH_TIMEOUT_MS = 2000
+// Queue statistics cost one passive declare per queue: a reading is reused this long, so /ready
+// and /metrics stay cheap however often they are probed (depths are for dashboards, not decisions).
+const QUEUE_STATS_CACHE_MS = 5000
 
 type State = 'new' | 'starting' | 'started' | 'closing' | 'closed'
 
@@ -231,6 +242,7 @@ export function createConnections (opts: ConnectionsOptions): Connections {
   let startPromise: Promise<void> | undefined
   let closePromise: Promise<void> | undefined
   let startFailed = false
+  let draining = false
   const hooks: Record<ShutdownStage, Array<() => Promise<void>>> = { intake: [], drain: [] }
 
   function notUsed (what: string, flag: string): Error {
@@ -364,11 +376,23 @@ export function createConnections (opts: ConnectionsOptions): Connections {
     return await handle.ping(healthTimeoutMs) ? performance.now() - started : null
   }
 
+  let queueStats: { at: number, value: ReturnType<Amqp['queueStats']> } | undefined
+  async function cachedQueueStats (handle: Amqp): ReturnType<Amqp['queueStats']> {
+    const now = performance.now()
+    if (queueStats === undefined || now - queueStats.at > QUEUE_STATS_CACHE_MS) {
+      const pending = withTimeout(handle.queueStats(), healthTimeoutMs, 'queue statistics')
+      queueStats = { at: now, value: pending }
+      // a failed reading is not reused
+      pending.catch(() => { if (queueStats?.value === pending) queueStats = undefined })
+    }
+    return await queueStats.value
+  }
+
   async function amqpDetail (handle: Amqp): Promise<Record<string, unknown>> {
     const connected = handle.connection.ready
     if (!connected) return { connected }
     try {
-      return { connected, queues: await withTimeout(handle.queueStats(), healthTimeoutMs, 'queue statistics') }
+      return { connected, queues: await cachedQueueStats(handle) }
     } catch (err) {
       return { connected, queuesError: errorMessage(err) }
     }
@@ -490,6 +514,14 @@ export function createConnections (opts: ConnectionsOptions): Connections {
       return startPromise
     },
     health,
+    get draining () { return draining },
+    async drain (ms) {
+      if (!draining) {
+        draining = true
+        log.info({ drainMs: ms }, 'draining: /ready answers 503, still serving')
+      }
+      if (ms > 0) await new Promise(resolve => setTimeout(resolve, ms))
+    },
     onShutdown (stage, fn) {
       if (stage !== 'intake' && stage !== 'drain') throw new TypeError(`unknown shutdown stage ${String(stage)}`)
       if (closePromise !== undefined) {

@@ -70,6 +70,7 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, opts)
       .filter(([, h]) => h.required && !h.up)
       .map(([name, h]) => `${name} down${h.error === undefined ? '' : `: ${h.error}`}`)
     if (!extraReady()) reasons.push('not accepting work (overloaded)')
+    if (connections?.draining === true) reasons.push('draining: shutting down')
     const ok = report.ok && reasons.length === 0
     reply.code(ok ? 200 : 503)
     return { status: ok ? 'ready' : 'unavailable', ok, service, ...(ok ? {} : { reasons }), dependencies: report.dependencies }

@@ -56,6 +56,15 @@ t.test('opsRoutes serves health, readiness and metrics from the connections', as
   t.match(metrics.body, /^jit_amqp_queue_messages\{queue="webhooks",state="dead"\} 0$/m, 'queue depth gauge')
   t.notMatch(metrics.body, /^"/, 'the text is not JSON-encoded')
 
+  // SIGTERM: drain() turns /ready to 503 at once while everything keeps serving.
+  const drained = connections.drain(300)
+  t.equal(connections.draining, true)
+  const draining = await app.inject({ method: 'GET', url: '/ready' })
+  t.equal(draining.statusCode, 503, '/ready is 503 while draining')
+  t.match(draining.json().reasons, [/draining/])
+  t.equal(await connections.db.query('while-draining', async sql => (await sql<Array<{ one: number }>>`select 1 as one`)[0]?.one), 1, 'and the service still works')
+  await drained
+
   // A required dependency going away makes the service unready.
   await connections.close()
   const closed = await app.inject({ method: 'GET', url: '/ready' })

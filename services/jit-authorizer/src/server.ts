@@ -47,9 +47,12 @@ connections.onShutdown('drain', async () => { await relay.stop() })
 const app = await buildApp({ config, logger, db: connections.db, cache: connections.cache, registry, connections })
 relay.start()
 
-closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger }, async ({ err, signal }) => {
+closeWithGrace({ delay: config.SHUTDOWN_DRAIN_MS + config.SHUTDOWN_TIMEOUT_MS, logger }, async ({ err, signal }) => {
   if (err !== undefined) logger.error({ err }, 'shutting down after an error')
   else logger.info({ signal }, 'shutting down')
+  // /ready turns 503 first; requests keep being served while the orchestrator takes this
+  // instance out, then the listener closes (after an error: at once)
+  await connections.drain(err === undefined ? config.SHUTDOWN_DRAIN_MS : 0)
   // stop accepting and finish in-flight decisions, then drain the relay and close pools
   await app.close()
   await connections.close()

@@ -235,6 +235,7 @@ export function serviceEnv (databaseUrl: string, amqpUrl: string, redisUrl: stri
     REDIS_KEY_PREFIX: redisPrefix,
     AMQP_URL: amqpUrl,
     SHUTDOWN_TIMEOUT_MS: '3000',
+    SHUTDOWN_DRAIN_MS: '1500',
     JIT_BASIC_AUTH: CREDENTIALS.jit,
     WEBHOOK_BASIC_AUTH: CREDENTIALS.webhook,
     WEBHOOK_HMAC_SECRET: CREDENTIALS.hmacSecret,

@@ -9,7 +9,7 @@ import { signBody } from '@jit/http-auth'
 import { jitFundingRequest, purchasesOf, webhookBatch } from '@jit/processor-sim'
 import { createTestDatabase, createTestRedisPrefix, createTestVhost, freePort, fundedCards, sharedRedisUrl, sleep, waitFor } from '@jit/test-support'
 import {
-  CREDENTIALS, ROOT, accessLog, basic, checkNginx, renderNginx, serviceEnv, startNginx, startService, tempDir, tlsRequest, type ServiceProcess
+  CREDENTIALS, ROOT, accessLog, basic, checkNginx, plainRequest, renderNginx, serviceEnv, startNginx, startService, tempDir, tlsRequest, type ServiceProcess
 } from './helper.js'
 
 // The deployed nginx configuration, rendered for loopback, in front of two jit-authorizer
@@ -221,6 +221,19 @@ t.test('mutual TLS: with a client certificate required, the JIT route refuses re
   t.equal(withCert.status, 200, 'the processor\'s certificate: decided')
   const webhookNoCert = await tlsRequest({ port: pProcessorMtls as number, path: '/health', ca })
   t.equal(webhookNoCert.status, 200, 'other routes do not require it')
+})
+
+t.test('SIGTERM: /ready turns 503 at once, the instance keeps serving for the drain period, then closes', async t => {
+  const signalledAt = Date.now()
+  authorizer1.child.kill('SIGTERM')
+  await waitFor(async () => (await plainRequest(authorizer1.port, '/ready')).status === 503, 1000, '/ready 503')
+  const body = jitFundingRequest(card, { amount: 100 })
+  const during = await plainRequest(authorizer1.port, '/v1/jit-funding', { method: 'POST', headers: { authorization: basic(CREDENTIALS.jit) }, body: JSON.stringify(body) })
+  t.equal(during.status, 200, 'a JIT request during the drain is still decided')
+  t.ok(Date.now() - signalledAt < 1500, 'both within the drain period')
+  t.equal(await authorizer1.exited, 0, 'then it stops cleanly')
+  t.ok(Date.now() - signalledAt >= 1500, `not before the drain period (${Date.now() - signalledAt} ms)`)
+  t.ok(authorizer1.logs.some(l => l.msg === 'draining: /ready answers 503, still serving'), 'and says so in its log')
 })
 
 t.teardown(() => { t.comment(`nginx suite: ${Date.now() - startedAt} ms`) })
