@@ -309,3 +309,16 @@ t.test('the invariants report a funding account named like a counter-account', a
   }).catch((err: Error) => { if (err.message !== 'rollback') throw err })
   t.same(await checkLedgerInvariants(db.sql), [], 'rolled back')
 })
+
+moneyTest('a PENDING and a DECLINED of the same message at once: no deadlock, the repair wins', async t => {
+  for (let round = 0; round < 6; round++) {
+    const { c, s } = await account(`both-${round}`)
+    const p = s.purchase(10000)
+    await s.decide(p)
+    const results = await Promise.allSettled(round % 2 === 0
+      ? [applyTransactionEvent(db.sql, s.pending(p, { amount: 12000 })), applyTransactionEvent(db.sql, s.declined(p, true))]
+      : [applyTransactionEvent(db.sql, s.declined(p, true)), applyTransactionEvent(db.sql, s.pending(p, { amount: 12000 }))])
+    t.same(results.map(r => r.status), ['fulfilled', 'fulfilled'], `round ${round}: both applied`)
+    t.same(await money(c.account), { balance: 100000, available: 100000 }, 'the declined purchase holds nothing')
+  }
+})

@@ -14,9 +14,10 @@
 --   now             the time the caller applies it at (tests travel in time), payload (the raw event)
 -- What later events read about a message lives in ledger_messages (never purged); `effects` rows
 -- are pure idempotency records.
--- Lock order everywhere: the decision claim, the effect key, the hold row, the account row; the
--- parked_events rows are only ever touched without waiting (ON CONFLICT DO NOTHING, SKIP LOCKED),
--- so a retry worker holding a parked row can never deadlock with a live delivery.
+-- Lock order everywhere: the decision claim, the effect key, the message row (ledger_messages),
+-- the hold row, the account row; the parked_events rows are only ever touched without waiting
+-- (ON CONFLICT DO NOTHING, SKIP LOCKED), so a retry worker holding a parked row can never
+-- deadlock with a live delivery.
 
 -- The entry point: one normalized event, one transaction (the caller's statement), once.
 -- `p_park` false is the retry path: it reports 'parked' without storing the event again.

@@ -23,6 +23,8 @@ BEGIN
     RETURN ledger_lc_result('duplicate', NULL, 'already applied',
       (SELECT hold_token FROM ledger_messages WHERE kind = p_kind AND message_token = v_tx));
   END IF;
+  -- the message row before the hold (the lock order a DECLINED of the same message takes too)
+  PERFORM ledger_lc_message(p_kind, v_tx);
   SELECT * INTO mt FROM ledger_lc_match(e);
   IF mt.decision_token IS NOT NULL THEN
     SELECT * INTO d FROM decisions WHERE jit_token = mt.decision_token;
