@@ -138,6 +138,27 @@ moneyTest('a parked event past the horizon goes to transactions.dead with its re
   t.same(await money(c.account), { balance: 100000, available: 100000 })
 })
 
+moneyTest('a clearing parked past the horizon is applied as a forced debit and counted, not dead-lettered', async t => {
+  const c = await fundedCard(db, 'late-clearing', 100000)
+  const clearing = txEvent(c, {
+    type: 'authorization.clearing',
+    state: 'COMPLETION',
+    amount: 2500,
+    isFinal: true,
+    preceding: token('never-seen'),
+    jit: { token: token('jitc'), method: 'pgfs.authorization.capture', original: token('never-decided') }
+  })
+  const parkedBefore = await counterValue(registry, 'txn_worker_events_parked_total')
+  const forcedBefore = await counterValue(registry, 'txn_worker_parked_events_forced_total')
+  await publishTx(clearing)
+  await waitFor(async () => await counterValue(registry, 'txn_worker_events_parked_total') > parkedBefore, 15_000, 'parked')
+  t.same(await money(c.account), { balance: 100000, available: 100000 }, 'nothing moved while it waited')
+  await db.sql`update parked_events set first_parked_at = now() - interval '2 days', next_attempt_at = now() where token = ${clearing.token as string}`
+  await waitFor(async () => await counterValue(registry, 'txn_worker_parked_events_forced_total') > forcedBefore, 15_000, 'applied as forced')
+  t.same(await money(c.account), { balance: 97500, available: 97500 }, 'the settled money moved')
+  t.equal(await queueDepth(amqp, 'transactions.dead'), 0, 'not dead-lettered')
+})
+
 moneyTest('a poison message reaches transactions.dead after exactly the configured retries, with the reason', async t => {
   const c = await fundedCard(db, 'poison', 100000)
   const poison = txEvent(c, { type: 'refund', state: 'COMPLETION', amount: 100, token: `poison-${token('p')}` })
