@@ -264,7 +264,6 @@ function normalize (event: TransactionEventInput, action: Exclude<TransactionAct
       currency = null
     }
   }
-  if (repair) currency = null
   if (amount === null && NEEDS_AMOUNT.has(action)) {
     throw new TransactionEventError('MISSING_AMOUNT', `event ${token} (${event.type}) carries no amount`)
   }
