@@ -27,6 +27,10 @@ export interface AmqpOptions {
    * @default 10000
    */
   acquireTimeoutMs?: number
+  /** First wait before reconnecting after the connection drops, ms; doubles up to `reconnectMaxMs`. @default 200 */
+  reconnectMinMs?: number
+  /** Longest wait between reconnection attempts, ms (the client's own default tops out at 30 s). @default 5000 */
+  reconnectMaxMs?: number
 }
 
 /** Depths of one work queue and its failure path. */
@@ -85,9 +89,9 @@ export function createAmqp (options: AmqpOptions): Amqp {
     url: options.url,
     connectionName: options.connectionName,
     acquireTimeout: options.acquireTimeoutMs ?? 10_000,
-    // Reconnect quickly after a broker restart; the default backoff tops out at 30 s.
-    retryLow: 200,
-    retryHigh: 5000
+    // Reconnect quickly after a broker restart (AMQP_RECONNECT_MIN_MS / _MAX_MS).
+    retryLow: options.reconnectMinMs ?? 200,
+    retryHigh: options.reconnectMaxMs ?? 5000
   })
   // An EventEmitter 'error' without a listener would crash the process; the client reconnects.
   connection.on('error', (err: unknown) => logger.warn({ err }, 'amqp connection error'))

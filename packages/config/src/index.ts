@@ -5,6 +5,7 @@ export {
   type BasicAuthCredentials
 } from './secrets.js'
 export { parseMccDays, type MccDays } from './mcc-days.js'
+export { parseDelays } from './delays.js'
 export { Secret, BasicAuthSecret, StringEnum, UrlString, type ConfigCheck } from './keywords.js'
 export {
   CommonConfig, JitAuthorizerConfig, WebhookIngestConfig, TxnWorkerConfig, LOG_LEVELS, DEPLOY_ENVS,

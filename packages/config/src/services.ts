@@ -31,6 +31,13 @@ export const CommonConfig = Type.Object({
   CACHE_TTL_LIMITS_S: ms('Cache TTL of spending limits, seconds', 300),
 
   AMQP_URL: UrlString(['amqp:', 'amqps:'], { description: 'RabbitMQ connection URL; its path selects the vhost', default: 'amqp://guest:guest@127.0.0.1:5672' }),
+  // Retry, backoff and reconnection: every tunable wait of the message path is here, not in a constant.
+  AMQP_RETRY_DELAYS_MS: Type.String({ description: 'Delays of the retries of a failed message, ms, comma-separated; their count is the number of retries before <queue>.dead (they are queue arguments: delete the <queue>.retry.N queues of an existing vhost before changing them)', default: '1000,5000,25000', pattern: '^[1-9][0-9]{0,8}(,[1-9][0-9]{0,8}){0,9}$' }),
+  AMQP_TRANSIENT_RETRY_MS: Type.Integer({ description: 'First pause before a message that failed on an outage (PostgreSQL down, Redis not confirming) is requeued, ms; doubles while the outage lasts', default: 250, minimum: 1, atMost: 'AMQP_TRANSIENT_RETRY_MAX_MS' }),
+  AMQP_TRANSIENT_RETRY_MAX_MS: ms('Longest pause before such a requeue, ms', 5000),
+  AMQP_RECONNECT_MIN_MS: Type.Integer({ description: 'First wait before reconnecting to RabbitMQ, ms; doubles up to AMQP_RECONNECT_MAX_MS', default: 200, minimum: 1, atMost: 'AMQP_RECONNECT_MAX_MS' }),
+  AMQP_RECONNECT_MAX_MS: ms('Longest wait between attempts to reconnect to RabbitMQ, ms', 5000),
+  REDIS_RECONNECT_MAX_MS: ms('Longest wait between attempts to reconnect to Redis, ms (the cache is skipped meanwhile)', 2000),
 
   MONGO_URL: Type.Optional(UrlString(['mongodb:', 'mongodb+srv:'], { description: 'MongoDB URL of the document archive; empty or absent: the archive uses PostgreSQL' })),
   MONGO_POOL_MIN: Type.Integer({ description: 'Connections kept open in the MongoDB pool', default: 2, minimum: 0, atMost: 'MONGO_POOL_MAX' }),
@@ -96,6 +103,8 @@ export const TxnWorkerConfig = Type.Object({
   // that outlives it is applied as a forced debit, anything else is dead-lettered with its reason.
   PARK_HORIZON_S: ms('How long a message that cannot apply yet is parked and re-tried, seconds (cover the processor redelivery window)', 1209600),
   PARK_RETRY_INTERVAL_MS: ms('How often parked messages are re-tried, ms', 1000),
+  PARK_BACKOFF_MS: Type.Integer({ description: 'Wait before a parked message is re-tried after an attempt that still could not apply it, ms; doubles per attempt up to PARK_BACKOFF_MAX_MS', default: 5000, minimum: 1, atMost: 'PARK_BACKOFF_MAX_MS' }),
+  PARK_BACKOFF_MAX_MS: ms('Longest wait between attempts of a parked message, ms', 300000),
   HOLD_EXPIRY_DAYS: ms('Days before an unsettled hold expires', 7),
   HOLD_EXPIRY_MCC_DAYS: Type.String({ description: 'Hold expiry by MCC: comma-separated MCC or MCC-MCC range : days; none: no overrides', default: '3351-3441:30,3501-3999:30,7011:30,7512:30', check: 'mcc-days' }),
   HOLD_EXPIRY_SWEEP_INTERVAL_S: ms('How often expired holds are swept, seconds', 60)

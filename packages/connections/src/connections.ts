@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
-import type { CommonConfigT } from '@jit/config'
+import { parseDelays, type CommonConfigT } from '@jit/config'
 import { createDatabase, runMigrations, type Database, type MigrationSet, type PostgresOptions } from '@jit/postgres'
 import { createCache, type Cache, type CacheOptions } from '@jit/redis'
 import { createAmqp, type Amqp, type AmqpOptions, type Publisher } from '@jit/amqp'
@@ -205,6 +205,7 @@ export function createConnections (opts: ConnectionsOptions): Connections {
       url: config.REDIS_URL,
       keyPrefix: config.REDIS_KEY_PREFIX,
       commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+      reconnectMaxMs: config.REDIS_RECONNECT_MAX_MS,
       logger: opts.logger,
       ...opts.cache,
       ttlSeconds: {
@@ -271,7 +272,15 @@ export function createConnections (opts: ConnectionsOptions): Connections {
 
   async function startAmqp (): Promise<void> {
     if (!uses.amqp) return
-    amqp = createAmqp({ url: config.AMQP_URL, logger: opts.logger, connectionName: name, ...opts.amqp })
+    amqp = createAmqp({
+      url: config.AMQP_URL,
+      logger: opts.logger,
+      connectionName: name,
+      reconnectMinMs: config.AMQP_RECONNECT_MIN_MS,
+      reconnectMaxMs: config.AMQP_RECONNECT_MAX_MS,
+      topology: { retryDelaysMs: parseDelays(config.AMQP_RETRY_DELAYS_MS) },
+      ...opts.amqp
+    })
     try {
       // Without this bound the client would retry forever in the background and start() would
       // hang; disableAutoClose because close() owns closing it.

@@ -29,6 +29,8 @@ export interface CacheOptions {
    * @default 100
    */
   commandTimeoutMs?: number
+  /** Longest wait between reconnection attempts, ms (REDIS_RECONNECT_MAX_MS). @default 2000 */
+  reconnectMaxMs?: number
   /**
    * How long an `invalidate` tombstone lives. While it lives, a fill from a load that started
    * before the invalidation cannot write its (possibly old) value back. Keep it above the longest
@@ -141,6 +143,7 @@ const KIND_PATTERN = /^[A-Za-z0-9_-]+$/
 export function createCache (opts: CacheOptions): Cache {
   const prefix = opts.keyPrefix ?? 'jit:'
   const commandTimeoutMs = opts.commandTimeoutMs ?? 100
+  const reconnectMaxMs = opts.reconnectMaxMs ?? 2000
   const tombstoneMs = opts.tombstoneMs ?? 5000
   const invalidationTimeoutMs = Math.max(commandTimeoutMs, MIN_INVALIDATION_TIMEOUT_MS)
   const ttl = new Map<string, number>(Object.entries(DEFAULT_TTL_SECONDS))
@@ -169,8 +172,8 @@ export function createCache (opts: CacheOptions): Cache {
       // A hung server (no reply at all) holds every later reply on this socket; after this much
       // silence the socket is dropped, its commands fail, and the client reconnects.
       socketTimeout: SOCKET_TIMEOUT_MS,
-      // Never give up (node-redis' default does on a socket timeout); back off up to 2 s.
-      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 10), 2000) + Math.floor(Math.random() * 100)
+      // Never give up (node-redis' default does on a socket timeout); back off up to reconnectMaxMs.
+      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 10), reconnectMaxMs) + Math.floor(Math.random() * 100)
     }
   })
 

@@ -82,6 +82,10 @@ export interface ParkedEventRetrierDeps {
   logger: Logger
   /** How long an event may stay parked before it is dead-lettered, ms. */
   horizonMs: number
+  /** Wait after an attempt that could not apply the event, doubled per attempt (PARK_BACKOFF_MS). */
+  backoffMs?: number
+  /** Longest such wait (PARK_BACKOFF_MAX_MS). */
+  maxBackoffMs?: number
   /** Parked events handled per round. @default 100 */
   limit?: number
 }
@@ -108,7 +112,7 @@ function originalRoutingKey (payload: unknown): string {
  * letter (same message id), never a lost event.
  */
 export function createParkedEventRetrier (deps: ParkedEventRetrierDeps): () => Promise<ParkRetryRound> {
-  const { db, ledger, publisher, metrics, horizonMs } = deps
+  const { db, ledger, publisher, metrics, horizonMs, backoffMs, maxBackoffMs } = deps
   const limit = deps.limit ?? 100
   const logger = deps.logger.child({ component: 'park-retry' })
 
@@ -134,7 +138,7 @@ export function createParkedEventRetrier (deps: ParkedEventRetrierDeps): () => P
 
   return async function retryParkedOnce (): Promise<ParkRetryRound> {
     // The pool, not a transaction: the ledger opens one transaction per event.
-    const round = await ledger.retryParkedEvents(db.sql, { now: new Date(), horizonMs, limit, deadLetter })
+    const round = await ledger.retryParkedEvents(db.sql, { now: new Date(), horizonMs, limit, deadLetter, backoffMs, maxBackoffMs })
     if (round.applied > 0) metrics.parkedApplied.inc(round.applied)
     if (round.forced.length > 0) {
       metrics.parkedForced.inc(round.forced.length)

@@ -24,7 +24,8 @@ export const WORKER_QUEUES: readonly WorkerQueue[] = Object.freeze([QUEUE_TRANSA
 
 /** The settings the worker reads (a subset of TxnWorkerConfig). */
 export type WorkerConfig = Pick<TxnWorkerConfigT,
-  'WORKER_PREFETCH' | 'WORKER_CONCURRENCY' | 'PARK_HORIZON_S' | 'PARK_RETRY_INTERVAL_MS' | 'HOLD_EXPIRY_DAYS' |
+  'WORKER_PREFETCH' | 'WORKER_CONCURRENCY' | 'PARK_HORIZON_S' | 'PARK_RETRY_INTERVAL_MS' | 'PARK_BACKOFF_MS' | 'PARK_BACKOFF_MAX_MS' |
+  'AMQP_TRANSIENT_RETRY_MS' | 'AMQP_TRANSIENT_RETRY_MAX_MS' | 'HOLD_EXPIRY_DAYS' |
   'HOLD_EXPIRY_MCC_DAYS' | 'HOLD_EXPIRY_SWEEP_INTERVAL_S' | 'OUTBOX_RELAY_INTERVAL_MS' | 'OUTBOX_RELAY_BATCH'>
 
 /** What {@link createWorker} needs: connected clients (it owns none of them) and its settings. */
@@ -91,7 +92,14 @@ export function createWorker (deps: TxnWorkerDeps): TxnWorker {
     commands: createCommandHandler({ db, cache, publisher, ledger, metrics, logger })
   }
   const retryParkedOnce = createParkedEventRetrier({
-    db, ledger, publisher, metrics, logger, horizonMs: config.PARK_HORIZON_S * 1000
+    db,
+    ledger,
+    publisher,
+    metrics,
+    logger,
+    horizonMs: config.PARK_HORIZON_S * 1000,
+    backoffMs: config.PARK_BACKOFF_MS,
+    maxBackoffMs: config.PARK_BACKOFF_MAX_MS
   })
   const sweepHoldsOnce = createHoldExpirySweep({
     db, ledger, metrics, logger, defaultDays: config.HOLD_EXPIRY_DAYS, mccDays
@@ -126,7 +134,9 @@ export function createWorker (deps: TxnWorkerDeps): TxnWorker {
     prefetch: config.WORKER_PREFETCH,
     // PostgreSQL down, Redis unable to invalidate: requeued (paused, uncounted) until it is back,
     // instead of spending the 3 retries in half a minute and dead-lettering everything.
-    isTransient: isTransientFailure
+    isTransient: isTransientFailure,
+    transientDelayMs: config.AMQP_TRANSIENT_RETRY_MS,
+    transientMaxDelayMs: config.AMQP_TRANSIENT_RETRY_MAX_MS
   }))
 
   const tasks: PeriodicTask[] = []
