@@ -33,4 +33,7 @@ if (pretty) {
   child.stdout.pipe(pinoPretty({ colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }))
 }
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => { child.kill(signal) })
+// turbo killed without a signal to its children: do not leave the service running as an orphan
+const parent = process.ppid
+setInterval(() => { if (process.ppid !== parent) child.kill('SIGTERM') }, 1000)
 child.on('exit', (code, signal) => { process.exit(code ?? (signal === null ? 0 : 1)) })
