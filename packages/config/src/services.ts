@@ -65,7 +65,7 @@ export const JitAuthorizerConfig = Type.Object({
   JIT_DECISION_BUDGET_MS: ms('Time budget of one JIT decision, ms (the processor waits about 3 s)', 1500, 50, 2900),
   JIT_DECISION_GRACE_MS: Type.Integer({
     description: 'After the deadline, how long the authorizer waits for a cancelled decision\'s outcome before it answers an unrecorded decline, ms (budget + grace must stay within the processor\'s 3 s)',
-    default: 100,
+    default: 500,
     minimum: 0,
     sumAtMost: { with: 'JIT_DECISION_BUDGET_MS', max: 3000, because: 'the processor stops waiting after 3 s' }
   }),

@@ -54,6 +54,7 @@ t.test('values are converted to the schema types', async t => {
     DEPLOY_ENV: 'staging',
     JIT_OVERLOAD_RESPONSE: 'unavailable',
     JIT_DECISION_BUDGET_MS: '2900',
+    JIT_DECISION_GRACE_MS: '100',
     MONGO_URL: 'mongodb://127.0.0.1:27017/jit',
     PROGRAM_TIMEZONE: 'Europe/Paris',
     UNRELATED: 'ignored'

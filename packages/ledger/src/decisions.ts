@@ -17,6 +17,44 @@ export async function decideJitFunding (sql: Sql, requests: JitDecisionRequest[]
   return rows.map(row => row.result)
 }
 
+/** A batch member that was not decided: stale cached revisions, or its token held by another transaction past the deadline. Nothing was written for it. */
+export interface UndecidedMember { stale?: true, unclaimed?: true }
+export type BatchMemberResult = JitDecisionResult | UndecidedMember
+
+/** Whether a batch member was decided (else retry it, see {@link UndecidedMember}). */
+export function isDecided (r: BatchMemberResult): r is JitDecisionResult {
+  return (r as UndecidedMember).stale !== true && (r as UndecidedMember).unclaimed !== true
+}
+
+export interface DecisionBatch {
+  /**
+   * One result per request, in order, once the statement committed; rejects when it failed or
+   * was cancelled, and then nothing of it was committed (see {@link isQueryCancelledError}).
+   */
+  results: Promise<BatchMemberResult[]>
+  /** Asks PostgreSQL to cancel the statement; `results` still tells what actually happened. */
+  cancel: () => void
+}
+
+/**
+ * Sends a batch of decisions as one statement (one round trip, one commit) without waiting for
+ * it. Every member gets the batch's budget (`budgetMs` left now, normally the earliest deadline
+ * of the batch), so the whole transaction's lock waits end by then; a member with a stale cache
+ * comes back `{stale: true}` and does not fail the others.
+ */
+export function startDecisionBatch (sql: Sql, requests: JitDecisionRequest[], budgetMs: number): DecisionBatch {
+  const payload = requests.map(r => ({ ...toSqlRequest(r), budget_ms: Math.floor(budgetMs), report_stale: true }))
+  const query = sql<Array<{ result: BatchMemberResult }>>`select jit_decide_batch(${sql.json(payload as never)}::jsonb) as result`
+  const results = query.execute().then(rows => rows.map(row => row.result))
+  results.catch(() => {}) // the caller awaits it; never unhandled while it decides whether to cancel
+  return { results, cancel: () => { query.cancel() } }
+}
+
+/** The statement was cancelled (57014): it rolled back. */
+export function isQueryCancelledError (err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '57014'
+}
+
 /**
  * Records a "declined: timeout" decision for a request whose decision ran out of budget
  * (rolled back inside PostgreSQL). A repeat of the token then gets the same decline; if the
@@ -75,7 +113,8 @@ export function toSqlRequest (r: JitDecisionRequest): DecisionRequest {
     echo: r.echo,
     timezone: r.timezone,
     source: r.source ?? 'gpa_order',
-    ...(r.deadlineMs === undefined ? {} : { deadline_ms: r.deadlineMs }),
+    // one clock: the deadline becomes the time left, measured here, when the request is sent
+    ...(r.deadlineMs === undefined ? {} : { budget_ms: r.deadlineMs - Date.now() }),
     acting_user_token: r.actingUserToken ?? null
   }
 }

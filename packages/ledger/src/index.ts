@@ -4,7 +4,10 @@ export type {
   Sql, JitDecisionKind, JitDecisionRequest, JitDecisionResult, ExpectedRevisions, JitEcho
 } from './types.js'
 export { LEDGER_SQLSTATE, hasSqlState, isStaleCacheError, isBudgetExceededError } from './errors.js'
-export { decideJitFunding, recordTimeoutDecline, jitRequestFingerprint, TIMEOUT_DECLINE } from './decisions.js'
+export {
+  decideJitFunding, recordTimeoutDecline, jitRequestFingerprint, TIMEOUT_DECLINE, startDecisionBatch, isDecided, isQueryCancelledError,
+  type DecisionBatch, type BatchMemberResult, type UndecidedMember
+} from './decisions.js'
 export {
   upsertUser, upsertCard, setLimits, setCardStatus, setUserStatus, loadUser, loadCard, loadLimits, limitsCacheKey,
   type UpsertResult, type UserStatus, type CardStatus, type UserRecord, type CardRecord, type LimitsRecord

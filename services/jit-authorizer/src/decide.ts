@@ -7,10 +7,11 @@ import {
   type InboundJitFundingT as InboundJitFunding, type JitFundingRequestT as JitFundingRequest, type JitFundingSource
 } from '@jit/contracts'
 import {
-  decideJitFunding, recordTimeoutDecline, jitRequestFingerprint, isStaleCacheError, isBudgetExceededError, TIMEOUT_DECLINE,
-  loadUser, loadCard, loadLimits, limitsCacheKey,
+  jitRequestFingerprint, loadUser, loadCard, loadLimits, limitsCacheKey,
   type JitDecisionRequest, type JitDecisionResult, type JitEcho, type UserRecord, type CardRecord, type LimitsRecord
 } from '@jit/ledger'
+import { createDecisionBatcher } from './batcher.js'
+import { createLocalCache } from './local-cache.js'
 
 /** The decision stages, each timed by the profiler. */
 export const DECISION_STAGES = ['user_lookup', 'card_lookup', 'limits_check', 'decision'] as const
@@ -26,13 +27,20 @@ export interface JitDeciderDeps {
   /** The decision budget, ms (JIT_DECISION_BUDGET_MS), counted from the request's arrival. */
   budgetMs: number
   /**
-   * How long after its deadline the caller still waits for the ledger's own answer before it
-   * answers the TIMEOUT decline itself. The statement's lock waits end at the deadline, so this
-   * only covers its last milliseconds of work and the network. @default 200
+   * After the deadline, how long to wait for a cancelled batch's outcome (its rollback, or its
+   * commit after all) before answering an unrecorded decline (JIT_DECISION_GRACE_MS). @default 500
    */
   graceMs?: number
+  /** Most decisions in one statement (JIT_BATCH_MAX). @default 64 */
+  maxBatch?: number
+  /** Batches in flight at once (JIT_BATCH_CONCURRENCY). @default 4 */
+  maxConcurrentBatches?: number
+  /** How long users, cards and limits are served from process memory, ms. @default 5000 */
+  localCacheTtlMs?: number
   /** Counts decisions that ran out of their budget. */
   onBudgetExceeded?: () => void
+  /** Called with the size of every batch sent (metrics). */
+  onBatch?: (size: number) => void
 }
 
 export interface JitAnswer {
@@ -69,10 +77,32 @@ function validActingUser (value: unknown): string | null {
   return typeof value === 'string' && value.length > 0 && value.length <= 36 && !isUnstorableText(value) ? value : null
 }
 
-/** Resolves with the promise's value, or with `onTimeout()` once `atMs` (epoch ms) has passed. */
-async function answerBy<T> (promise: Promise<T>, atMs: number, onTimeout: () => T): Promise<T> {
+/** The amount to echo when it could not be parsed exactly: the number sent if it is one, else 0. */
+export function fallbackEchoAmount (raw: unknown): number {
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' ? Number(raw) : NaN
+  return Number.isFinite(n) && n >= 0 ? n : 0
+}
+
+/** The program's current month (YYYY-MM): one formatter, and the answer kept for a second. */
+function monthClock (timezone: string): () => string {
+  const format = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit' })
+  let month = ''
+  let until = 0
+  return () => {
+    const now = Date.now()
+    if (now >= until) {
+      const parts = format.formatToParts(now)
+      month = `${parts.find(p => p.type === 'year')?.value ?? '0000'}-${parts.find(p => p.type === 'month')?.value ?? '00'}`
+      until = now + 1000
+    }
+    return month
+  }
+}
+
+/** A promise's value, or `undefined` once `deadlineMs` (epoch ms) has passed. */
+async function by<T> (promise: Promise<T>, deadlineMs: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined
-  const late = new Promise<T>(resolve => { timer = setTimeout(() => resolve(onTimeout()), Math.max(0, atMs - Date.now())) })
+  const late = new Promise<undefined>(resolve => { timer = setTimeout(() => resolve(undefined), Math.max(0, deadlineMs - Date.now())) })
   try {
     return await Promise.race([promise, late])
   } finally {
@@ -80,18 +110,8 @@ async function answerBy<T> (promise: Promise<T>, atMs: number, onTimeout: () => 
   }
 }
 
-/** The amount to echo when it could not be parsed exactly: the number sent if it is one, else 0. */
-export function fallbackEchoAmount (raw: unknown): number {
-  const n = typeof raw === 'number' ? raw : typeof raw === 'string' ? Number(raw) : NaN
-  return Number.isFinite(n) && n >= 0 ? n : 0
-}
-
-function currentMonth (timezone: string, now = new Date()): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit' }).formatToParts(now)
-  const year = parts.find(p => p.type === 'year')?.value ?? '0000'
-  const month = parts.find(p => p.type === 'month')?.value ?? '00'
-  return `${year}-${month}`
-}
+/** Screening attempts on (re)loaded data before a stale cache counts as exhausted. */
+const MAX_STALE_ATTEMPTS = 3
 
 /** The cached marker of a scope without limits. */
 interface NoLimits { none: true, revision: 0 }
@@ -104,16 +124,26 @@ interface Snapshot {
 }
 
 /**
- * Decides JIT funding requests: the user, card and limits checks on cached data, then the ledger
- * statement, which re-validates every cached revision and moves money atomically. A stale cache
- * is refreshed and the decision retried, so the cache changes speed, never answers.
+ * Decides JIT funding requests: the user, card and limits checks on cached data (process memory
+ * in front of Redis), then the ledger's batch statement, which re-validates every cached revision
+ * and moves money atomically. A stale cache is refreshed and the decision retried, so the cache
+ * changes speed, never answers; every answer is what the ledger recorded (see batcher.ts).
  */
 export function createJitDecider (deps: JitDeciderDeps): {
   decide: (request: JitFundingRequest, jitFunding: InboundJitFunding, source: JitFundingSource, deadlineMs?: number) => Promise<JitAnswer>
   declineInvalid: (identity: Record<string, unknown>, reason: 'INVALID_AMOUNT' | 'TRANSACTION_NOT_PERMITTED', deadlineMs?: number) => Promise<JitAnswer>
 } {
-  const { db, cache, profiler, logger, timezone } = deps
-  const graceMs = deps.graceMs ?? 200
+  const { db, profiler, logger, timezone } = deps
+  const cache = createLocalCache(deps.cache, { ttlMs: deps.localCacheTtlMs ?? 5000, maxEntries: 200_000 })
+  const currentMonth = monthClock(timezone)
+  const batcher = createDecisionBatcher({
+    sql: db.sql,
+    logger,
+    maxBatch: deps.maxBatch ?? 64,
+    maxConcurrent: deps.maxConcurrentBatches ?? 4,
+    graceMs: deps.graceMs ?? 500,
+    onBatch: deps.onBatch
+  })
 
   /**
    * A scope's limits through the cache. "No limits" (the common case) is cached too, as a
@@ -126,46 +156,16 @@ export function createJitDecider (deps: JitDeciderDeps): {
     return entry === null || 'none' in entry ? null : entry
   }
 
-  /** A TIMEOUT decline answered at the deadline without waiting for the ledger (same body as recorded). */
-  function timeoutAnswer (request: JitDecisionRequest): JitDecisionResult {
-    // counted when the ledger records it (the statement still runs and records the decline)
-    logger.warn({ jit_token: request.jitToken }, 'no decision by the deadline: declined without waiting for the ledger')
-    return {
-      status: 402,
-      response: { jit_funding: { ...request.echo, ...TIMEOUT_DECLINE } },
-      outcome: 'declined',
-      decline_reason: 'TIMEOUT',
-      replay: false,
-      duplicate: false
+  /** The ledger's answer: decided in the next batch, or `stale` (nothing written). */
+  async function runLedger (request: JitDecisionRequest, deadlineMs: number): Promise<JitDecisionResult | 'stale'> {
+    const outcome = await batcher.decide(request, deadlineMs)
+    if (outcome.kind === 'stale') return 'stale'
+    const result = outcome.result
+    if (result.decline_reason === 'TIMEOUT' && !result.replay) {
+      deps.onBudgetExceeded?.()
+      logger.warn({ jit_token: request.jitToken }, 'decision budget exceeded: declined (recorded)')
     }
-  }
-
-  /**
-   * The ledger statement, answered by the deadline. Inside PostgreSQL the statement's lock waits
-   * end at the deadline, and a statement that only starts after it (a busy pool) records a TIMEOUT
-   * decline itself, so answering that decline at the deadline never contradicts what is recorded;
-   * a late approval that slips through is released by the processor's DECLINED webhook (LEDGER.md).
-   */
-  async function runLedger (request: JitDecisionRequest, deadlineMs: number): Promise<JitDecisionResult> {
-    const decided = (async () => {
-      let result: JitDecisionResult
-      try {
-        const [decision] = await decideJitFunding(db.sql, [request])
-        if (decision === undefined) throw new Error('the ledger returned no decision')
-        result = decision
-      } catch (err) {
-        if (!isBudgetExceededError(err)) throw err
-        // the statement was cancelled (statement_timeout) and rolled back: record the decline
-        result = await recordTimeoutDecline(db.sql, request)
-      }
-      if (result.decline_reason === 'TIMEOUT' && !result.replay) {
-        deps.onBudgetExceeded?.()
-        logger.warn({ jit_token: request.jitToken }, 'decision budget exceeded: declined')
-      }
-      return result
-    })()
-    decided.catch(() => {}) // may settle after the deadline answer: never unhandled
-    return await answerBy(decided, deadlineMs + graceMs, () => timeoutAnswer(request))
+    return result
   }
 
   async function decide (body: JitFundingRequest, jf: InboundJitFunding, source: JitFundingSource, deadlineMs = Date.now() + deps.budgetMs): Promise<JitAnswer> {
@@ -226,21 +226,29 @@ export function createJitDecider (deps: JitDeciderDeps): {
     for (let attempt = 0; result === undefined; attempt++) {
       const request = { ...base }
       if (request.declineReason === null && CHECKS_CARD.has(kind)) {
-        const fresh = attempt > 0
-        const snap = await screen(request, fresh, timer)
-        request.expect = {
-          user: snap.user?.revision ?? 0,
-          ...(cardToken === null ? {} : { card: snap.card?.revision ?? 0, card_limits: snap.cardLimits?.revision ?? 0 }),
-          user_limits: snap.userLimits?.revision ?? 0
+        if (attempt >= MAX_STALE_ATTEMPTS) {
+          // the cache kept changing under us: a recorded decline, never an unrecorded failure
+          request.declineReason = 'TRANSACTION_NOT_PERMITTED'
+          logger.warn({ jit_token: request.jitToken, attempt }, 'cached data stale on every attempt: declined (recorded)')
+        } else {
+          // the lookups are bounded by the deadline too: past it, the decision is a recorded TIMEOUT
+          const snap = await by(screen(request, attempt > 0, timer), deadlineMs)
+          if (snap === undefined) request.declineReason = 'TIMEOUT'
+          else {
+            request.expect = {
+              user: snap.user?.revision ?? 0,
+              ...(cardToken === null ? {} : { card: snap.card?.revision ?? 0, card_limits: snap.cardLimits?.revision ?? 0 }),
+              user_limits: snap.userLimits?.revision ?? 0
+            }
+          }
         }
       }
-      try {
-        result = await timer.stage('decision', async () => await runLedger(request, deadlineMs))
-      } catch (err) {
-        if (!isStaleCacheError(err) || attempt >= 3) throw err
-        if (Date.now() >= deadlineMs) { result = timeoutAnswer(request); break }
+      const decided = await timer.stage('decision', async () => await runLedger(request, deadlineMs))
+      if (decided === 'stale') {
         logger.debug({ jit_token: request.jitToken, attempt }, 'cached data was stale: deciding again on fresh data')
+        continue
       }
+      result = decided
     }
     timer.end(result.outcome, result.decline_reason ?? undefined)
     return { status: result.status, body: result.response, outcome: result.outcome, declineReason: result.decline_reason, timingsMs: timer.timings() }
@@ -284,7 +292,7 @@ export function createJitDecider (deps: JitDeciderDeps): {
     const acting = request.echo.acting_user_token
     if (card.user_token !== request.userToken && card.user_token !== acting) return 'INVALID_CARD'
     if (card.status !== 'ACTIVE') return 'CARD_NOT_ACTIVE'
-    if (card.expiration < currentMonth(timezone)) return 'EXPIRED_CARD'
+    if (card.expiration < currentMonth()) return 'EXPIRED_CARD'
     if (!MOVES_MONEY.has(request.kind)) return null
     for (const limits of [snap.cardLimits, snap.userLimits]) {
       if (limits === null) continue
@@ -325,6 +333,7 @@ export function createJitDecider (deps: JitDeciderDeps): {
       deadlineMs
     }
     const result = await runLedger(request, deadlineMs)
+    if (result === 'stale') throw new Error('a decision without cached revisions cannot be stale')
     profiler.recordOutcome(result.outcome, result.decline_reason ?? undefined)
     return { status: result.status, body: result.response, outcome: result.outcome, declineReason: result.decline_reason }
   }

@@ -2,10 +2,35 @@
 -- (decideJitFunding); see that function for the fields. Returns
 -- {status, response, outcome, decline_reason, replay, duplicate}.
 --
--- The token is claimed first (a concurrent request with the same token waits on the unique index
--- until this one commits, then replays its answer). Revisions the caller read from the cache are
--- compared here, so a stale cache raises JT001 (the caller refreshes and retries) and can never
--- decide. Money and period limits are checked and moved under the account's row lock.
+-- The token is claimed first by inserting its decision row (a concurrent request with the same
+-- token, or a webhook claiming it, waits on the unique index until this one commits; see
+-- ledger_lc_claim_decision); the row gets its outcome at the end, in the same statement. Revisions the caller read from the cache are compared here, so a
+-- stale cache can never decide: it raises JT001, or with `report_stale` returns {stale: true}
+-- having written nothing (a batch member is retried alone; the others are decided). Money and
+-- period limits are checked and moved under the account's row lock.
+--
+-- One clock: `budget_ms` is the time left when the caller sent the statement; the deadline is
+-- measured on this server's clock from the statement's start (never compared across machines).
+-- The stored answer of a token decided before (or DUPLICATE_TRANSACTION for another request).
+CREATE OR REPLACE FUNCTION jit_decide_replay (p_token text, r jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  d decisions%ROWTYPE;
+BEGIN
+  SELECT * INTO d FROM decisions WHERE jit_token = p_token;
+  IF d.request_fingerprint IS DISTINCT FROM r->>'fingerprint' THEN
+    -- the same token with a different request: refused, and nothing changes
+    RETURN jsonb_build_object('status', 402, 'outcome', 'declined', 'decline_reason', 'DUPLICATE_TRANSACTION',
+      'replay', false, 'duplicate', true,
+      'response', jsonb_build_object('jit_funding', (r->'echo') || (
+        SELECT jsonb_build_object('decline_reason', response_reason, 'memo', memo)
+        FROM decline_memos WHERE reason = 'DUPLICATE_TRANSACTION')));
+  END IF;
+  RETURN jsonb_build_object('status', d.http_status, 'response', d.response, 'outcome', d.outcome,
+    'decline_reason', d.decline_reason, 'replay', true, 'duplicate', false);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION jit_decide (r jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -32,67 +57,31 @@ DECLARE
   v_extra jsonb := '{}';
   v_hold_total bigint;
   v_left_ms numeric;
+  v_claimed boolean := false;
   d decisions%ROWTYPE;
   a accounts%ROWTYPE;
   h holds%ROWTYPE;
   lim spending_limits%ROWTYPE;
 BEGIN
-  -- The caller's deadline (epoch ms): every lock wait below, the token claim included, ends by
-  -- then (lock_timeout, this transaction only), and a decision that starts after it records a
-  -- TIMEOUT decline and moves no money, so the caller may answer "declined" at its deadline.
-  IF r ? 'deadline_ms' THEN
-    v_left_ms := (r->>'deadline_ms')::numeric - extract(epoch from clock_timestamp()) * 1000;
+  -- Every lock wait below, the token claim included, ends by the deadline (lock_timeout, this
+  -- transaction only), and a decision that starts after it records a TIMEOUT decline and moves
+  -- no money.
+  IF r ? 'budget_ms' THEN
+    v_left_ms := (r->>'budget_ms')::numeric - extract(epoch from clock_timestamp() - statement_timestamp()) * 1000;
     PERFORM set_config('lock_timeout', greatest(1, floor(v_left_ms))::bigint::text || 'ms', true);
   END IF;
-  -- transaction_token: the request's top-level token, the processor's id of this network
-  -- message; the webhooks about it are matched to this decision by it (docs/ledger.md "Keys").
-  INSERT INTO decisions (jit_token, request_fingerprint, method, kind, user_token, card_token,
-    original_jit_token, transaction_token, outcome, amount, currency, http_status, response)
-  VALUES (v_token, r->>'fingerprint', r->>'method', v_kind, v_user, v_card,
-    r->>'original_jit_token', r->>'transaction_token', 'pending', v_amount, v_currency, 0, '{}')
-  ON CONFLICT (jit_token) DO NOTHING;
-  IF NOT FOUND THEN
-    SELECT * INTO d FROM decisions WHERE jit_token = v_token;
-    IF d.request_fingerprint IS DISTINCT FROM r->>'fingerprint' THEN
-      -- the same token with a different request: refused, and nothing changes
-      RETURN jsonb_build_object('status', 402, 'outcome', 'declined', 'decline_reason', 'DUPLICATE_TRANSACTION',
-        'replay', false, 'duplicate', true,
-        'response', jsonb_build_object('jit_funding', (r->'echo') || (
-          SELECT jsonb_build_object('decline_reason', response_reason, 'memo', memo)
-          FROM decline_memos WHERE reason = 'DUPLICATE_TRANSACTION')));
-    END IF;
-    RETURN jsonb_build_object('status', d.http_status, 'response', d.response, 'outcome', d.outcome,
-      'decline_reason', d.decline_reason, 'replay', true, 'duplicate', false);
-  END IF;
 
-  -- Re-validate what the caller took from the cache (revision 0 = the row did not exist).
+  -- Re-validate what the caller took from the cache (revision 0 = the row did not exist) before
+  -- anything is written.
   IF r->'expect' IS NOT NULL AND jsonb_typeof(r->'expect') = 'object' THEN
-    IF r->'expect' ? 'user' THEN
-      SELECT revision INTO v_rev FROM users WHERE user_token = v_user;
-      IF coalesce(v_rev, 0) <> (r->'expect'->>'user')::bigint THEN
-        RAISE EXCEPTION 'stale cache: user %', v_user USING ERRCODE = 'JT001';
+    IF (r->'expect' ? 'user' AND coalesce((SELECT revision FROM users WHERE user_token = v_user), 0) <> (r->'expect'->>'user')::bigint)
+       OR (r->'expect' ? 'card' AND coalesce((SELECT revision FROM cards WHERE card_token = v_card), 0) <> (r->'expect'->>'card')::bigint)
+       OR (r->'expect' ? 'card_limits' AND coalesce((SELECT revision FROM spending_limits WHERE scope = 'card' AND token = v_card AND currency = v_currency), 0) <> (r->'expect'->>'card_limits')::bigint)
+       OR (r->'expect' ? 'user_limits' AND coalesce((SELECT revision FROM spending_limits WHERE scope = 'user' AND token = v_user AND currency = v_currency), 0) <> (r->'expect'->>'user_limits')::bigint) THEN
+      IF coalesce((r->>'report_stale')::boolean, false) THEN
+        RETURN jsonb_build_object('stale', true);
       END IF;
-    END IF;
-    IF r->'expect' ? 'card' THEN
-      v_rev := NULL;
-      SELECT revision INTO v_rev FROM cards WHERE card_token = v_card;
-      IF coalesce(v_rev, 0) <> (r->'expect'->>'card')::bigint THEN
-        RAISE EXCEPTION 'stale cache: card %', v_card USING ERRCODE = 'JT001';
-      END IF;
-    END IF;
-    IF r->'expect' ? 'card_limits' THEN
-      v_rev := NULL;
-      SELECT revision INTO v_rev FROM spending_limits WHERE scope = 'card' AND token = v_card AND currency = v_currency;
-      IF coalesce(v_rev, 0) <> (r->'expect'->>'card_limits')::bigint THEN
-        RAISE EXCEPTION 'stale cache: card limits %', v_card USING ERRCODE = 'JT001';
-      END IF;
-    END IF;
-    IF r->'expect' ? 'user_limits' THEN
-      v_rev := NULL;
-      SELECT revision INTO v_rev FROM spending_limits WHERE scope = 'user' AND token = v_user AND currency = v_currency;
-      IF coalesce(v_rev, 0) <> (r->'expect'->>'user_limits')::bigint THEN
-        RAISE EXCEPTION 'stale cache: user limits %', v_user USING ERRCODE = 'JT001';
-      END IF;
+      RAISE EXCEPTION 'stale cache: user % card %', v_user, v_card USING ERRCODE = 'JT001';
     END IF;
   END IF;
 
@@ -103,10 +92,20 @@ BEGIN
     v_reason := 'TIMEOUT';
   END IF;
 
-  -- The money part runs in a subtransaction: when a lock wait reaches the deadline
-  -- (lock_timeout), its changes roll back and the token is recorded as a TIMEOUT decline in
-  -- this same statement, so a repeat can never be decided anew in between.
+  -- One subtransaction holds the claim and the money: when a lock wait reaches the deadline
+  -- (lock_timeout), its changes roll back and the token is recorded as a TIMEOUT decline in this
+  -- same statement, so a repeat can never be decided anew in between.
   BEGIN
+    INSERT INTO decisions (jit_token, request_fingerprint, method, kind, user_token, card_token,
+      original_jit_token, transaction_token, outcome, amount, currency, http_status, response)
+    VALUES (v_token, r->>'fingerprint', r->>'method', v_kind, v_user, v_card,
+      r->>'original_jit_token', r->>'transaction_token', 'pending', v_amount, v_currency, 0, '{}')
+    ON CONFLICT (jit_token) DO NOTHING;
+    v_claimed := true;
+    IF NOT FOUND THEN
+      RETURN jit_decide_replay(v_token, r);
+    END IF;
+
     IF v_reason IS NULL AND v_kind IN ('authorization', 'incremental', 'immediate_debit') THEN
       -- A purchase's original and its incrementals serialize on one lock, so an incremental that
       -- races its original waits for the original's commit instead of missing its hold.
@@ -186,13 +185,13 @@ BEGIN
 
         IF v_kind = 'authorization' THEN
           UPDATE accounts SET held = held + v_amount, updated_at = v_now WHERE account_token = v_account;
+          -- the hold and its history row are the authorization's effect (keyed by the token)
           INSERT INTO holds (hold_token, account_token, user_token, card_token, currency, mcc, transaction_tokens, authorized, opened_at, last_activity_at)
           VALUES (v_token, v_account, v_user, v_card, v_currency, r->>'mcc',
             CASE WHEN r->>'transaction_token' IS NULL THEN '{}'::text[] ELSE ARRAY[r->>'transaction_token'] END,
-            v_amount, v_now, v_now);
+            v_amount, v_now, v_now)
+          RETURNING * INTO h;
           INSERT INTO hold_history (hold_token, action, amount, effect_key) VALUES (v_token, 'placed', v_amount, 'authorization:' || v_token);
-          INSERT INTO effects (kind, key, result) VALUES ('authorization', v_token, jsonb_build_object('hold', v_token, 'amount', v_amount));
-          SELECT * INTO h FROM holds WHERE hold_token = v_token;
           PERFORM ledger_emit_hold_event('ledger.hold.placed', h, v_amount, jsonb_build_object(
             'reason', 'jit.authorization', 'effect_key', 'authorization:' || v_token, 'transaction_token', r->>'transaction_token'));
         ELSIF v_kind = 'incremental' THEN
@@ -202,7 +201,6 @@ BEGIN
               THEN transaction_tokens ELSE transaction_tokens || (r->>'transaction_token') END
           WHERE hold_token = v_purchase RETURNING * INTO h;
           INSERT INTO hold_history (hold_token, action, amount, effect_key) VALUES (v_purchase, 'increased', v_amount, 'incremental:' || v_token);
-          INSERT INTO effects (kind, key, result) VALUES ('incremental', v_token, jsonb_build_object('hold', v_purchase, 'amount', v_amount));
           PERFORM ledger_emit_hold_event('ledger.hold.increased', h, v_amount, jsonb_build_object(
             'reason', 'jit.incremental', 'effect_key', 'incremental:' || v_token, 'transaction_token', r->>'transaction_token'));
         ELSE
@@ -216,6 +214,10 @@ BEGIN
     END IF;
 
   EXCEPTION WHEN lock_not_available THEN
+    IF NOT v_claimed THEN
+      -- another transaction holds this token and records its own decision: the caller asks again
+      RETURN jsonb_build_object('unclaimed', true);
+    END IF;
     v_reason := 'TIMEOUT';
   END;
 
@@ -242,11 +244,20 @@ BEGIN
   END IF;
   v_response := jsonb_build_object('jit_funding', (r->'echo') || v_extra);
 
-  UPDATE decisions SET outcome = v_outcome, decline_reason = v_reason, account_token = v_account,
-    http_status = v_status, response = v_response, amount = v_amount
-  WHERE jit_token = v_token;
-
-  SELECT * INTO d FROM decisions WHERE jit_token = v_token;
+  -- The claimed row gets its outcome. After a TIMEOUT the subtransaction took the claim with it:
+  -- the row is inserted again, unless another writer claimed the token in between.
+  INSERT INTO decisions (jit_token, request_fingerprint, method, kind, user_token, card_token, account_token,
+    original_jit_token, transaction_token, outcome, decline_reason, amount, currency, http_status, response)
+  VALUES (v_token, r->>'fingerprint', r->>'method', v_kind, v_user, v_card, v_account,
+    r->>'original_jit_token', r->>'transaction_token', v_outcome, v_reason, v_amount, v_currency, v_status, v_response)
+  ON CONFLICT (jit_token) DO UPDATE SET outcome = excluded.outcome, decline_reason = excluded.decline_reason,
+    account_token = excluded.account_token, http_status = excluded.http_status, response = excluded.response,
+    amount = excluded.amount
+  WHERE decisions.outcome = 'pending'
+  RETURNING * INTO d;
+  IF NOT FOUND THEN
+    RETURN jit_decide_replay(v_token, r);
+  END IF;
   PERFORM ledger_emit_decision_event(d, jsonb_build_object('source', r->>'source',
     'acting_user_token', r->>'acting_user_token', 'transaction_token', r->>'transaction_token', 'mcc', r->>'mcc'));
 
@@ -255,8 +266,14 @@ BEGIN
 END
 $$;
 
--- Several decisions in one transaction (e.g. many holds on one hot account), in order.
+-- Several decisions in one transaction (one round trip, one commit, one NOTIFY), in order. Money
+-- is only ever decided with synchronous_commit on: an approval is durable before it is answered.
 CREATE OR REPLACE FUNCTION jit_decide_batch (rs jsonb) RETURNS SETOF jsonb
-LANGUAGE sql AS $$
-  SELECT jit_decide(x.value) FROM jsonb_array_elements(rs) WITH ORDINALITY AS x (value, n) ORDER BY x.n
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF current_setting('synchronous_commit') NOT IN ('on', 'local', 'remote_write', 'remote_apply') THEN
+    RAISE EXCEPTION 'JIT decisions need synchronous_commit on (got %)', current_setting('synchronous_commit') USING ERRCODE = 'JT004';
+  END IF;
+  RETURN QUERY SELECT jit_decide(x.value) FROM jsonb_array_elements(rs) WITH ORDINALITY AS x (value, n) ORDER BY x.n;
+END
 $$;
