@@ -111,7 +111,7 @@ export function createAmqp (options: AmqpOptions): Amqp {
   return {
     connection,
     topology,
-    declareTopology: async () => { await declareTopology(connection, topology) },
+    declareTopology: async () => { await declareTopology(connection, topology, { logger }) },
     createPublisher () {
       if (closed) throw new Error('amqp is closed')
       const publisher = createPublisherOn(createConfirmedChannel(connection, logger), checkExchange, () => publishers.delete(publisher))

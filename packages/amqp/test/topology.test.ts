@@ -7,7 +7,11 @@ import {
   DEFAULT_QUEUES,
   type Amqp
 } from '../src/index.js'
-import { silentLogger } from './helpers.js'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { silentLogger, vhostOf } from './helpers.js'
+
+const rabbitmqctl = async (...args: string[]): Promise<{ stdout: string }> => await promisify(execFile)('rabbitmqctl', ['-q', ...args])
 
 const url = await createTestVhost(t)
 
@@ -110,4 +114,50 @@ t.test('ping is false on a closed connection; queueStats rejects without a topol
   await amqp.close()
   t.equal(await amqp.ping(), false)
   t.throws(() => amqp.createPublisher(), /closed/)
+})
+
+t.test('retry queues are quorum queues with at-least-once dead-lettering', async t => {
+  const amqp = open()
+  await amqp.declareTopology()
+  const { stdout } = await rabbitmqctl('list_queues', '-p', vhostOf(url), 'name', 'type', 'arguments')
+  const retry = stdout.split('\n').filter(l => /\.retry\.\d/.test(l))
+  t.equal(retry.length, DEFAULT_QUEUES.length * 3, 'every retry queue listed')
+  for (const line of retry) {
+    t.match(line, /\tquorum\t/, `${line.split('\t')[0]} is a quorum queue`)
+    t.match(line, /x-dead-letter-strategy.*at-least-once/, 'with at-least-once dead-lettering')
+  }
+})
+
+t.test('old classic retry queues are migrated: empty ones at once, non-empty ones once their messages expired back', async t => {
+  const vhost = await createTestVhost(t, 'migrate')
+  const old = createAmqp({ url: vhost, logger: silentLogger, topology: { retryDelaysMs: [300] }, connectionName: 'amqp-migrate-old' })
+  t.teardown(() => old.close())
+  // what an older release declared: classic retry queues, with one message waiting in one of them
+  await old.connection.exchangeDeclare({ exchange: 'cards.dlx', type: 'direct', durable: true })
+  for (const q of DEFAULT_QUEUES) {
+    await old.connection.queueDeclare({ queue: `${q.name}.retry.1`, durable: true, arguments: { 'x-message-ttl': 300, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': q.name } })
+  }
+  await old.connection.queueDeclare({ queue: 'transactions', durable: true, arguments: { 'x-dead-letter-exchange': 'cards.dlx', 'x-dead-letter-routing-key': 'transactions.dead' } })
+  const pub = old.createPublisher()
+  await pub.publish('transactions.retry.1', { waiting: true }, { exchange: '' })
+
+  const amqp = createAmqp({ url: vhost, logger: silentLogger, topology: { retryDelaysMs: [300] }, connectionName: 'amqp-migrate-new' })
+  t.teardown(() => amqp.close())
+  await amqp.declareTopology()
+  const { stdout } = await rabbitmqctl('list_queues', '-p', vhostOf(vhost), 'name', 'type')
+  for (const q of DEFAULT_QUEUES) t.match(stdout, new RegExp(`^${q.name}\\.retry\\.1\\tquorum$`, 'm'), `${q.name}.retry.1 is now a quorum queue`)
+  const back = await amqp.connection.queueDeclare({ queue: 'transactions', passive: true })
+  t.equal(back.messageCount, 1, 'the message that was waiting in the old queue is back in its work queue, not lost')
+})
+
+t.test('a classic retry queue that does not empty is refused with a named error', async t => {
+  const vhost = await createTestVhost(t, 'stuck')
+  const amqp = createAmqp({ url: vhost, logger: silentLogger, connectionName: 'amqp-migrate-stuck' })
+  t.teardown(() => amqp.close())
+  // no TTL: its message never expires back
+  await amqp.connection.queueDeclare({ queue: 'jit-funding.retry.1', durable: true })
+  const pub = amqp.createPublisher()
+  await pub.publish('jit-funding.retry.1', { stuck: true }, { exchange: '' })
+  const { declareTopology, resolveTopology: resolve } = await import('../src/topology.js')
+  await t.rejects(declareTopology(amqp.connection, resolve({ retryDelaysMs: [100] }), { migrationGraceMs: 200 }), { name: 'RetryQueueMigrationError', queue: 'jit-funding.retry.1', messages: 1 })
 })
