@@ -322,3 +322,20 @@ moneyTest('a PENDING and a DECLINED of the same message at once: no deadlock, th
     t.same(await money(c.account), { balance: 100000, available: 100000 }, 'the declined purchase holds nothing')
   }
 })
+
+moneyTest('a follow-up in another currency than its card\'s account is refused before parking, so it never shadows the valid copy', async t => {
+  const { c, s } = await account('park-currency')
+  const p = s.purchase(10000)
+  const foreign = s.reversal(p, 4000) as TransactionEventInput & { currency_code?: string, gpa?: Record<string, unknown> }
+  const valid = structuredClone(foreign)
+  foreign.currency_code = 'EUR'
+  if (foreign.gpa !== undefined) foreign.gpa.currency_code = 'EUR'
+  await refused(t, foreign, 'CURRENCY_MISMATCH')
+  const [parked] = await db.sql<Array<{ n: number }>>`select count(*)::int as n from parked_events where token = ${foreign.token}`
+  t.equal(parked?.n, 0, 'the foreign copy was not parked')
+  t.equal((await applyTransactionEvent(db.sql, valid)).outcome, 'parked', 'the valid copy waits for its purchase')
+  await applyTransactionEvent(db.sql, s.pending(p, { standinApprovedBy: 'VISA' }))
+  const retried = await retryParkedEvents(db.sql, { now: new Date(Date.now() + 60_000), horizonMs: 14 * 86_400_000 })
+  t.equal(retried.applied, 1)
+  t.same(await money(c.account), { balance: 100000, available: 94000 }, 'the valid reversal released 40.00 of the 100.00 hold')
+})

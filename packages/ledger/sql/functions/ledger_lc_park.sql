@@ -1,8 +1,15 @@
 -- Stores an event whose purchase (or account) is not known yet; it wakes when a hold appears
--- under one of the tokens it names (ledger_lc_link).
+-- under one of the tokens it names (ledger_lc_link). An event in another currency than the
+-- account it would apply to (the card's, when known) is refused now, not parked: a parked copy
+-- would shadow a valid redelivery of the same message (parked rows are keyed by its token).
 CREATE OR REPLACE FUNCTION ledger_lc_park (e jsonb, p_reason text, p_park boolean, p_now timestamptz) RETURNS jsonb
 LANGUAGE plpgsql AS $$
+DECLARE
+  v_account text := ledger_lc_funding_account(e, NULL);
 BEGIN
+  IF v_account IS NOT NULL THEN
+    PERFORM ledger_lc_check_currency(v_account, e);
+  END IF;
   IF p_park THEN
     -- DO NOTHING never waits on a row a retry worker has locked (see the lock order above).
     INSERT INTO parked_events (token, payload, reason, waiting_for, first_parked_at, next_attempt_at)
