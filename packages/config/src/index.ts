@@ -1,5 +1,6 @@
 export { loadConfig, describeConfig, ConfigError, type ConfigProblem, type ConfigVariable, type Environment } from './load.js'
 export { readEnvFile } from './env-file.js'
+export { EXIT_CONFIG, loadServiceConfig } from './service.js'
 export {
   parseBasicAuth, isPlaceholderSecret, basicAuthPasswordWeakness, MIN_BASIC_AUTH_PASSWORD_LENGTH,
   type BasicAuthCredentials

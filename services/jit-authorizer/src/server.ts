@@ -1,22 +1,14 @@
 import closeWithGrace from 'close-with-grace'
 import pino from 'pino'
-import { JitAuthorizerConfig, loadConfig, readEnvFile, ConfigError } from '@jit/config'
+import { JitAuthorizerConfig, loadServiceConfig } from '@jit/config'
 import { createConnections } from '@jit/connections'
 import { ledgerMigrationSets } from '@jit/ledger'
 import { createOutboxRelay } from '@jit/amqp'
 import { createMetricsRegistry } from '@jit/profiler'
 import { buildApp } from './app.js'
 
-let config
-try {
-  config = loadConfig(JitAuthorizerConfig, readEnvFile())
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`jit-authorizer: ${err.message}\n`)
-    process.exit(78)
-  }
-  throw err
-}
+// a wrong configuration exits 78 naming every problem, as in every service
+const config = loadServiceConfig(JitAuthorizerConfig, 'jit-authorizer')
 
 const logger = pino({ level: config.LOG_LEVEL, base: { service: 'jit-authorizer' } })
 const connections = createConnections({
@@ -24,6 +16,8 @@ const connections = createConnections({
   logger,
   name: 'jit-authorizer',
   use: { archive: false },
+  // decisions go through PostgreSQL and the outbox: RabbitMQ down is degraded, not unready
+  amqpRequired: false,
   // the ledger's tables and rules (and the outbox it writes to)
   migrations: ledgerMigrationSets,
   // The decision budget is enforced inside PostgreSQL: a statement that runs out of it is

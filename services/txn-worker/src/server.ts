@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import { pino } from 'pino'
-import { ConfigError, TxnWorkerConfig, loadConfig, readEnvFile } from '@jit/config'
+import { TxnWorkerConfig, loadServiceConfig } from '@jit/config'
 import { createConnections } from '@jit/connections'
 import { createMetricsRegistry } from '@jit/profiler'
 import { buildApp } from './app.js'
@@ -8,16 +8,8 @@ import { createWorkerMetrics } from './metrics.js'
 import { txnWorkerMigrationSets } from './migrations.js'
 import { createWorker } from './worker.js'
 
-let config
-try {
-  config = loadConfig(TxnWorkerConfig, readEnvFile())
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`txn-worker: ${err.message}\n`)
-    process.exit(78)
-  }
-  throw err
-}
+// a wrong configuration exits 78 naming every problem, as in every service
+const config = loadServiceConfig(TxnWorkerConfig, 'txn-worker')
 
 const logger = pino({ level: config.LOG_LEVEL, base: { service: 'txn-worker' } })
 // Connects everything, applies the outbox, ledger and archive migrations and the worker's own

@@ -1,21 +1,14 @@
 import closeWithGrace from 'close-with-grace'
 import { pino } from 'pino'
-import { ConfigError, WebhookIngestConfig, loadConfig, readEnvFile, type WebhookIngestConfigT } from '@jit/config'
+import { WebhookIngestConfig, loadServiceConfig } from '@jit/config'
 import { createConnections } from '@jit/connections'
 import { createMetricsRegistry } from '@jit/profiler'
 import { SERVICE_NAME, buildApp } from './app.js'
 
 // Entry point: the only place that reads the environment (through @jit/config) and listens.
-let config: WebhookIngestConfigT
-try {
-  config = loadConfig(WebhookIngestConfig, readEnvFile())
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err
-  // Fail fast at boot with every problem listed; secret values are never in the message.
-  process.stderr.write(`${SERVICE_NAME}: ${err.message}\n`)
-  // EX_CONFIG, as in the other services
-  process.exit(78)
-}
+// Fail fast at boot with every problem listed (exit 78, as in every service); secret values are
+// never in the message.
+const config = loadServiceConfig(WebhookIngestConfig, SERVICE_NAME)
 
 const logger = pino({ name: SERVICE_NAME, level: config.LOG_LEVEL })
 const registry = createMetricsRegistry({ service: SERVICE_NAME })
