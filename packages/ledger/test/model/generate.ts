@@ -65,14 +65,15 @@ function form (exclude: ReadonlySet<GeneratorFlag>, repair = true): fc.Arbitrary
   if (repair) currencies.push({ weight: 1, arbitrary: fc.constant('absent') })
   const amounts: Array<fc.WeightedArbitrary<AmountForm>> = [
     { weight: 12, arbitrary: fc.constant('number') },
-    { weight: 3, arbitrary: fc.constant('string') }
+    { weight: 3, arbitrary: fc.constant('string') },
+    { weight: 1, arbitrary: fc.constant('negated') }
   ]
   if (!exclude.has('odd-amount')) amounts.push({ weight: 1, arbitrary: fc.constant('odd') })
   return fc.record({ amountForm: fc.oneof(...amounts), currency: fc.oneof(...currencies) })
 }
 
 /** Percent of the purchase's amount a follow-up carries (partial, exact, over, tiny). */
-const share = fc.constantFrom(100, 100, 50, 25, 120, 10, 150)
+const share = fc.constantFrom(100, 100, 50, 25, 120, 10, 150, 0)
 
 /** Operations before their amounts are made concrete from their purchase. */
 type RawOp = Op | { t: 'clearingRaw', p: number, seq: number, pct: number, final: boolean | null, ids: FollowIds, form: MessageForm } |
@@ -85,7 +86,15 @@ function opArb (o: GeneratorOptions, depth: number): fc.Arbitrary<RawOp> {
   const answerIds = fc.constantFrom<AnswerIds>('full', 'full', 'full', 'gwOnly', 'noJit', 'noGpaOrder')
   const delta = fc.oneof({ weight: 6, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -3000, max: 3000 }) })
   const arbs: Array<fc.WeightedArbitrary<RawOp>> = [
-    { weight: 8, arbitrary: fc.record({ t: fc.constant('decide' as const), p, currency: fc.constantFrom<'same' | 'other'>('same', 'same', 'same', 'same', 'same', 'other') }) },
+    {
+      weight: 8,
+      arbitrary: fc.record({
+        t: fc.constant('decide' as const),
+        p,
+        currency: fc.constantFrom<'same' | 'other'>('same', 'same', 'same', 'same', 'same', 'other'),
+        late: fc.oneof({ weight: 12, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) })
+      })
+    },
     {
       weight: 7,
       arbitrary: fc.tuple(p, answerIds, delta, fc.boolean(), form(x)).map(([pp, ids, d, standin, f]) =>
@@ -122,7 +131,11 @@ function opArb (o: GeneratorOptions, depth: number): fc.Arbitrary<RawOp> {
     { weight: 3, arbitrary: fc.constant({ t: 'retry' as const }) }
   ]
   if (!x.has('cross-kind-token')) {
-    arbs.push({ weight: 1, arbitrary: fc.tuple(p, money, form(x, false)).map(([pp, amount, f]) => ({ t: 'crossKind' as const, p: pp, amount, ...f })) })
+    arbs.push({
+      weight: 1,
+      arbitrary: fc.tuple(p, fc.constantFrom<'refund' | 'clearing'>('refund', 'clearing'), money, form(x, false))
+        .map(([pp, as, amount, f]) => ({ t: 'crossKind' as const, p: pp, as, amount, ...f }))
+    })
   }
   if (!x.has('F2-reserved-accounts')) {
     arbs.push({
@@ -175,7 +188,7 @@ function concrete (raw: { balanceA: number, balanceC: number, limits: Limits | n
     switch (op.t) {
       case 'clearingRaw': {
         const ps = purchases[op.p] as PurchaseSpec
-        return gatewayIdLinks<Op & { ids: FollowIds }>({ t: 'clearing', p: op.p, seq: op.seq, amount: Math.max(1, Math.round(ps.amount * op.pct / 100)), final: op.final, ids: op.ids, ...op.form })
+        return gatewayIdLinks<Op & { ids: FollowIds }>({ t: 'clearing', p: op.p, seq: op.seq, amount: Math.round(ps.amount * op.pct / 100), final: op.final, ids: op.ids, ...op.form })
       }
       case 'reversalRaw': {
         const ps = purchases[op.p] as PurchaseSpec

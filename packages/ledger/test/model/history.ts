@@ -49,15 +49,16 @@ export interface FollowIds {
   /** preceding_related_transaction_token = the authorization's transaction token. */
   prec: boolean
 }
-/** How the amount travels: a JSON number, a decimal string, or something no parser should accept. */
-export type AmountForm = 'number' | 'string' | 'odd'
+/** How the amount travels: a JSON number, a decimal string, every sign flipped (the direction comes from the type), or something no parser should accept. */
+export type AmountForm = 'number' | 'string' | 'negated' | 'odd'
 /** same: currency_code and gpa.currency_code of the account; gpaOnly: only gpa.currency_code; other: another currency; absent: none. */
 export type CurrencyForm = 'same' | 'gpaOnly' | 'other' | 'absent'
 
 export interface MessageForm { amountForm: AmountForm, currency: CurrencyForm }
 
 export type Op =
-  | { t: 'decide', p: number, currency: 'same' | 'other' }
+  /** late: the decision starts after its deadline (a TIMEOUT decline, no money). */
+  | { t: 'decide', p: number, currency: 'same' | 'other', late: boolean }
   | ({ t: 'answer', p: number, ids: AnswerIds, delta: number, standin: boolean } & MessageForm)
   | { t: 'incDecide', p: number, k: number }
   | ({ t: 'incAnswer', p: number, k: number, ids: FollowIds, delta: number } & MessageForm)
@@ -65,8 +66,8 @@ export type Op =
   | ({ t: 'reversal', p: number, seq: number, amount: number | null, ids: FollowIds } & MessageForm)
   | ({ t: 'advice', p: number, seq: number, amount: number, ids: FollowIds } & MessageForm)
   | ({ t: 'refund', card: CardId, p: number | null, seq: number, amount: number, ids: FollowIds } & MessageForm)
-  /** A refund whose token is the purchase's authorization token: one token reused for another kind. */
-  | ({ t: 'crossKind', p: number, amount: number } & MessageForm)
+  /** A refund or a final clearing whose token is the purchase's authorization token: one token reused for another kind. */
+  | ({ t: 'crossKind', p: number, as: 'refund' | 'clearing', amount: number } & MessageForm)
   | ({ t: 'force', card: CardId, seq: number, amount: number } & MessageForm)
   | { t: 'credit', account: AccountId, amount: number, seq: number }
   | { t: 'debit', account: AccountId, amount: number, force: boolean, seq: number }

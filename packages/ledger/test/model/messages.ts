@@ -115,8 +115,18 @@ export function buildMessage (h: History, tk: Tokens, op: Op): BuiltMessage | un
           op.t === 'clearing' && op.final === true, ps.card)
       }
     }
-    case 'refund':
-    case 'crossKind': {
+    case 'crossKind':
+      if (op.as === 'clearing') {
+        const ps = h.purchases[op.p]
+        if (ps === undefined) return undefined
+        // a clearing sent under the authorization's own token and nothing else
+        const own = tk.tx(op.p)
+        const spec: WebhookSpec = { type: 'authorization.clearing', state: 'COMPLETION', token: own, amount: op.amount, isFinal: true, jit: { token: `${own}-k`, method: 'pgfs.authorization.capture' } }
+        const body = shape(tk, ps.card, spec, op, { jit: false, orig: false, gw: false, prec: false }, null)
+        return { body, descriptor: descriptor('clearing', own, op.p, null, [own], null, BigInt(op.amount), refusedBy(op, false, op.amount), true, ps.card) }
+      }
+    // falls through: a refund under the authorization's token
+    case 'refund': {
       const p = op.p
       const ps = p === null ? undefined : h.purchases[p]
       if (p !== null && ps === undefined) return undefined
@@ -187,7 +197,10 @@ function shape (tk: Tokens, card: CardId, spec: WebhookSpec, form: MessageForm, 
   }
   if (form.amountForm !== 'number') {
     // odd: one decimal more than the currency has, which no exact parser may round away
-    const text = (value: unknown): string => form.amountForm === 'odd' ? `${decimal(value, currency)}${currency === 'JPY' ? '.5' : '1'}` : decimal(value, currency)
+    // negated: every amount with the other sign (the direction comes from the type, never the sign)
+    const text = (value: unknown): string | number => form.amountForm === 'negated'
+      ? -Number(value)
+      : form.amountForm === 'odd' ? `${decimal(value, currency)}${currency === 'JPY' ? '.5' : '1'}` : decimal(value, currency)
     if (body.amount !== undefined) body.amount = text(body.amount)
     if (body.request_amount !== undefined) body.request_amount = text(body.request_amount)
     const gpa = body.gpa as Record<string, unknown> | undefined

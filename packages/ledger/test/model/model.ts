@@ -68,7 +68,7 @@ export class LedgerModel {
 
   apply (s: ModelState, op: Op): void {
     switch (op.t) {
-      case 'decide': return this.decide(s, op.p, op.currency)
+      case 'decide': return this.decide(s, op.p, op.currency === 'same' && !op.late)
       case 'incDecide': return this.decideIncremental(s, op.p, op.k)
       case 'credit':
         // account.credit is idempotent on its message id (one per seq here): a repeat changes nothing
@@ -126,7 +126,8 @@ export class LedgerModel {
     }
   }
 
-  private decide (s: ModelState, p: number, currency: 'same' | 'other'): void {
+  /** `decidable`: false for a request in another currency or one that starts past its deadline. */
+  private decide (s: ModelState, p: number, decidable: boolean): void {
     const ps = this.h.purchases[p]
     if (ps === undefined) return
     const jit = this.tk.jit(p)
@@ -138,7 +139,7 @@ export class LedgerModel {
     const a = BigInt(ps.amount)
     // the webhook about this message came first: its effect is this decision's, never a second one
     const answered = s.jitEffects.has(`${kind}:${tx}`) || s.effects.has(`${kind}_declined:${tx}`)
-    const ok = !answered && currency === 'same' && available(s, account) >= a && this.withinLimits(s, ps.card, a, false)
+    const ok = !answered && decidable && available(s, account) >= a && this.withinLimits(s, ps.card, a, false)
     s.decisions.set(jit, { outcome: ok ? 'approved' : 'declined' })
     if (!ok) return
     this.spend(s, ps.card, a, false)

@@ -101,7 +101,7 @@ export function describeOp (h: History, tk: Tokens, op: Op): string {
   if (built === undefined) {
     const ps = 'p' in op && typeof op.p === 'number' ? h.purchases[op.p] : undefined
     if (op.t === 'decide' && ps !== undefined) {
-      return `JIT ${JIT_METHOD[ps.method]} token=${tk.jit(op.p)} txn=${tk.tx(op.p)} amount=${ps.amount}${op.currency === 'other' ? ' (foreign currency)' : ''} card ${ps.card}`
+      return `JIT ${JIT_METHOD[ps.method]} token=${tk.jit(op.p)} txn=${tk.tx(op.p)} amount=${ps.amount}${op.currency === 'other' ? ' (foreign currency)' : ''}${op.late ? ' (past its deadline)' : ''} card ${ps.card}`
     }
     if (op.t === 'incDecide' && ps !== undefined) {
       return `JIT pgfs.authorization.incremental token=${tk.incJit(op.p, op.k)} txn=${tk.incTx(op.p, op.k)} original=${tk.jit(op.p)} amount=${ps.incrementals[op.k]?.amount ?? '-'}`
@@ -292,7 +292,8 @@ export class ModelRunner {
           amount: ps.amount,
           currency,
           mcc: MCC[ps.mcc],
-          originalJitToken: null
+          originalJitToken: null,
+          ...(op.late ? { deadlineMs: Date.now() - 1000 } : {})
         })])
         return
       }
@@ -359,7 +360,7 @@ export class ModelRunner {
     }
   }
 
-  private request (tk: Tokens, card: CardId, r: Pick<JitDecisionRequest, 'jitToken' | 'transactionToken' | 'method' | 'kind' | 'amount' | 'currency' | 'mcc' | 'originalJitToken'>): JitDecisionRequest {
+  private request (tk: Tokens, card: CardId, r: Pick<JitDecisionRequest, 'jitToken' | 'transactionToken' | 'method' | 'kind' | 'amount' | 'currency' | 'mcc' | 'originalJitToken' | 'deadlineMs'>): JitDecisionRequest {
     const userToken = tk.user(card)
     const cardToken = tk.card(card)
     return {
