@@ -10,7 +10,7 @@ import { basicAuthHeader } from '@jit/http-auth'
 import { createTestDatabase, createTestVhost, createTestRedisPrefix, type Teardownable } from '@jit/test-support'
 import { buildApp as buildAuthorizer } from '@jit/jit-authorizer'
 import { buildApp as buildIngest } from '@jit/webhook-ingest'
-import { createWorker, createWorkerMetrics, txnWorkerMigrations } from '@jit/txn-worker'
+import { createWorker, createWorkerMetrics, txnWorkerMigrationSets } from '@jit/txn-worker'
 import { LogScanner, secretForms } from './log-scan.js'
 import { TEST_PAN } from './hostile.js'
 
@@ -81,7 +81,7 @@ export async function startInProcessStack (t: Teardownable, env: Record<string, 
   const workerConfig = loadConfig(TxnWorkerConfig, base)
 
   // One set of connections serves the three apps here: what is under test is their input handling.
-  const connections = createConnections({ config: workerConfig, logger, name: 'reliability', amqp, migrations: [txnWorkerMigrations], postgres: { statementTimeoutMs: authConfig.JIT_DECISION_BUDGET_MS * 2 } })
+  const connections = createConnections({ config: workerConfig, logger, name: 'reliability', amqp, migrations: txnWorkerMigrationSets, postgres: { statementTimeoutMs: authConfig.JIT_DECISION_BUDGET_MS * 2 } })
   await connections.start()
   const authorizer = await buildAuthorizer({ config: authConfig, logger, db: connections.db, cache: connections.cache, registry: createMetricsRegistry({ service: 'jit-authorizer' }) })
   const ingest = buildIngest({ config: ingestConfig, logger, publisher: connections.publisher, registry: createMetricsRegistry({ service: 'webhook-ingest' }) })
