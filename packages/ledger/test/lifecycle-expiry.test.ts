@@ -185,6 +185,9 @@ moneyTest('hold.release: audited with the operator, once per message id', async 
   const again = await releaseHold(db.sql, command)
   t.equal(again.outcome, 'duplicate')
   t.equal(again.released, 7500)
+  // after `jit-ops purge` deleted the effect keys, the hold's history still says it was applied
+  await db.sql`delete from effects where kind = 'manual_release' and key = ${messageId}`
+  t.same(await releaseHold(db.sql, command), { outcome: 'duplicate', holdToken: p.jitToken, released: 7500, state: 'CLOSED' }, 'still a duplicate after the purge')
   const a = await getAccount(db.sql, c.account)
   t.same([a?.balance, a?.available], [97500, 97500])
   const hold = await getHold(db.sql, p.jitToken)

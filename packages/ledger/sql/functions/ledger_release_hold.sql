@@ -1,17 +1,26 @@
--- hold.release (a manual, audited release), once per command message_id.
+-- hold.release (a manual, audited release), once per command message_id. Whether it was applied
+-- is read from the hold's history (never purged), not from `effects` (an idempotency record the
+-- purge deletes): a repeat after the purge is still a duplicate.
 CREATE OR REPLACE FUNCTION ledger_release_hold (p_hold text, p_reason text, p_operator text, p_message_id text)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
   h holds%ROWTYPE;
   v_result jsonb;
   v_released bigint;
+  v_claimed boolean;
 BEGIN
-  IF NOT ledger_lc_claim('manual_release', p_message_id, clock_timestamp()) THEN
-    SELECT result INTO v_result FROM effects WHERE kind = 'manual_release' AND key = p_message_id;
-    RETURN v_result || jsonb_build_object('outcome', 'duplicate');
-  END IF;
+  v_claimed := ledger_lc_claim('manual_release', p_message_id, clock_timestamp());
   SELECT * INTO h FROM holds WHERE hold_token = p_hold FOR UPDATE;
-  IF NOT FOUND THEN
+  SELECT jsonb_build_object('outcome', 'duplicate', 'hold_token', p_hold, 'state', h.state, 'released', hh.amount) INTO v_result
+  FROM hold_history hh WHERE hh.hold_token = p_hold AND hh.effect_key = 'manual_release:' || p_message_id;
+  IF v_result IS NOT NULL THEN
+    RETURN v_result;
+  END IF;
+  IF NOT v_claimed THEN
+    -- answered before without a release (unknown or not open): it changed nothing then either
+    RETURN jsonb_build_object('outcome', 'duplicate', 'hold_token', p_hold, 'state', h.state, 'released', 0);
+  END IF;
+  IF h.hold_token IS NULL THEN
     v_result := jsonb_build_object('outcome', 'not_found', 'hold_token', p_hold, 'released', 0);
   ELSIF h.state <> 'OPEN' THEN
     v_result := jsonb_build_object('outcome', 'not_open', 'hold_token', p_hold, 'state', h.state, 'released', 0);
@@ -22,7 +31,6 @@ BEGIN
       clock_timestamp(), 'ledger.hold.released', p_message_id);
     v_result := jsonb_build_object('outcome', 'applied', 'hold_token', p_hold, 'state', h.state, 'released', v_released);
   END IF;
-  UPDATE effects SET result = v_result WHERE kind = 'manual_release' AND key = p_message_id;
   RETURN v_result;
 END
 $$;
