@@ -88,7 +88,7 @@ const unlabelled: string[] = []
 async function shot (p: Page, name: string): Promise<void> {
   await p.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true })
   // every control has an accessible name (a label, its text, or aria-label)
-  const missing = await p.evaluate(() => [...document.querySelectorAll('input:not([type=hidden]), select, button, textarea')]
+  const missing = await p.evaluate(() => Array.from(document.querySelectorAll('input:not([type=hidden]), select, button, textarea'))
     .filter(el => (el as HTMLInputElement).labels?.length === 0 && (el.textContent ?? '').trim() === '' && el.getAttribute('aria-label') === null)
     .map(el => el.outerHTML))
   unlabelled.push(...missing.map(m => `${name}: ${m}`))
