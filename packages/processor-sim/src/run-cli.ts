@@ -248,7 +248,7 @@ export async function runSimCli (argv: string[], io: SimCliIo): Promise<number> 
           port: wholeNumber('port', values.port, 3010, 0)
         })
         io.stdout(`processor sandbox listening on ${sandbox.url} (driving ${settings.gatewayUrl} and ${settings.ingestUrl}); try:\n` +
-          `  curl -s -X POST ${sandbox.url}/simulate/authorization -H 'content-type: application/json' -d '{"card_token":"${demoCard(prefix, 0).card}","amount":12.5,"mid":"123456890"}'\n`)
+          `  curl -s -u app-token:access-token -X POST ${sandbox.url}/simulate/authorization -H 'content-type: application/json' -d '{"card_token":"${demoCard(prefix, 0).card}","amount":12.5,"mid":"123456890"}'\n`)
         await (io.stopSignal ?? new Promise<void>(() => {}))
         await sandbox.close()
         return SIM_EXIT.ok
