@@ -23,3 +23,27 @@ export function assertOpsRoutesDocumented (t: SameAssertion, document: unknown):
   const metrics = paths['/metrics']?.get?.responses?.['200']?.content ?? {}
   t.same(Object.keys(metrics), ['text/plain'], '/metrics answers text')
 }
+
+/** The part of a tap `Test` {@link assertOpenApiServed} needs. */
+export interface ServedAssertion extends SameAssertion {
+  equal: (found: unknown, wanted: unknown, message: string) => unknown
+  match: (found: unknown, pattern: unknown, message: string) => unknown
+}
+
+/** The part of a Fastify app it needs: `inject`. */
+export interface Injectable {
+  inject: (request: { method: 'GET' | 'POST', url: string, payload?: unknown }) => PromiseLike<{ statusCode: number, headers: Record<string, unknown>, json: () => unknown }>
+}
+
+/**
+ * `GET /openapi.json` serves the app's document without credentials, while `protectedRequest`
+ * (the service's authenticated route, sent without credentials) is still refused with a 401.
+ */
+export async function assertOpenApiServed (t: ServedAssertion, app: Injectable, document: unknown, protectedRequest: { method: 'GET' | 'POST', url: string, payload?: unknown }): Promise<void> {
+  const res = await app.inject({ method: 'GET', url: '/openapi.json' })
+  t.equal(res.statusCode, 200, '/openapi.json needs no credentials')
+  t.match(res.headers['content-type'], /^application\/json/, 'served as JSON')
+  t.same(res.json(), document, 'the document served is the one generated')
+  const refused = await app.inject(protectedRequest)
+  t.equal(refused.statusCode, 401, `${protectedRequest.method} ${protectedRequest.url} still needs credentials`)
+}

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { committedDocument, generatedDocument } from '@jit/api-docs'
-import { assertOpsRoutesDocumented } from '@jit/test-support'
+import { assertOpenApiServed, assertOpsRoutesDocumented } from '@jit/test-support'
 import { build } from './helper.js'
 
 const { app } = await build(t, { poolMax: 2 })
@@ -30,11 +30,5 @@ t.test('the ops routes are documented without auth', async t => {
 })
 
 t.test('GET /openapi.json serves the document without credentials', async t => {
-  const res = await app.inject({ method: 'GET', url: '/openapi.json' })
-  t.equal(res.statusCode, 200)
-  t.match(res.headers['content-type'], /^application\/json/)
-  t.same(res.json(), generated)
-  // the JIT route still refuses a request without credentials
-  const jit = await app.inject({ method: 'POST', url: '/v1/jit-funding', payload: {} })
-  t.equal(jit.statusCode, 401)
+  await assertOpenApiServed(t, app, generated, { method: 'POST', url: '/v1/jit-funding', payload: {} })
 })
