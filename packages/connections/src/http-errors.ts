@@ -12,6 +12,9 @@ export interface HttpErrorsOptions {
 
 /** The error body and status of an error Fastify or a route threw. */
 export function errorAnswer (err: FastifyError, opts: HttpErrorsOptions = {}): { status: number, body: HttpErrorBodyT } {
+  // A 503 someone threw on purpose (under-pressure shedding load, a dependency reported down) stays
+  // a 503: a 500 would tell a load balancer or an orchestrator the process is broken, not busy.
+  if (err.statusCode === 503) return { status: 503, body: httpError('SERVICE_UNAVAILABLE', err.message) }
   const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
   if (status === 500) return { status, body: httpError('INTERNAL', 'internal error') }
   if (status === 413) return { status, body: httpError('PAYLOAD_TOO_LARGE', opts.payloadTooLargeMessage ?? 'the body is too large') }
@@ -29,8 +32,9 @@ export function errorAnswer (err: FastifyError, opts: HttpErrorsOptions = {}): {
 
 /**
  * The error and not-found handlers of every service: `{error, message, field?}` with the codes of
- * `HTTP_ERRORS` (@jit/contracts). A 4xx names the problem and is logged at info; anything else is
- * a 500 `INTERNAL` that says nothing about the cause (logged at error). Wrapped in
+ * `HTTP_ERRORS` (@jit/contracts). A 4xx names the problem and is logged at info; a 503 thrown on
+ * purpose (shedding load) stays `SERVICE_UNAVAILABLE`, logged at warn; anything else is a 500
+ * `INTERNAL` that says nothing about the cause (logged at error). Wrapped in
  * fastify-plugin so the handlers are the app's own; a scope that needs other answers (an HTML
  * page) sets its own handlers inside.
  */
@@ -39,6 +43,8 @@ export const httpErrors: FastifyPluginAsync<HttpErrorsOptions> = fp(async (app: 
     const { status, body } = errorAnswer(err, opts)
     if (status === 500) {
       request.log.error({ err }, 'request failed')
+    } else if (status === 503) {
+      request.log.warn({ err }, 'request not served: unavailable')
     } else {
       opts.onRefused?.(body.error as HttpErrorCode)
       request.log.info({ err, status }, 'request refused')

@@ -10,6 +10,11 @@ async function app (refused: string[] = []) {
   app.get('/items/:id', { schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: '^[a-z]+$' } } } } }, async () => ({ ok: true }))
   app.post('/items', { schema: { body: { type: 'object', required: ['amount'], properties: { amount: { type: 'number' } } } } }, async () => ({ ok: true }))
   app.get('/boom', async () => { throw new Error('secret detail of the failure') })
+  // what @fastify/under-pressure does while shedding load: a Retry-After, then a 503 error
+  app.get('/busy', async (_request, reply) => {
+    reply.header('retry-after', '10')
+    throw Object.assign(new Error('Service Unavailable'), { statusCode: 503 })
+  })
   return app
 }
 
@@ -46,7 +51,12 @@ t.test('every error is {error, message, field?} with a code of the one vocabular
   t.equal(boom.statusCode, 500)
   t.same(boom.json(), { error: 'INTERNAL', message: 'internal error' }, 'a 500 tells nothing of its cause')
 
-  for (const res of [badParam, badBody, notJson, large, media, missing, boom]) {
+  const busy = await a.inject({ method: 'GET', url: '/busy' })
+  t.equal(busy.statusCode, 503, 'a 503 thrown on purpose stays a 503 (busy, not broken)')
+  t.equal(busy.json().error, 'SERVICE_UNAVAILABLE')
+  t.equal(busy.headers['retry-after'], '10', 'with the Retry-After set before it')
+
+  for (const res of [badParam, badBody, notJson, large, media, missing, boom, busy]) {
     const body = res.json() as Record<string, unknown>
     t.ok(Object.keys(body).every(k => ['error', 'message', 'field'].includes(k)), `${res.statusCode}: only error, message, field`)
     t.equal(HTTP_ERRORS[body.error as keyof typeof HTTP_ERRORS], res.statusCode, `${String(body.error)} is the vocabulary's code for ${res.statusCode}`)
