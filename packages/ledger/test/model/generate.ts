@@ -128,7 +128,8 @@ function opArb (o: GeneratorOptions, depth: number): fc.Arbitrary<RawOp> {
     { weight: 2, arbitrary: fc.record({ t: fc.constant('debit' as const), account: fc.constantFrom<'A' | 'C'>('A', 'C'), amount: money, force: fc.boolean(), seq: fc.nat({ max: 3 }) }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant('release' as const), p, seq: fc.nat({ max: 1 }) }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant('expire' as const), days: fc.constantFrom<8 | 31>(8, 31) }) },
-    { weight: 3, arbitrary: fc.constant({ t: 'retry' as const }) }
+    { weight: 3, arbitrary: fc.constant({ t: 'retry' as const }) },
+    { weight: 1, arbitrary: fc.constant({ t: 'purge' as const }) }
   ]
   if (!x.has('cross-kind-token')) {
     arbs.push({
@@ -152,7 +153,7 @@ function opArb (o: GeneratorOptions, depth: number): fc.Arbitrary<RawOp> {
   if (depth === 0 && !x.has('concurrency')) {
     arbs.push({
       weight: 3,
-      arbitrary: fc.array(opArb(o, 1).filter(op => op.t !== 'retry' && op.t !== 'expire'), { minLength: 2, maxLength: 3 })
+      arbitrary: fc.array(opArb(o, 1).filter(op => op.t !== 'retry' && op.t !== 'expire' && op.t !== 'purge'), { minLength: 2, maxLength: 3 })
         .map(ops => ({ t: 'together' as const, ops: ops as Op[] }))
     })
   }
@@ -173,6 +174,47 @@ export function historyArb (o: GeneratorOptions): fc.Arbitrary<History> {
     purchases: fc.array(purchase, { minLength: 1, maxLength: 5 }),
     ops: fc.array(opArb(o, 0), { minLength: 1, maxLength: o.maxOps, size: 'medium' })
   }).map(raw => concrete(raw, o))
+}
+
+/** Which message (or command) an operation delivers: repeats of one identity share its token or message id. */
+function identity (op: Op): string | null {
+  switch (op.t) {
+    case 'answer': return `answer:${op.p}`
+    case 'incAnswer': return `inc:${op.p}:${op.k}`
+    case 'clearing':
+    case 'reversal':
+    case 'advice': return `${op.t}:${op.p}:${op.seq}`
+    case 'refund': return `refund:${op.p ?? op.card}:${op.seq}`
+    case 'crossKind': return `cross:${op.p}:${op.as}`
+    case 'force': return `force:${op.card}:${op.seq}`
+    case 'credit':
+    case 'debit':
+    case 'release':
+    case 'reserved': return `${op.t}:${op.seq}`
+    default: return null
+  }
+}
+
+/** After a purge, messages and commands delivered before it are not delivered again. */
+function afterPurge (ops: Op[]): Op[] {
+  const before = new Set<string>()
+  const delivered = new Set<string>()
+  const keep = (op: Op): Op | null => {
+    if (op.t === 'together') {
+      const inner = op.ops.map(keep).filter((x): x is Op => x !== null)
+      return inner.length === 0 ? null : { ...op, ops: inner }
+    }
+    if (op.t === 'purge') {
+      for (const id of delivered) before.add(id)
+      return op
+    }
+    const id = identity(op)
+    if (id === null) return op
+    if (before.has(id)) return null
+    delivered.add(id)
+    return op
+  }
+  return ops.map(keep).filter((x): x is Op => x !== null)
 }
 
 /** Makes purchase references and follow-up amounts concrete, and drops what a flag leaves out. */
@@ -279,6 +321,6 @@ function concrete (raw: { balanceA: number, balanceC: number, limits: Limits | n
       })
     }
   }
-  const ops = raw.ops.map(fix).filter((x): x is Op => x !== null).map(refusedApart).map(sameIds).map(beforeDecision).map(oneKeyAtOnce)
+  const ops = afterPurge(raw.ops.map(fix).filter((x): x is Op => x !== null).map(refusedApart).map(sameIds).map(beforeDecision).map(oneKeyAtOnce))
   return { balanceA: raw.balanceA, balanceC: raw.balanceC, limits: raw.limits, purchases, ops }
 }

@@ -76,6 +76,12 @@ export type Op =
   | { t: 'release', p: number, seq: number }
   | { t: 'expire', days: 8 | 31 }
   | { t: 'retry' }
+  /**
+   * The retention purge of effect keys (`jit-ops purge`): every key goes. Money state that later
+   * messages read must survive it; redeliveries of messages from before it are not generated
+   * (their keys are gone by design, past the processor's redelivery window).
+   */
+  | { t: 'purge' }
   /** Operations sent at once (concurrently); the database serializes them in some order. */
   | { t: 'together', ops: Op[] }
 

@@ -100,6 +100,7 @@ export class LedgerModel {
         }
         return
       case 'retry': return this.retry(s)
+      case 'purge': return // effect keys are idempotency records only: no money rule reads them
       case 'together':
         for (const inner of op.ops) this.apply(s, inner)
         return

@@ -345,6 +345,13 @@ export class ModelRunner {
           if (r.applied === 0) return
         }
         return
+      case 'purge': {
+        // A purge runs past the park horizon, when nothing younger than its retention is still
+        // parked; with events still parked here it would be earlier than that, so it waits.
+        const [parked] = await sql<Array<{ n: number }>>`select count(*)::int as n from parked_events`
+        if ((parked?.n ?? 0) === 0) await sql`delete from effects`
+        return
+      }
       case 'together':
         throw new Error('unreachable')
       default: {
