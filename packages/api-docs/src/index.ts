@@ -35,6 +35,19 @@ export interface ApiDocsOptions {
 /** Where the document is served. */
 export const OPENAPI_PATH = '/openapi.json'
 
+/**
+ * How the ops routes every service serves (`opsRoutes` of @jit/connections, and this document)
+ * read in the document; only what readiness checks differs per service.
+ */
+export function opsRouteDocs (ready: { up: string, down: string }): Record<string, RouteDoc> {
+  return {
+    'GET /health': { summary: 'Liveness', responses: { 200: 'The process is up (touches no dependency)' } },
+    'GET /ready': { summary: 'Readiness', responses: { 200: ready.up, 503: ready.down } },
+    'GET /metrics': { summary: 'Prometheus metrics', produces: ['text/plain'], responses: { 200: 'Prometheus text exposition format' } },
+    [`GET ${OPENAPI_PATH}`]: { summary: 'This OpenAPI document', responses: { 200: 'The OpenAPI 3.1 document of this service' } }
+  }
+}
+
 const BASIC_AUTH = [{ basicAuth: [] }]
 
 /**

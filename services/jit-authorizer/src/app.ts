@@ -1,6 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import underPressure from '@fastify/under-pressure'
-import { apiDocs, OPENAPI_PATH, type RouteDoc } from '@jit/api-docs'
+import { apiDocs, opsRouteDocs, type RouteDoc } from '@jit/api-docs'
 import type { Logger } from 'pino'
 import { Counter, Histogram, type Registry } from 'prom-client'
 import { parseBasicAuth, type JitAuthorizerConfigT } from '@jit/config'
@@ -38,10 +38,7 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
       503: 'Overloaded or failing with `JIT_OVERLOAD_RESPONSE=unavailable`: the processor\'s stand-in decides'
     }
   },
-  'GET /health': { summary: 'Liveness', responses: { 200: 'The process is up (touches no dependency)' } },
-  'GET /ready': { summary: 'Readiness', responses: { 200: 'Every required dependency answers', 503: 'A required dependency is down, or the gateway is shedding load' } },
-  'GET /metrics': { summary: 'Prometheus metrics', produces: ['text/plain'], responses: { 200: 'Prometheus text exposition format' } },
-  [`GET ${OPENAPI_PATH}`]: { summary: 'This OpenAPI document', responses: { 200: 'The OpenAPI 3.1 document of this service' } }
+  ...opsRouteDocs({ up: 'Every required dependency answers', down: 'A required dependency is down, or the gateway is shedding load' })
 }
 
 /**

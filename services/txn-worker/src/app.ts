@@ -1,5 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
-import { apiDocs, OPENAPI_PATH, type RouteDoc } from '@jit/api-docs'
+import { apiDocs, opsRouteDocs, type RouteDoc } from '@jit/api-docs'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { parseBasicAuth, type TxnWorkerConfigT } from '@jit/config'
@@ -62,10 +62,7 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
     description: 'Dead-letter re-drives and hold releases, newest first, with who, what, when and the outcome. Paginated: pass `next_before_id` as `before_id`.',
     responses: { 200: 'A page of actions', 400: 'A query parameter is invalid (`field` names it)', 401: 'Missing or wrong operator credentials' }
   },
-  'GET /health': { summary: 'Liveness', responses: { 200: 'The process is up (touches no dependency)' } },
-  'GET /ready': { summary: 'Readiness', responses: { 200: 'Every required dependency answers', 503: 'A required dependency is down, or the worker is stopping' } },
-  'GET /metrics': { summary: 'Prometheus metrics', produces: ['text/plain'], responses: { 200: 'Prometheus text exposition format' } },
-  [`GET ${OPENAPI_PATH}`]: { summary: 'This OpenAPI document', responses: { 200: 'The OpenAPI 3.1 document of this service' } }
+  ...opsRouteDocs({ up: 'Every required dependency answers', down: 'A required dependency is down, or the worker is stopping' })
 }
 
 /**

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import { apiDocs, OPENAPI_PATH, type RouteDoc } from '@jit/api-docs'
+import { apiDocs, opsRouteDocs, type RouteDoc } from '@jit/api-docs'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { MAX_WEBHOOK_BATCH, WEBHOOK_FAMILY_PATTERN } from '@jit/contracts'
@@ -77,10 +77,7 @@ const ROUTE_DOCS: Record<string, RouteDoc> = {
       503: 'The broker did not confirm every event: retry the whole batch later'
     }
   },
-  'GET /health': { summary: 'Liveness', responses: { 200: 'The process is up (touches no dependency)' } },
-  'GET /ready': { summary: 'Readiness', responses: { 200: 'RabbitMQ answers', 503: 'RabbitMQ is down, or the service is not accepting work' } },
-  'GET /metrics': { summary: 'Prometheus metrics', produces: ['text/plain'], responses: { 200: 'Prometheus text exposition format' } },
-  [`GET ${OPENAPI_PATH}`]: { summary: 'This OpenAPI document', responses: { 200: 'The OpenAPI 3.1 document of this service' } }
+  ...opsRouteDocs({ up: 'RabbitMQ answers', down: 'RabbitMQ is down, or the service is not accepting work' })
 }
 
 /**
