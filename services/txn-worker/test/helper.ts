@@ -9,6 +9,7 @@ import {
 } from '@jit/ledger'
 import { createDatabase, runMigrations, type Database } from '@jit/postgres'
 import { createMetricsRegistry } from '@jit/profiler'
+import { simToken, transactionEvent, type WebhookSpec } from '@jit/processor-sim'
 import { createCache, type Cache } from '@jit/redis'
 import {
   createTestDatabase, createTestRedisPrefix, createTestVhost, fundedCards, sharedRedisUrl, type Teardownable
@@ -208,56 +209,15 @@ export async function authorize (db: Database, c: { user: string, card: string, 
 /** An ACTIVE user with an ACTIVE card funded by the user's own account holding `balance` minor units. */
 export const fundedCard = fundedCards({ upsertUser, upsertCard, creditAccount })
 
-let eventSeq = 0
 /** A token unique to this run. */
-export function token (prefix: string): string {
-  return `${prefix}-${process.pid}-${++eventSeq}-${randomUUID().slice(0, 6)}`
-}
+export const token = simToken
 
-/** What a transaction webhook event is built from (amounts in minor units, USD). */
-export interface TxSpec {
-  type: string
-  state: string
-  token?: string
-  amount?: number
-  jit?: { token: string, method: string, original?: string }
-  unload?: boolean
-  preceding?: string
-  isFinal?: boolean
-  standinApprovedBy?: string
-}
+/** What a transaction webhook event is built from (amounts in minor units, USD): the simulator's. */
+export type TxSpec = WebhookSpec
 
 /** A transaction webhook event as the processor sends it (swagger transaction_model, major units). */
 export function txEvent (c: { user: string, card: string }, spec: TxSpec): Record<string, unknown> {
-  const major = (minor: number): number => minor / 100
-  const credit = /refund|chargeback$|reversal/.test(spec.type)
-  const body: Record<string, unknown> = {
-    type: spec.type,
-    state: spec.state,
-    token: spec.token ?? token('txn'),
-    user_token: c.user,
-    card_token: c.card,
-    created_time: new Date().toISOString(),
-    currency_code: 'USD',
-    network: 'VISA',
-    card_acceptor: { mid: '000000000011111', mcc: '5411', name: 'Grocery Store', country_code: 'USA' }
-  }
-  if (spec.amount !== undefined) {
-    body.amount = major(spec.amount)
-    body.gpa = { currency_code: 'USD', impacted_amount: (credit ? 1 : -1) * major(spec.amount) }
-  }
-  if (spec.preceding !== undefined) body.preceding_related_transaction_token = spec.preceding
-  if (spec.isFinal !== undefined) body.is_final_clearing = spec.isFinal
-  if (spec.standinApprovedBy !== undefined) body.standin_approved_by = spec.standinApprovedBy
-  if (spec.jit !== undefined) {
-    const jitFunding: Record<string, unknown> = { token: spec.jit.token, method: spec.jit.method, user_token: c.user }
-    if (spec.amount !== undefined) jitFunding.amount = major(spec.amount)
-    if (spec.jit.original !== undefined) jitFunding.original_jit_funding_token = spec.jit.original
-    const order = { token: token('gpa'), amount: major(spec.amount ?? 0), currency_code: 'USD', state: spec.state, jit_funding: jitFunding }
-    if (spec.unload === true) body.gpa_order_unload = order
-    else body.gpa_order = order
-  }
-  return body
+  return transactionEvent(c, spec)
 }
 
 /** The routing key webhook-ingest publishes a transaction event under. */
