@@ -65,6 +65,15 @@ export interface ConnectionsOptions {
   connectTimeoutMs?: number
   /** Longest a single dependency probe of {@link Connections.health} may take before it counts as down. @default 2000 */
   healthTimeoutMs?: number
+  /**
+   * Whether RabbitMQ is required: start() fails without it and `/ready` is 503 while it is down.
+   * The authorizer sets false: it decides through PostgreSQL and writes its events to the outbox,
+   * so it starts and stays ready while RabbitMQ is down (reported as degraded, `required: false`);
+   * the client keeps reconnecting, the topology is declared once RabbitMQ is back and the outbox
+   * relay catches up.
+   * @default true
+   */
+  amqpRequired?: boolean
 }
 
 /** One dependency in a health report. */
@@ -184,6 +193,7 @@ export function createConnections (opts: ConnectionsOptions): Connections {
   const declareTopology = uses.amqp && (opts.declareTopology ?? true)
   const connectTimeoutMs = opts.connectTimeoutMs ?? config.DATABASE_CONNECT_TIMEOUT_MS
   const healthTimeoutMs = opts.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS
+  const amqpRequired = opts.amqpRequired ?? true
 
   // Every factory below is I/O free, so route factories may capture these before start().
   const db: Database | undefined = usePostgres
@@ -286,7 +296,13 @@ export function createConnections (opts: ConnectionsOptions): Connections {
       // hang; disableAutoClose because close() owns closing it.
       await amqp.connection.onConnect(connectTimeoutMs, true)
     } catch (err) {
-      throw new Error(`RabbitMQ (${amqpUrl}) unreachable within ${connectTimeoutMs} ms: ${errorMessage(err)}`, { cause: err })
+      if (amqpRequired) throw new Error(`RabbitMQ (${amqpUrl}) unreachable within ${connectTimeoutMs} ms: ${errorMessage(err)}`, { cause: err })
+      log.warn({ err: errorMessage(err), amqpUrl }, 'RabbitMQ unreachable: starting without it (degraded); events wait in the outbox')
+      declareWhenBack(amqp)
+      // publishes wait for the connection (and fail after the client's acquire timeout): the
+      // outbox relay retries them
+      publisher = amqp.createPublisher()
+      return
     }
     if (declareTopology) {
       try {
@@ -296,6 +312,26 @@ export function createConnections (opts: ConnectionsOptions): Connections {
       }
     }
     publisher = amqp.createPublisher()
+  }
+
+  /** Declares the topology once RabbitMQ is reachable after a degraded start (retried until it succeeds). */
+  function declareWhenBack (handle: Amqp): void {
+    if (!declareTopology) return
+    let declared = false
+    const attempt = (): void => {
+      if (declared || state === 'closing' || state === 'closed') return
+      handle.declareTopology().then(() => {
+        declared = true
+        log.info('RabbitMQ is back: topology declared')
+      }, (err: unknown) => {
+        // e.g. a publisher's passive check of a not yet declared exchange closed the shared channel
+        log.warn({ err: errorMessage(err) }, 'topology declaration failed; trying again')
+        setTimeout(() => { if (handle.connection.ready) attempt() }, 1000).unref()
+      })
+    }
+    handle.connection.on('connection', attempt)
+    // it may have connected between the timeout and here
+    if (handle.connection.ready) attempt()
   }
 
   async function startArchive (postgresReady: Promise<void>): Promise<void> {
@@ -416,7 +452,7 @@ export function createConnections (opts: ConnectionsOptions): Connections {
       checks.push(['redis', probe(false, async () => await cache.ping(), () => ({ ...cache.stats() }))])
     }
     if (uses.amqp) {
-      checks.push(['rabbitmq', probe(true,
+      checks.push(['rabbitmq', probe(amqpRequired,
         async () => amqp === undefined ? null : await amqpProbe(amqp),
         async () => amqp === undefined ? {} : await amqpDetail(amqp))])
     }
