@@ -90,6 +90,18 @@ export function danglingReferences (file: string, text: string, files: ReadonlyS
   return found
 }
 
+/** Which of `paths` git ignores: files a script generates (certificates, builds), never committed. */
+function ignoredByGit (paths: string[], root: string): Set<string> {
+  if (paths.length === 0) return new Set()
+  try {
+    const out = execFileSync('git', ['check-ignore', '--no-index', '--stdin'], { cwd: root, encoding: 'utf8', input: paths.join('\n') })
+    return new Set(out.split('\n').filter(p => p !== ''))
+  } catch {
+    // exit status 1: none of them is ignored
+    return new Set()
+  }
+}
+
 /** The dangling references of the whole repository. */
 export function scanRepository (root = REPO_ROOT): DanglingReference[] {
   const files = repositoryFiles(root)
@@ -99,5 +111,6 @@ export function scanRepository (root = REPO_ROOT): DanglingReference[] {
     if (SKIPPED.test(file) || !SCANNED.test(basename(file))) continue
     out.push(...danglingReferences(file, readFileSync(join(root, file), 'utf8'), set, root))
   }
-  return out
+  const generated = ignoredByGit(out.map(d => d.reference).filter(r => ROOTS.some(root => r.startsWith(root + '/'))), root)
+  return out.filter(d => !generated.has(d.reference))
 }
