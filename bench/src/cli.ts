@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { benchOptions, runBench, type BenchOptions } from './run.js'
 import { htmlReport, textSummary } from './report.js'
+import { topSelfTime } from './profile.js'
 import type { WorkloadName } from './workloads.js'
 
 const args = process.argv.slice(2)
@@ -12,6 +13,9 @@ const options = benchOptions(mode)
 const only = args.find(a => a.startsWith('--workloads='))?.split('=')[1]
 if (only !== undefined) options.workloads = only.split(',') as WorkloadName[]
 const outDir = args.find(a => a.startsWith('--out='))?.split('=')[1] ?? fileURLToPath(new URL('../results/', import.meta.url))
+// --cpu-prof: each authorizer process writes a V8 CPU profile; the top functions are printed
+const profDir = args.includes('--cpu-prof') ? `${outDir}/profiles-${Date.now()}` : undefined
+if (profDir !== undefined) process.env.BENCH_CPU_PROF = profDir
 
 const results = await runBench(options)
 const summary = textSummary(results)
@@ -22,4 +26,8 @@ writeFileSync(`${base}.json`, JSON.stringify({ ...results, summaryText: summary 
 writeFileSync(`${base}.html`, htmlReport(results, summary))
 writeFileSync(`${base}.summary.md`, summary + '\n')
 process.stdout.write(`\n${summary}\n\nwritten: ${base}.json, .html, .summary.md\n`)
+if (profDir !== undefined) {
+  process.stdout.write(`\nauthorizer CPU profile (${profDir}), self time:\n`)
+  for (const { fn, share } of topSelfTime(profDir)) process.stdout.write(`  ${share.toFixed(1).padStart(5)} %  ${fn}\n`)
+}
 process.exitCode = results.failures.length > 0 ? 1 : 0

@@ -99,13 +99,20 @@ export async function seedDatabase (url: string, spec: SeedSpec, baseSchema: str
     const hot = hotCards(spec)
     const all = [...uniform, ...hot]
     await creditAccount(sql, { accountToken: HOT_ACCOUNT, currency: 'USD', amount: spec.hotBalance, effectKind: 'bench.seed', effectKey: HOT_ACCOUNT })
+    // the ledger's own commands, a few hundred per transaction (one commit each, not three per card)
+    const chunks: SeedCard[][] = []
+    for (let i = 0; i < all.length; i += 250) chunks.push(all.slice(i, i + 250))
     let next = 0
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      while (next < all.length) {
-        const c = all[next++] as SeedCard
-        await upsertUser(sql, { user_token: c.user, status: 'ACTIVE' })
-        await upsertCard(sql, { card_token: c.card, user_token: c.user, status: 'ACTIVE', expiration: '2099-12', account_token: c.account === c.user ? null : c.account })
-        if (c.account === c.user) await creditAccount(sql, { accountToken: c.account, currency: 'USD', amount: spec.balance, effectKind: 'bench.seed', effectKey: c.account })
+    await Promise.all(Array.from({ length: 4 }, async () => {
+      while (next < chunks.length) {
+        const chunk = chunks[next++] as SeedCard[]
+        await sql.begin(async tx => {
+          for (const c of chunk) {
+            await upsertUser(tx, { user_token: c.user, status: 'ACTIVE' })
+            await upsertCard(tx, { card_token: c.card, user_token: c.user, status: 'ACTIVE', expiration: '2099-12', account_token: c.account === c.user ? null : c.account })
+            if (c.account === c.user) await creditAccount(tx, { accountToken: c.account, currency: 'USD', amount: spec.balance, effectKind: 'bench.seed', effectKey: c.account })
+          }
+        })
       }
     }))
     await sql.unsafe(baseSchema)

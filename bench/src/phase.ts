@@ -103,7 +103,10 @@ async function startSide (side: Side, workload: Workload, database: string, url:
   }
   const services: Service[] = []
   const port = await freePort()
-  const jit = await startService('authorizer', `${root}services/jit-authorizer/dist/server.js`, { ...common, PORT: String(port), JIT_BASIC_AUTH: `bench:${jitPassword}` }, port)
+  // BENCH_CPU_PROF=<dir>: the authorizer writes a V8 CPU profile there when it stops (see `pnpm bench --cpu-prof`)
+  const profDir = process.env.BENCH_CPU_PROF
+  const jit = await startService('authorizer', `${root}services/jit-authorizer/dist/server.js`, { ...common, PORT: String(port), JIT_BASIC_AUTH: `bench:${jitPassword}` }, port,
+    profDir === undefined || profDir === '' ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] })
   td.teardown(async () => { await stopService(jit) })
   services.push(jit)
   if (!workload.lifecycle) return { services, jitAuthorization: basic('bench', jitPassword), jit }
