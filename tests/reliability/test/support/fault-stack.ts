@@ -34,7 +34,7 @@ export interface FaultStack {
   /** Waits until the processor's webhooks are all answered 200 and the worker has applied everything. */
   settle: (timeoutMs?: number) => Promise<void>
   /** Every way the books can be wrong after the purchases so far; empty when they are right. */
-  books: () => Promise<string[]>
+  books: (credits?: Map<string, number>) => Promise<string[]>
   /** Polls `path` of a service until it answers 200; returns the seconds since `since`. */
   recovered: (service: ServiceProcess, path: string, since: number, timeoutMs?: number) => Promise<number>
   /** How many of a phase's accepted webhook events the ledger applied, and how many the worker archived. */
@@ -139,10 +139,11 @@ export async function startFaultStack (t: Teardownable, accounts = 20): Promise<
     }
   }
 
-  async function books (): Promise<string[]> {
+  /** `credits`: money the caller moved in besides the purchases (refund webhooks), by account. */
+  async function books (credits = new Map<string, number>()): Promise<string[]> {
     const problems: string[] = []
     for (const v of await checkLedgerInvariants(sql)) problems.push(`invariant ${v.invariant}: ${JSON.stringify(v.detail)}`)
-    const expected = new Map(cards.map(c => [c.user, START_BALANCE]))
+    const expected = new Map(cards.map(c => [c.user, START_BALANCE + (credits.get(c.user) ?? 0)]))
     const byToken = new Map<string, Purchase>()
     for (const p of processor.purchases) {
       byToken.set(p.p.jitToken, p)

@@ -80,7 +80,10 @@ export class ServiceProcess {
   /** The message of the last error the process logged since it started (why it exited). */
   private lastError (): string {
     let reason = 'no error logged'
-    for (const line of this.outputSince(this.startMark).split('\n')) {
+    const lines = this.outputSince(this.startMark).split('\n')
+    // the error the process shut down for, when it said so; else the last error it logged
+    const fatal = lines.filter(l => l.includes('"shutting down after an error"'))
+    for (const line of fatal.length > 0 ? fatal : lines) {
       if (!line.includes('"level":50') && !line.includes('"level":60')) continue
       try {
         const entry = JSON.parse(line) as { msg?: string, err?: { message?: string, stack?: string } }
