@@ -1,22 +1,13 @@
 import { maskCardNumbers } from './mask.js'
-import type { ArchiveDocument, ArchiveQuery } from './types.js'
+import type { ArchiveDocument, ArchiveQuery, StoredDocument } from './types.js'
 
 export const DEFAULT_RETENTION_DAYS = 400
 export const DEFAULT_QUERY_LIMIT = 100
 export const MAX_QUERY_LIMIT = 1000
 const DAY_MS = 24 * 60 * 60 * 1000
 
-/** A document checked and masked, optional fields as null: what both stores write. */
-export interface PreparedDocument {
-  kind: string
-  token: string
-  family: string | null
-  type: string | null
-  user_token: string | null
-  card_token: string | null
-  occurred_at: Date
-  body: Record<string, unknown>
-}
+/** A document checked and masked, optional fields as null: what both stores write (a stored document before it has its archiving time). */
+export type PreparedDocument = Omit<StoredDocument, 'kind' | 'archived_at'> & { kind: string }
 
 function optionalString (doc: ArchiveDocument, field: 'family' | 'type' | 'user_token' | 'card_token'): string | null {
   const value = doc[field]

@@ -22,17 +22,8 @@ const INSERT_CHUNK = 500
 /** Rows per DELETE of the purge: short statements, so the purge never holds long locks. */
 const PURGE_CHUNK = 5000
 
-interface Row {
-  kind: string
-  token: string
-  family: string | null
-  type: string | null
-  user_token: string | null
-  card_token: string | null
-  occurred_at: Date
-  archived_at: Date
-  body: Record<string, unknown>
-}
+/** A row of archive_documents. */
+type Row = PreparedDocument & { archived_at: Date }
 
 function toStored (row: Row): StoredDocument {
   return {

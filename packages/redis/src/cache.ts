@@ -287,6 +287,16 @@ export function createCache (opts: CacheOptions): Cache {
     return found
   }
 
+  /** The JSON of a value, or undefined (counted and logged) when it has none, e.g. a cycle. */
+  function encode (value: unknown): string | undefined {
+    try {
+      return JSON.stringify(value)
+    } catch (err) {
+      fail('encode', err)
+      return undefined
+    }
+  }
+
   function track (write: Promise<void>): void {
     backgroundWrites.add(write)
     const forget = (): void => { backgroundWrites.delete(write) }
@@ -300,13 +310,8 @@ export function createCache (opts: CacheOptions): Cache {
    */
   function fill (kind: CacheKind, fullKey: string, value: unknown): void {
     if (!available()) return
-    let payload: string
-    try {
-      payload = JSON.stringify(value)
-    } catch (err) {
-      fail('encode', err)
-      return
-    }
+    const payload = encode(value)
+    if (payload === undefined) return
     track(command(async () => {
       await client.set(fullKey, payload, { expiration: { type: 'EX', value: ttlOf(kind) }, condition: 'NX' })
     }).catch((err: unknown) => fail('fill', err)))
@@ -365,13 +370,8 @@ export function createCache (opts: CacheOptions): Cache {
 
     async set<T> (kind: CacheKind, key: string, value: T): Promise<void> {
       const fullKey = keyOf(kind, key)
-      let payload: string
-      try {
-        payload = JSON.stringify(value)
-      } catch (err) {
-        fail('encode', err)
-        return
-      }
+      const payload = encode(value)
+      if (payload === undefined) return
       try {
         await command(async () => {
           await client.set(fullKey, payload, { expiration: { type: 'EX', value: ttlOf(kind) } })
