@@ -42,7 +42,7 @@ export async function creditAccount (sql: Sql, credit: {
     const [account] = await tx<Array<{ currency: string }>>`select currency from accounts where account_token = ${credit.accountToken} for update`
     if (account?.currency !== credit.currency) return { applied: false, rejected: 'CURRENCY_MISMATCH' as const }
     const claimed = await tx`insert into effects (kind, key) values (${credit.effectKind}, ${credit.effectKey}) on conflict do nothing returning 1`
-    if (claimed.length === 0) return { applied: false }
+    if (claimed.length === 0 || await posted(tx, credit.effectKind, credit.effectKey)) return { applied: false }
     await tx`select ledger_post(${credit.effectKind}, ${credit.effectKey}, ${credit.accountToken}, ${credit.amount}::bigint, ${credit.counter ?? 'program_funding'}, ${credit.description ?? null})`
     const [after] = await tx<Array<{ balance: number, available: number }>>`
       select balance, balance - held as available from accounts where account_token = ${credit.accountToken}`
@@ -79,7 +79,7 @@ export async function debitAccount (sql: Sql, debit: {
     if (account === undefined) return { applied: false, rejected: 'NO_ACCOUNT' as const }
     if (account.currency !== debit.currency) return { applied: false, rejected: 'CURRENCY_MISMATCH' as const }
     const [seen] = await tx`select 1 from effects where kind = ${debit.effectKind} and key = ${debit.effectKey}`
-    if (seen !== undefined) return { applied: false }
+    if (seen !== undefined || await posted(tx, debit.effectKind, debit.effectKey)) return { applied: false }
     if (!debit.force && account.available - debit.amount < -account.credit_line) {
       return { applied: false, rejected: 'INSUFFICIENT_FUNDS' as const }
     }
@@ -93,6 +93,12 @@ export async function debitAccount (sql: Sql, debit: {
     await tx`select ledger_check_overdrawn(${debit.accountToken}, ${debit.effectKind})`
     return { applied: true, balance: after?.balance, available: after?.available }
   })
+}
+
+/** The journal (never purged) already holds this effect's entry: a repeat after `effects` were purged. */
+async function posted (tx: Sql, kind: string, key: string): Promise<boolean> {
+  const [row] = await tx`select 1 from journal_entries where kind = ${kind} and effect_key = ${key} limit 1`
+  return row !== undefined
 }
 
 function assertAmount (amount: number): void {

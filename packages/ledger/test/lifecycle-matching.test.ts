@@ -339,3 +339,15 @@ moneyTest('a follow-up in another currency than its card\'s account is refused b
   t.equal(retried.applied, 1)
   t.same(await money(c.account), { balance: 100000, available: 94000 }, 'the valid reversal released 40.00 of the 100.00 hold')
 })
+
+moneyTest('a credit or debit command repeated after effects are purged moves no money again', async t => {
+  const { c } = await account('purge-command', 0)
+  const credit = { accountToken: c.account, currency: 'USD', amount: 1000, effectKind: 'command.account.credit', effectKey: token('m') }
+  const debit = { accountToken: c.account, currency: 'USD', amount: 300, effectKind: 'command.account.debit', effectKey: token('m'), force: false }
+  t.equal((await creditAccount(db.sql, credit)).applied, true)
+  t.equal((await debitAccount(db.sql, debit)).applied, true)
+  await purgeEffects()
+  t.same(await creditAccount(db.sql, credit), { applied: false }, 'the credit is a duplicate')
+  t.same(await debitAccount(db.sql, debit), { applied: false }, 'the debit is a duplicate')
+  t.same(await money(c.account), { balance: 700, available: 700 })
+})
