@@ -23,3 +23,4 @@ export {
   type TransactionEventErrorCode, type ExpiredParkedEvent, type ForcedParkedEvent, type RetryParkedOptions, type ExpireHoldsOptions, type ExpiryBatchResult, type ReleaseHoldResult
 } from './lifecycle.js'
 export * from './console-queries.js'
+export { applyTransactionEventBatch, batchApplyOrder, type BatchEventOutcome, type ApplyBatchOptions } from './lifecycle-batch.js'
