@@ -18,6 +18,7 @@ export {
   type ConsumerHandle,
   type ConsumerStats
 } from './consumer.js'
+export { batchingHandler, type BatchHandler, type BatchingOptions } from './batcher.js'
 export { RawJson, UnroutableError, type Publisher, type PublishOptions } from './publisher.js'
 export {
   EVENTS_EXCHANGE,
