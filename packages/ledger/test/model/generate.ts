@@ -41,7 +41,7 @@ const incremental: fc.Arbitrary<IncrementalSpec> = fc.record({
 })
 
 const purchase: fc.Arbitrary<PurchaseSpec> = fc.record({
-  card: fc.constantFrom<CardId>('A', 'A', 'B', 'C'),
+  card: fc.constantFrom<CardId>('A', 'A', 'B', 'C', 'D'),
   method: fc.constantFrom<PurchaseSpec['method']>('auth', 'auth', 'auth', 'auth', 'pindebit', 'apc'),
   amount: money,
   mcc: fc.constantFrom<PurchaseSpec['mcc']>('grocery', 'grocery', 'lodging'),
@@ -114,12 +114,12 @@ function opArb (o: GeneratorOptions, depth: number): fc.Arbitrary<RawOp> {
     },
     {
       weight: 2,
-      arbitrary: fc.tuple(fc.constantFrom<CardId>('A', 'B', 'C'), fc.option(p, { nil: null }), seq, money, followIds, form(x, false)).map(([card, pp, s, amount, ids, f]) =>
+      arbitrary: fc.tuple(fc.constantFrom<CardId>('A', 'B', 'C', 'D'), fc.option(p, { nil: null }), seq, money, followIds, form(x, false)).map(([card, pp, s, amount, ids, f]) =>
         ({ t: 'refund' as const, card, p: pp, seq: s, amount, ids, ...f }))
     },
     {
       weight: 1,
-      arbitrary: fc.tuple(fc.constantFrom<CardId>('A', 'B', 'C'), seq, money, form(x, false)).map(([card, s, amount, f]) =>
+      arbitrary: fc.tuple(fc.constantFrom<CardId>('A', 'B', 'C', 'D'), seq, money, form(x, false)).map(([card, s, amount, f]) =>
         ({ t: 'force' as const, card, seq: s, amount, ...f }))
     },
     { weight: 2, arbitrary: fc.record({ t: fc.constant('credit' as const), account: fc.constantFrom<'A' | 'C'>('A', 'C'), amount: money, seq: fc.nat({ max: 3 }) }) },
@@ -127,7 +127,8 @@ function opArb (o: GeneratorOptions, depth: number): fc.Arbitrary<RawOp> {
     { weight: 1, arbitrary: fc.record({ t: fc.constant('release' as const), p, seq: fc.nat({ max: 1 }) }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant('expire' as const), days: fc.constantFrom<8 | 31>(8, 31) }) },
     { weight: 3, arbitrary: fc.constant({ t: 'retry' as const }) },
-    { weight: 1, arbitrary: fc.constant({ t: 'purge' as const }) }
+    { weight: 1, arbitrary: fc.constant({ t: 'purge' as const }) },
+    { weight: 2, arbitrary: fc.constant({ t: 'provisionD' as const }) }
   ]
   if (!x.has('cross-kind-token')) {
     arbs.push({
@@ -168,6 +169,7 @@ export function historyArb (o: GeneratorOptions): fc.Arbitrary<History> {
   return fc.record({
     balanceA: fc.oneof(fc.integer({ min: 1, max: 200000 }), fc.constant(100000)),
     balanceC: fc.integer({ min: 1, max: 100000 }),
+    balanceD: fc.integer({ min: 1, max: 100000 }),
     limits: limitsArb,
     purchases: fc.array(purchase, { minLength: 1, maxLength: 5 }),
     ops: fc.array(opArb(o, 0), { minLength: 1, maxLength: o.maxOps, size: 'medium' })
@@ -189,6 +191,7 @@ function identity (op: Op): string | null {
     case 'debit':
     case 'release':
     case 'reserved': return `${op.t}:${op.seq}`
+    case 'provisionD': return op.t // its account load is a command with a message id too
     default: return null
   }
 }
@@ -216,7 +219,7 @@ function afterPurge (ops: Op[]): Op[] {
 }
 
 /** Makes purchase references and follow-up amounts concrete, and drops what a flag leaves out. */
-function concrete (raw: { balanceA: number, balanceC: number, limits: Limits | null, purchases: PurchaseSpec[], ops: RawOp[] }, o: GeneratorOptions): History {
+function concrete (raw: { balanceA: number, balanceC: number, balanceD: number, limits: Limits | null, purchases: PurchaseSpec[], ops: RawOp[] }, o: GeneratorOptions): History {
   const purchases = raw.purchases.filter(ps => !(o.exclude.has('single-message') && ps.method !== 'auth'))
   if (purchases.length === 0) purchases.push({ card: 'A', method: 'auth', amount: 10000, mcc: 'grocery', fate: 'approved', incrementals: [] })
   const n = purchases.length
@@ -319,6 +322,18 @@ function concrete (raw: { balanceA: number, balanceC: number, limits: Limits | n
       })
     }
   }
-  const ops = afterPurge(raw.ops.map(fix).filter((x): x is Op => x !== null).map(refusedApart).map(sameIds).map(beforeDecision).map(oneKeyAtOnce))
-  return { balanceA: raw.balanceA, balanceC: raw.balanceC, limits: raw.limits, purchases, ops }
+  // Card D's messages may come before its account exists, when a refused copy could only be
+  // parked (the first parked copy of a token wins): they are sent well-formed.
+  const cardOf = (op: Op): CardId | null => {
+    if ('p' in op && typeof op.p === 'number') return purchases[op.p]?.card ?? null
+    return 'card' in op ? op.card : null
+  }
+  const wellFormedOnD = (op: Op): Op => {
+    if (op.t === 'together') return { ...op, ops: op.ops.map(wellFormedOnD) }
+    if (!('amountForm' in op) || cardOf(op) !== 'D') return op
+    const fate = op.t === 'answer' ? purchases[op.p]?.fate : op.t === 'incAnswer' ? purchases[op.p]?.incrementals[op.k]?.fate : 'approved'
+    return fate === 'declined' ? op : { ...op, currency: 'same', amountForm: op.amountForm === 'odd' ? 'number' : op.amountForm }
+  }
+  const ops = afterPurge(raw.ops.map(fix).filter((x): x is Op => x !== null).map(refusedApart).map(sameIds).map(beforeDecision).map(oneKeyAtOnce).map(wellFormedOnD))
+  return { balanceA: raw.balanceA, balanceC: raw.balanceC, balanceD: raw.balanceD, limits: raw.limits, purchases, ops }
 }

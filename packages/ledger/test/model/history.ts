@@ -5,14 +5,20 @@
  * ledger, so the three always agree on which message carries which identifiers.
  */
 
-/** Card A: user A's own USD account. Card B: user B, funded by A's account (a shared account). Card C: user C's JPY account. */
-export type CardId = 'A' | 'B' | 'C'
-/** The funding accounts: A (USD, cards A and B) and C (JPY). */
-export type AccountId = 'A' | 'C'
-export const ACCOUNT_OF: Readonly<Record<CardId, AccountId>> = { A: 'A', B: 'A', C: 'C' }
-export const CURRENCY_OF: Readonly<Record<AccountId, string>> = { A: 'USD', C: 'JPY' }
+/**
+ * Card A: user A's own USD account. Card B: user B, funded by A's account (a shared account).
+ * Card C: user C's JPY account. Card D: user D's own USD account, provisioned only by a
+ * `provisionD` operation (commands and webhooks travel on different queues), so its messages
+ * may come first.
+ */
+export type CardId = 'A' | 'B' | 'C' | 'D'
+/** The funding accounts: A (USD, cards A and B), C (JPY) and D (USD, card D). */
+export type AccountId = 'A' | 'C' | 'D'
+export const ACCOUNTS: readonly AccountId[] = ['A', 'C', 'D']
+export const ACCOUNT_OF: Readonly<Record<CardId, AccountId>> = { A: 'A', B: 'A', C: 'C', D: 'D' }
+export const CURRENCY_OF: Readonly<Record<AccountId, string>> = { A: 'USD', C: 'JPY', D: 'USD' }
 /** A currency no account of the history is in (a mismatch when a message names it). */
-export const FOREIGN_CURRENCY: Readonly<Record<AccountId, string>> = { A: 'JPY', C: 'USD' }
+export const FOREIGN_CURRENCY: Readonly<Record<AccountId, string>> = { A: 'JPY', C: 'USD', D: 'JPY' }
 
 /** auth: pgfs.authorization (a hold); pindebit / apc: single-message debits (pgfs.pindebit, pgfs.auth_plus_capture). */
 export type PurchaseMethod = 'auth' | 'pindebit' | 'apc'
@@ -69,8 +75,10 @@ export type Op =
   /** A refund or a final clearing whose token is the purchase's authorization token: one token reused for another kind. */
   | ({ t: 'crossKind', p: number, as: 'refund' | 'clearing', amount: number } & MessageForm)
   | ({ t: 'force', card: CardId, seq: number, amount: number } & MessageForm)
-  | { t: 'credit', account: AccountId, amount: number, seq: number }
-  | { t: 'debit', account: AccountId, amount: number, force: boolean, seq: number }
+  | { t: 'credit', account: 'A' | 'C', amount: number, seq: number }
+  | { t: 'debit', account: 'A' | 'C', amount: number, force: boolean, seq: number }
+  /** user.upsert and card.upsert of user and card D, and the load of D's account. */
+  | { t: 'provisionD' }
   /** account.credit/debit naming a reserved counter-account: must change nothing. */
   | { t: 'reserved', name: 'network_settlement' | 'program_funding', credit: boolean, amount: number, seq: number }
   | { t: 'release', p: number, seq: number }
@@ -91,6 +99,8 @@ export interface History {
   /** Initial balances (minor units, > 0 so the accounts exist). */
   balanceA: number
   balanceC: number
+  /** Loaded into D's account when it is provisioned. */
+  balanceD: number
   /** Card A's limits, set before anything else (null: none). */
   limits: Limits | null
   purchases: PurchaseSpec[]

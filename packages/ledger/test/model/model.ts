@@ -39,13 +39,16 @@ export interface ModelState {
   effects: Set<string>
   /** Events waiting for their purchase, by token (the first delivery is the one kept). */
   parked: Map<string, MessageDescriptor>
+  /** Card D, its user and its account exist (until then the ledger knows no funding account for it). */
+  provisionedD: boolean
   /** Card A's spend today (limits count what was approved, never given back). */
   spentA: { amount: bigint, count: number }
 }
 
 export function initialState (h: History): ModelState {
   return {
-    accounts: { A: { balance: BigInt(h.balanceA), held: 0n }, C: { balance: BigInt(h.balanceC), held: 0n } },
+    accounts: { A: { balance: BigInt(h.balanceA), held: 0n }, C: { balance: BigInt(h.balanceC), held: 0n }, D: { balance: 0n, held: 0n } },
+    provisionedD: false,
     holds: new Map(),
     decisions: new Map(),
     known: new Map(),
@@ -101,6 +104,12 @@ export class LedgerModel {
         return
       case 'retry': return this.retry(s)
       case 'purge': return // effect keys are idempotency records only: no money rule reads them
+      case 'provisionD':
+        if (!s.provisionedD) {
+          s.provisionedD = true
+          s.accounts.D.balance += BigInt(this.h.balanceD)
+        }
+        return
       case 'together':
         for (const inner of op.ops) this.apply(s, inner)
         return
@@ -221,6 +230,12 @@ export class LedgerModel {
   /** One processor message; returns 'parked' when it waits for its purchase. */
   message (s: ModelState, d: MessageDescriptor, retrying = false): 'applied' | 'parked' | 'duplicate' | 'refused' {
     if (d.refused || d.action === 'ignored') return 'refused'
+    if (d.account === 'D' && !s.provisionedD && !d.action.endsWith('_declined')) {
+      // no funding account yet: every kind waits for it (README decision 11); a webhook about
+      // a JIT token still claims its decision first
+      if (d.action === 'auth' || d.action === 'immediate' || d.action === 'inc') this.tombstone(s, d)
+      return this.park(s, d, retrying)
+    }
     switch (d.action) {
       case 'auth':
       case 'immediate':

@@ -12,7 +12,7 @@ import {
   jitRequestFingerprint, releaseHold, retryParkedEvents, setLimits, TransactionEventError, upsertCard, upsertUser,
   type JitDecisionRequest
 } from '../../src/index.js'
-import { ACCOUNT_OF, CURRENCY_OF, FOREIGN_CURRENCY, countOps, tokensOf, type AccountId, type CardId, type History, type Op, type Tokens } from './history.js'
+import { ACCOUNTS, ACCOUNT_OF, CURRENCY_OF, FOREIGN_CURRENCY, countOps, tokensOf, type AccountId, type CardId, type History, type Op, type Tokens } from './history.js'
 import { buildMessage, JIT_METHOD, MCC } from './messages.js'
 import { LedgerModel, cloneState, initialState, type ModelState } from './model.js'
 import { historyArb, type GeneratorFlag } from './generate.js'
@@ -67,7 +67,7 @@ function snapshotOfModel (s: ModelState): Snapshot {
   const open: Record<string, string> = {}
   for (const hold of s.holds.values()) if (hold.state === 'OPEN') open[String(hold.p)] = String(hold.remaining)
   return {
-    accounts: { A: { balance: String(s.accounts.A.balance), held: String(s.accounts.A.held) }, C: { balance: String(s.accounts.C.balance), held: String(s.accounts.C.held) } },
+    accounts: Object.fromEntries(ACCOUNTS.map(a => [a, { balance: String(s.accounts[a].balance), held: String(s.accounts[a].held) }])) as Snapshot['accounts'],
     open,
     stray: []
   }
@@ -210,7 +210,7 @@ export class ModelRunner {
   }
 
   private steps (h: History, tk: Tokens, last: number): string[] {
-    const setup = [`accounts: A ${h.balanceA} USD (cards A and B), C ${h.balanceC} JPY (card C)${h.limits === null ? '' : `; card A limits ${JSON.stringify(h.limits)}`}`]
+    const setup = [`accounts: A ${h.balanceA} USD (cards A and B), C ${h.balanceC} JPY (card C), D ${h.balanceD} USD (card D, once provisioned)${h.limits === null ? '' : `; card A limits ${JSON.stringify(h.limits)}`}`]
     return [...setup, ...h.ops.slice(0, last + 1).map((op, i) => `#${i} ${describeOp(h, tk, op)}`)]
   }
 
@@ -345,6 +345,11 @@ export class ModelRunner {
           if (r.applied === 0) return
         }
         return
+      case 'provisionD':
+        await upsertUser(sql, { user_token: tk.user('D'), status: 'ACTIVE' })
+        await creditAccount(sql, { accountToken: tk.account('D'), currency: 'USD', amount: h.balanceD, effectKind: 'test.load', effectKey: `${tk.prefix}-D` })
+        await upsertCard(sql, { card_token: tk.card('D'), user_token: tk.user('D'), status: 'ACTIVE', expiration: '2099-12', account_token: tk.account('D') })
+        return
       case 'purge': {
         // A purge runs past the park horizon, when nothing younger than its retention is still
         // parked; with events still parked here it would be earlier than that, so it waits.
@@ -390,15 +395,18 @@ export class ModelRunner {
     }>>`
       select
         (select json_agg(json_build_object('account_token', account_token, 'balance', balance::text, 'held', held::text))
-         from accounts where account_token in (${tk.account('A')}, ${tk.account('C')})) as accounts,
+         from accounts where account_token in (${tk.account('A')}, ${tk.account('C')}, ${tk.account('D')})) as accounts,
         (select json_agg(json_build_object('hold_token', hold_token, 'remaining', remaining::text, 'state', state) order by hold_token)
          from holds) as holds`
     const accounts = row?.accounts ?? []
     const holds = row?.holds ?? []
     const owner = new Map<string, number>()
     h.purchases.forEach((_, p) => { owner.set(tk.jit(p), p); owner.set(tk.tx(p), p) })
-    const snap: Snapshot = { accounts: { A: { balance: '0', held: '0' }, C: { balance: '0', held: '0' } }, open: {}, stray: [] }
-    for (const a of accounts) snap.accounts[a.account_token === tk.account('A') ? 'A' : 'C'] = { balance: a.balance, held: a.held }
+    const snap: Snapshot = { accounts: { A: { balance: '0', held: '0' }, C: { balance: '0', held: '0' }, D: { balance: '0', held: '0' } }, open: {}, stray: [] }
+    for (const a of accounts) {
+      const id = ACCOUNTS.find(x => tk.account(x) === a.account_token)
+      if (id !== undefined) snap.accounts[id] = { balance: a.balance, held: a.held }
+    }
     const seen = new Set<number>()
     for (const hold of holds) {
       const p = owner.get(hold.hold_token)
