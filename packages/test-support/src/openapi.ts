@@ -47,3 +47,18 @@ export async function assertOpenApiServed (t: ServedAssertion, app: Injectable, 
   const refused = await app.inject(protectedRequest)
   t.equal(refused.statusCode, 401, `${protectedRequest.method} ${protectedRequest.url} still needs credentials`)
 }
+
+type DocumentHead = { openapi?: unknown, info?: { title?: unknown, version?: unknown, description?: unknown }, components?: { securitySchemes?: { basicAuth?: { type?: unknown, scheme?: unknown } } } }
+
+/**
+ * What every service's document says the same way: the committed `docs/openapi/<service>.json`
+ * is what the app generates (else: run `pnpm run docs` at the root and commit it), OpenAPI 3.1,
+ * titled by the service, and the API under HTTP Basic.
+ */
+export function assertOpenApiDocument (t: SameAssertion, service: string, generated: unknown, committed: unknown): void {
+  t.same(committed, generated, `docs/openapi/${service}.json matches the app; if not, run \`pnpm run docs\` at the repository root and commit the result`)
+  const head = generated as DocumentHead
+  const basic = head.components?.securitySchemes?.basicAuth
+  t.same({ openapi: head.openapi, title: head.info?.title, described: typeof head.info?.description === 'string', basic: { type: basic?.type, scheme: basic?.scheme } },
+    { openapi: '3.1.0', title: service, described: true, basic: { type: 'http', scheme: 'basic' } }, 'OpenAPI 3.1, titled by the service, its API under HTTP Basic')
+}

@@ -1,19 +1,16 @@
 import t from 'tap'
 import { committedDocument, generatedDocument } from '@jit/api-docs'
-import { assertOpenApiServed, assertOpsRoutesDocumented } from '@jit/test-support'
+import { assertOpenApiDocument, assertOpenApiServed, assertOpsRoutesDocumented } from '@jit/test-support'
 import { build } from './helper.js'
 
 const { app } = await build(t, { poolMax: 2 })
 const generated = await generatedDocument(app) as any
 
 t.test('docs/openapi/jit-authorizer.json is what the route schemas generate (run `pnpm run docs` after a change)', async t => {
-  t.same(committedDocument('jit-authorizer'), generated, 'the committed document matches the app; if not, run `pnpm run docs` at the repository root and commit the result')
+  assertOpenApiDocument(t, 'jit-authorizer', generated, committedDocument('jit-authorizer'))
 })
 
 t.test('POST /v1/jit-funding is documented with every answer, under Basic auth', async t => {
-  t.equal(generated.openapi, '3.1.0')
-  t.match(generated.info, { title: 'jit-authorizer', version: '0.1.0', description: String })
-  t.same(generated.components.securitySchemes.basicAuth, { type: 'http', scheme: 'basic', description: generated.components.securitySchemes.basicAuth.description })
   const op = generated.paths['/v1/jit-funding']?.post
   t.ok(op, 'the route is in the document')
   t.same(Object.keys(op.responses).sort(), ['200', '400', '401', '402', '503'])

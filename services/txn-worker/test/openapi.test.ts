@@ -2,7 +2,7 @@ import t from 'tap'
 import { committedDocument, generatedDocument } from '@jit/api-docs'
 import { createDatabase } from '@jit/postgres'
 import { createMetricsRegistry } from '@jit/profiler'
-import { assertOpenApiServed, assertOpsRoutesDocumented, createTestDatabase } from '@jit/test-support'
+import { assertOpenApiDocument, assertOpenApiServed, assertOpsRoutesDocumented, createTestDatabase } from '@jit/test-support'
 import { buildApp } from '../src/index.js'
 import { silentLogger } from './helper.js'
 
@@ -15,13 +15,10 @@ t.teardown(() => app.close())
 const generated = await generatedDocument(app) as any
 
 t.test('docs/openapi/txn-worker.json is what the route schemas generate (run `pnpm run docs` after a change)', async t => {
-  t.same(committedDocument('txn-worker'), generated, 'the committed document matches the app; if not, run `pnpm run docs` at the repository root and commit the result')
+  assertOpenApiDocument(t, 'txn-worker', generated, committedDocument('txn-worker'))
 })
 
 t.test('the operator API is documented with every answer, under Basic auth', async t => {
-  t.equal(generated.openapi, '3.1.0')
-  t.match(generated.info, { title: 'txn-worker', version: '0.1.0', description: String })
-  t.match(generated.components.securitySchemes.basicAuth, { type: 'http', scheme: 'basic' })
   for (const path of ['/v1/accounts/{token}', '/v1/accounts/{token}/journal', '/v1/holds/{token}', '/v1/decisions/{jitToken}']) {
     const op = generated.paths[path]?.get
     t.ok(op, `${path} is in the document`)

@@ -1,19 +1,16 @@
 import t from 'tap'
 import { committedDocument, generatedDocument } from '@jit/api-docs'
-import { assertOpenApiServed, assertOpsRoutesDocumented } from '@jit/test-support'
+import { assertOpenApiDocument, assertOpenApiServed, assertOpsRoutesDocumented } from '@jit/test-support'
 import { build } from './helper.js'
 
 const { app } = await build(t)
 const generated = await generatedDocument(app) as any
 
 t.test('docs/openapi/webhook-ingest.json is what the route schemas generate (run `pnpm run docs` after a change)', async t => {
-  t.same(committedDocument('webhook-ingest'), generated, 'the committed document matches the app; if not, run `pnpm run docs` at the repository root and commit the result')
+  assertOpenApiDocument(t, 'webhook-ingest', generated, committedDocument('webhook-ingest'))
 })
 
 t.test('POST /v1/webhooks/marqeta is documented with every answer, under Basic auth', async t => {
-  t.equal(generated.openapi, '3.1.0')
-  t.match(generated.info, { title: 'webhook-ingest', version: '0.1.0', description: String })
-  t.match(generated.components.securitySchemes.basicAuth, { type: 'http', scheme: 'basic' })
   const op = generated.paths['/v1/webhooks/marqeta']?.post
   t.ok(op, 'the route is in the document')
   t.same(Object.keys(op.responses).sort(), ['200', '400', '401', '413', '415', '500', '503'])
