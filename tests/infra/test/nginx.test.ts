@@ -178,6 +178,8 @@ t.test('a JIT request that reached an instance is never sent to another one', as
   }
   // The stopped instance had received it: once running again it decides it (the deadline has passed).
   await waitFor(async () => (await ledger.getDecision(db.sql, stuck as string)) !== null, 10_000)
+  // The decision commits before its log line crosses the child's stdout pipe: wait for the line.
+  await waitFor(() => decidedBy(stuck as string).length > 0, 10_000).catch(() => {})
   t.same(decidedBy(stuck as string).map(s => s.port), [authorizer1.port], 'only the instance that received it decided it')
   const entry = accessLog(nginxDir).find(l => l.status === 503 && l.uri === '/v1/jit-funding' && l.upstream_status === '504')
   t.match(entry?.upstream_addr, new RegExp(`^127\\.0\\.0\\.1:${authorizer1.port}$`), 'nginx tried exactly one upstream')
