@@ -9,7 +9,7 @@ const seed = Number(process.env.LEDGER_MODEL_SEED ?? 20261201)
 
 t.setTimeout(300_000)
 
-t.test('random histories against the real ledger agree with the model of LEDGER.md, invariants hold', async t => {
+t.test('random histories against the real ledger agree with the model of docs/ledger.md, invariants hold', async t => {
   // two databases at once: each operation waits mostly on its commit, not on the CPU
   const runners = [new ModelRunner(await modelDatabase(t)), new ModelRunner(await modelDatabase(t))]
   for (const runner of runners) await runner.init()
