@@ -5,7 +5,7 @@ import {
   type ConsumedMessage, type MessageHandler, type Publisher
 } from '@jit/amqp'
 import { toStorableJson, webhookRoutingKey } from '@jit/contracts'
-import { TransactionEventError, type ExpiredParkedEvent, type TransactionEventInput } from '@jit/ledger'
+import { TransactionEventError, type ExpiredParkedEvent, type LifecycleResult, type TransactionEventInput } from '@jit/ledger'
 import type { Database } from '@jit/postgres'
 import type { LedgerLifecycle } from './ledger-lifecycle.js'
 import type { WorkerMetrics } from './metrics.js'
@@ -34,42 +34,61 @@ function isRecord (value: unknown): value is Record<string, unknown> {
 export function createTransactionHandler (deps: TransactionHandlerDeps): MessageHandler {
   const { db, ledger, metrics } = deps
   const logger = deps.logger.child({ component: 'transactions' })
-  const queue = QUEUE_TRANSACTIONS
 
   return async function handleTransaction (msg: ConsumedMessage): Promise<void> {
-    if (!isRecord(msg.body)) throw new PermanentError('transaction event is not a JSON object')
-    // jsonb refuses NUL and lone surrogates (22P05): one such character in a merchant name would
-    // otherwise fail a money event forever. Replaced by U+FFFD, the same way on every delivery,
-    // so the effect key (its token) stays stable; what is applied, parked and stored is this copy.
-    const event = toStorableJson(msg.body) as unknown as TransactionEventInput
+    const event = storableTransactionEvent(msg)
     let result
     try {
       result = await db.transaction('transactions.apply', async tx => await ledger.applyTransactionEvent(tx, event))
     } catch (err) {
-      if (err instanceof TransactionEventError) {
-        // e.g. CURRENCY_MISMATCH: never resized or debited; the dead letter carries the reason
-        metrics.eventsRefused.inc({ code: err.code })
-        logger.warn({ token: event.token, code: err.code, reason: err.message }, 'transaction event refused as sent; dead-lettered')
-        throw new PermanentError(`${err.code}: ${err.message}`, { cause: err })
-      }
-      throw err
+      throw refusedOrSame(err, event, metrics, logger)
     }
-    switch (result.outcome) {
-      case 'applied':
-        metrics.applied.inc({ queue })
-        if (msg.publishedAt !== undefined) metrics.webhookToLedgerLag.observe(Math.max(0, Date.now() - msg.publishedAt) / 1000)
-        break
-      case 'duplicate':
-        metrics.duplicates.inc({ queue })
-        break
-      case 'parked':
-        metrics.parked.inc()
-        logger.info({ token: event.token, messageId: msg.messageId }, 'transaction event parked until its purchase is seen')
-        break
-      case 'ignored':
-        metrics.ignored.inc({ queue })
-        break
-    }
+    recordTransactionOutcome(msg, event, result, metrics, logger)
+  }
+}
+
+/**
+ * The event a message carries, as it is applied: a JSON object (else PermanentError) with the
+ * characters PostgreSQL cannot store replaced by U+FFFD. jsonb refuses NUL and lone surrogates
+ * (22P05): one such character in a merchant name would otherwise fail a money event forever.
+ * Replaced the same way on every delivery, so the effect key (its token) stays stable; what is
+ * applied, parked and stored is this copy.
+ */
+export function storableTransactionEvent (msg: ConsumedMessage): TransactionEventInput {
+  if (!isRecord(msg.body)) throw new PermanentError('transaction event is not a JSON object')
+  return toStorableJson(msg.body) as unknown as TransactionEventInput
+}
+
+/**
+ * What to throw for a failed apply: an event the ledger refuses as sent (TransactionEventError,
+ * e.g. CURRENCY_MISMATCH: never resized or debited) becomes a PermanentError carrying its code
+ * (dead-lettered at once, counted); any other error is returned as it is (retry path).
+ */
+export function refusedOrSame (err: unknown, event: TransactionEventInput, metrics: WorkerMetrics, logger: Logger): unknown {
+  if (!(err instanceof TransactionEventError)) return err
+  metrics.eventsRefused.inc({ code: err.code })
+  logger.warn({ token: event.token, code: err.code, reason: err.message }, 'transaction event refused as sent; dead-lettered')
+  return new PermanentError(`${err.code}: ${err.message}`, { cause: err })
+}
+
+/** Counts (and logs) what the ledger did with an event that applied, was a duplicate, parked or moved no money. */
+export function recordTransactionOutcome (msg: ConsumedMessage, event: TransactionEventInput, result: LifecycleResult, metrics: WorkerMetrics, logger: Logger): void {
+  const queue = QUEUE_TRANSACTIONS
+  switch (result.outcome) {
+    case 'applied':
+      metrics.applied.inc({ queue })
+      if (msg.publishedAt !== undefined) metrics.webhookToLedgerLag.observe(Math.max(0, Date.now() - msg.publishedAt) / 1000)
+      break
+    case 'duplicate':
+      metrics.duplicates.inc({ queue })
+      break
+    case 'parked':
+      metrics.parked.inc()
+      logger.info({ token: event.token, messageId: msg.messageId }, 'transaction event parked until its purchase is seen')
+      break
+    case 'ignored':
+      metrics.ignored.inc({ queue })
+      break
   }
 }
 

@@ -12,7 +12,8 @@ import { createHoldExpirySweep } from './hold-expiry.js'
 import { ledgerLifecycle, type LedgerLifecycle } from './ledger-lifecycle.js'
 import type { WorkerMetrics } from './metrics.js'
 import { startPeriodic, type PeriodicTask } from './periodic.js'
-import { createParkedEventRetrier, createTransactionHandler, type ParkRetryRound } from './transactions.js'
+import { createParkedEventRetrier, type ParkRetryRound } from './transactions.js'
+import { createTransactionBatchHandler } from './transaction-batch.js'
 import { isTransientFailure } from './transient.js'
 import { createDecisionArchiveHandler, createWebhookHandler } from './webhooks.js'
 
@@ -86,7 +87,8 @@ export function createWorker (deps: TxnWorkerDeps): TxnWorker {
   const mccDays = parseMccDays(config.HOLD_EXPIRY_MCC_DAYS)
 
   const handlers: Record<WorkerQueue, MessageHandler> = {
-    transactions: createTransactionHandler({ db, ledger, metrics, logger }),
+    // half the prefetch per batch: the next batch is delivered while one commits
+    transactions: createTransactionBatchHandler({ db, ledger, metrics, logger, maxBatch: Math.max(1, Math.floor(config.WORKER_PREFETCH / 2)) }),
     webhooks: createWebhookHandler({ db, cache, archive, metrics, logger }),
     'jit-funding': createDecisionArchiveHandler({ db, cache, archive, metrics, logger }),
     commands: createCommandHandler({ db, cache, publisher, ledger, metrics, logger })
@@ -130,7 +132,8 @@ export function createWorker (deps: TxnWorkerDeps): TxnWorker {
   }
 
   const consumers: ConsumerHandle[] = (deps.queues ?? WORKER_QUEUES).map(queue => amqp.consume(queue, instrumented(queue, handlers[queue]), {
-    concurrency: config.WORKER_CONCURRENCY,
+    // every prefetched transaction event must be able to wait in a batch
+    concurrency: queue === 'transactions' ? Math.max(config.WORKER_CONCURRENCY, config.WORKER_PREFETCH) : config.WORKER_CONCURRENCY,
     prefetch: config.WORKER_PREFETCH,
     // PostgreSQL down, Redis unable to invalidate: requeued (paused, uncounted) until it is back,
     // instead of spending the 3 retries in half a minute and dead-lettering everything.
