@@ -110,7 +110,7 @@ t.test('jit-authorizer offered more than it can decide: sheds, never late, books
     const result = await stack.processor.jit(`jit ${rate}/s`, rate, 4000, 256)
     const c = stack.processor.phase(`jit ${rate}/s`)
     // lateness on the authorizer's clock: the generator's own process is starved on a busy machine
-    ladder.push({ rate, result, shed: c.shed, late: stack.authorizer.answeredAfter(mark, 3000) })
+    ladder.push({ rate, result, shed: c.shed, late: stack.authorizer.lateAnswers(mark, 3000).length })
     t.comment(`JIT ${rate}/s: ${JSON.stringify(summary(result))}, shed ${c.shed}, late ${c.late}`)
     await stack.settle(180_000)
     if (c.shed > 0 || (ladder[ladder.length - 1]?.late ?? 0) > 0 || c.unanswered > 0 || result.unsent > 0 || result.latencyMs.p99 > 1000) break
@@ -120,7 +120,7 @@ t.test('jit-authorizer offered more than it can decide: sheds, never late, books
   const mark = stack.authorizer.outputMark()
   const r = await stack.processor.jit('overload', offered, 6000, 512)
   const counts = stack.processor.phase('overload')
-  const serverLate = stack.authorizer.answeredAfter(mark, 3000)
+  const serverLate = stack.authorizer.lateAnswers(mark, 3000).length
   t.comment(`overload, open loop at ${offered}/s: ${JSON.stringify(summary(r))}, shed ${counts.shed}, late ${serverLate} (the processor saw ${counts.late}), unanswered ${counts.unanswered}`)
   await stack.settle(240_000)
   const problems = await stack.books(refunded)

@@ -8,7 +8,7 @@ import postgres from 'postgres'
 import { freePort, type Teardownable } from '@jit/test-support'
 
 // Private PostgreSQL and RabbitMQ servers for tests that stop, restart or flush them, so no other
-// test file sharing the machine's servers is hit (STACK-NOTES.md "Isolating tests"). Both run as
+// test file sharing the machine's servers is hit. Both run as
 // their system users, as the packaged servers do; each lives in a temporary directory removed at
 // teardown. (A private Redis is @jit/test-support's startPrivateRedis.)
 

@@ -13,6 +13,8 @@ export interface FaultReport {
   answeredLate: number
   /** Answered after the deadline by the authorizer's own clock (its log's responseTime). */
   serverLate: number
+  /** Those late answers: duration, status and the error logged for the request. */
+  serverLateAnswers: string[]
   /** No answer at all (refused connection, reset): the processor's timed-out webhook follows. */
   unanswered: number
   approved: number

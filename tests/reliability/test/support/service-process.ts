@@ -111,18 +111,23 @@ export class ServiceProcess {
   /**
    * Requests this service itself answered after `ms` (Fastify's `responseTime`, from the request's
    * arrival to its answer, in its own log lines since `mark`): the server's view of lateness,
-   * without the delays of a client starved of CPU.
+   * without the delays of a client starved of CPU. Each with the error it logged, if any.
    */
-  answeredAfter (mark: number, ms: number): number {
-    let n = 0
+  lateAnswers (mark: number, ms: number): string[] {
+    const errors = new Map<string, string>()
+    const late: string[] = []
     for (const line of this.outputSince(mark).split('\n')) {
-      if (!line.includes('"request completed"')) continue
+      if (!line.startsWith('{')) continue
       try {
-        const entry = JSON.parse(line) as { responseTime?: number }
-        if (typeof entry.responseTime === 'number' && entry.responseTime > ms) n++
+        const entry = JSON.parse(line) as { reqId?: string, msg?: string, responseTime?: number, err?: { message?: string }, res?: { statusCode?: number } }
+        if (entry.reqId === undefined) continue
+        if (entry.err?.message !== undefined) errors.set(entry.reqId, `${entry.msg ?? ''}: ${entry.err.message}`)
+        if (entry.msg === 'request completed' && typeof entry.responseTime === 'number' && entry.responseTime > ms) {
+          late.push(`${Math.round(entry.responseTime)} ms, ${entry.res?.statusCode ?? '?'}, ${errors.get(entry.reqId) ?? 'no error logged'}`)
+        }
       } catch {}
     }
-    return n
+    return late
   }
 
   async close (): Promise<void> {
