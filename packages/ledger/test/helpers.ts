@@ -1,5 +1,5 @@
 import { createDatabase, runMigrations, type Database } from '@jit/postgres'
-import { createTestDatabase, fundedCards, type Teardownable } from '@jit/test-support'
+import { createTestDatabase, fundedCards, jitRequests, type Teardownable } from '@jit/test-support'
 import { simToken, transactionEvent, purchasesOf, type WebhookSpec, type SimPurchase } from '@jit/processor-sim'
 import { ledgerMigrationSets, checkLedgerInvariants, decideJitFunding, type JitDecisionResult, upsertUser, upsertCard, creditAccount, jitRequestFingerprint, type JitDecisionRequest, type TransactionEventInput } from '../src/index.js'
 
@@ -15,31 +15,8 @@ export async function ledgerDatabase (t: Teardownable, opts: { poolMax?: number,
 /** An ACTIVE user with one ACTIVE card funded by the user's own account holding `balance`. */
 export const fundedCard = fundedCards({ upsertUser, upsertCard, creditAccount })
 
-let seq = 0
 /** A JIT decision request for a card, as the authorizer would build it. */
-export function jitRequest (c: { user: string, card: string, account: string }, amount: number, over: Partial<JitDecisionRequest> = {}): JitDecisionRequest {
-  const jitToken = over.jitToken ?? `jit-${process.pid}-${++seq}`
-  const method = over.method ?? 'pgfs.authorization'
-  return {
-    jitToken,
-    fingerprint: jitRequestFingerprint({ method, userToken: c.user, actingUserToken: null, cardToken: c.card, amount: String(amount), currency: 'USD', originalJitToken: over.originalJitToken ?? null }),
-    method,
-    kind: 'authorization',
-    userToken: c.user,
-    cardToken: c.card,
-    accountToken: c.account,
-    amount,
-    currency: 'USD',
-    mcc: '5411',
-    originalJitToken: null,
-    transactionToken: null,
-    declineReason: null,
-    expect: null,
-    echo: { token: jitToken, method, user_token: c.user, amount: amount / 100 },
-    timezone: 'UTC',
-    ...over
-  }
-}
+export const jitRequest = jitRequests<JitDecisionRequest>(jitRequestFingerprint)
 
 /** Fails the test with the violations when any ledger invariant is broken. */
 export async function assertInvariants (t: { same: (found: unknown, wanted: unknown, message: string) => unknown }, db: Database): Promise<void> {

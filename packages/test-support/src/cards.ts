@@ -42,3 +42,70 @@ export function fundedCards<S> (ledger: CardProvisioning<S>) {
     return { user, card, account: user }
   }
 }
+
+/** What a JIT request's fingerprint is made of (the ledger's `jitRequestFingerprint` takes it). */
+export interface FingerprintFields {
+  method: string
+  userToken: string
+  actingUserToken: string | null
+  cardToken: string
+  amount: string
+  currency: string
+  originalJitToken: string | null
+}
+
+/** The fields of a JIT decision request these helpers set (the ledger's `JitDecisionRequest`). */
+export interface TestDecisionRequest {
+  jitToken: string
+  fingerprint: string
+  method: string
+  kind: string
+  userToken: string
+  cardToken: string
+  accountToken: string
+  amount: number
+  currency: string
+  mcc: string
+  originalJitToken: string | null
+  transactionToken: string | null
+  declineReason: string | null
+  expect: null
+  echo: { token: string, method: string, user_token: string, amount: number }
+  timezone: string
+}
+
+let jitSeq = 0
+
+/**
+ * `jitRequest(card, amount, over?)`: a USD `pgfs.authorization` decision request for a funded
+ * card, as the authorizer builds it (a JIT token unique to this process unless `over` names one).
+ * The fingerprint function is passed in for the same reason as in {@link fundedCards}: bind it
+ * once with `jitRequests<JitDecisionRequest>(jitRequestFingerprint)`.
+ */
+export function jitRequests<R> (fingerprint: (fields: FingerprintFields) => string) {
+  return function jitRequest (c: FundedCard, amount: number, overrides: Partial<R> = {}): R {
+    // R is the ledger's JitDecisionRequest: these are its fields
+    const over = overrides as Partial<TestDecisionRequest>
+    const jitToken = over.jitToken ?? `jit-${process.pid}-${++jitSeq}-${Math.random().toString(36).slice(2, 8)}`
+    const method = over.method ?? 'pgfs.authorization'
+    const request: TestDecisionRequest = {
+      jitToken,
+      fingerprint: fingerprint({ method, userToken: c.user, actingUserToken: null, cardToken: c.card, amount: String(amount), currency: 'USD', originalJitToken: over.originalJitToken ?? null }),
+      method,
+      kind: 'authorization',
+      userToken: c.user,
+      cardToken: c.card,
+      accountToken: c.account,
+      amount,
+      currency: 'USD',
+      mcc: '5411',
+      originalJitToken: null,
+      transactionToken: null,
+      declineReason: null,
+      expect: null,
+      echo: { token: jitToken, method, user_token: c.user, amount: amount / 100 },
+      timezone: 'UTC'
+    }
+    return { ...request, ...over } as R
+  }
+}

@@ -12,7 +12,7 @@ import { createMetricsRegistry } from '@jit/profiler'
 import { simToken, transactionEvent, type WebhookSpec } from '@jit/processor-sim'
 import { createCache, type Cache } from '@jit/redis'
 import {
-  createTestDatabase, createTestRedisPrefix, createTestVhost, fundedCards, sharedRedisUrl, type Teardownable
+  createTestDatabase, createTestRedisPrefix, createTestVhost, fundedCards, jitRequests, sharedRedisUrl, type Teardownable
 } from '@jit/test-support'
 import { createWorker, createWorkerMetrics, txnWorkerMigrations, type TxnWorker, type TxnWorkerDeps, type WorkerConfig, type WorkerMetrics } from '../src/index.js'
 
@@ -176,34 +176,16 @@ export async function counterValue (registry: Registry, name: string, labels: Re
   return total
 }
 
-let jitSeq = 0
+const jitRequest = jitRequests<JitDecisionRequest>(jitRequestFingerprint)
+
 /**
  * Approves a JIT authorization of `amount` minor units for the user's card, as the
  * jit-authorizer would: a hold keyed by the returned JIT token.
  */
 export async function authorize (db: Database, c: { user: string, card: string, account: string }, amount: number, over: Partial<JitDecisionRequest> = {}): Promise<{ jitToken: string, outcome: string }> {
-  const jitToken = over.jitToken ?? `jit-${process.pid}-${++jitSeq}-${randomUUID().slice(0, 8)}`
-  const method = 'pgfs.authorization'
-  const [result] = await decideJitFunding(db.sql, [{
-    jitToken,
-    fingerprint: jitRequestFingerprint({ method, userToken: c.user, actingUserToken: null, cardToken: c.card, amount: String(amount), currency: 'USD', originalJitToken: null }),
-    method,
-    kind: 'authorization',
-    userToken: c.user,
-    cardToken: c.card,
-    accountToken: c.account,
-    amount,
-    currency: 'USD',
-    mcc: '5411',
-    originalJitToken: null,
-    transactionToken: over.transactionToken ?? null,
-    declineReason: null,
-    expect: null,
-    echo: { token: jitToken, method, user_token: c.user, amount: amount / 100 },
-    timezone: 'UTC',
-    ...over
-  }])
-  return { jitToken, outcome: result?.outcome ?? 'none' }
+  const request = jitRequest(c, amount, over)
+  const [result] = await decideJitFunding(db.sql, [request])
+  return { jitToken: request.jitToken, outcome: result?.outcome ?? 'none' }
 }
 
 /** An ACTIVE user with an ACTIVE card funded by the user's own account holding `balance` minor units. */
