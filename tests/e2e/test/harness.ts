@@ -53,6 +53,10 @@ export async function startStack (t: Teardownable): Promise<Stack> {
     REDIS_KEY_PREFIX: createTestRedisPrefix(t, 'e2e'),
     DATABASE_POOL_MIN: '1',
     DATABASE_POOL_MAX: '4',
+    // A loaded 2-core CI machine can take more than the default 1.5 s budget: these tests assert
+    // the money rules, not speed, so give decisions the most the configuration allows.
+    JIT_DECISION_BUDGET_MS: '2700',
+    JIT_DECISION_GRACE_MS: '300',
     OUTBOX_RELAY_INTERVAL_MS: '50',
     PARK_RETRY_INTERVAL_MS: '100',
     JIT_BASIC_AUTH: 'jit-e2e:E2e-Only-Passw0rd-For-Jit!',

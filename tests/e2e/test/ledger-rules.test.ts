@@ -48,7 +48,7 @@ const rows: Array<[string, number, number, number, Step]> = [
   }],
   ['auth 100; DECLINED webhook with timed_out', 10000, 100000, 100000, async (s, { p }) => {
     const res = await stack.jit(s.request(p))
-    if (res.status !== 200) throw new Error('not approved')
+    if (res.status !== 200) throw new Error(`not approved: ${res.status} ${JSON.stringify(res.body)}`)
     await hooks([s.declined(p, true)])
   }],
   ['auth 100; incremental 20; clear 120 final', 10000, 88000, 88000, async (s, { p }) => {
