@@ -39,7 +39,7 @@ export function benchOptions (mode: BenchOptions['mode'], log: (line: string) =>
     return {
       mode,
       seed,
-      timing: { warmupMs: 1500, closedMs: 3000, connections: 32, stepMs: 1500, ladderStart: 300, ladderFactor: 1.6, ladderMax: 12_000, maxInFlight: 256, poolMax: 20 },
+      timing: { warmupMs: 1500, closedMs: 3000, connections: 32, stepMs: 1500, ladderStart: 60, ladderFactor: 1.6, ladderMax: 12_000, maxInFlight: 256, poolMax: 20 },
       workloads: all,
       order,
       log
@@ -48,7 +48,7 @@ export function benchOptions (mode: BenchOptions['mode'], log: (line: string) =>
   return {
     mode,
     seed,
-    timing: { warmupMs: 5000, closedMs: 10_000, connections: 32, stepMs: 5000, ladderStart: 200, ladderFactor: 1.25, ladderMax: 12_000, maxInFlight: 256, poolMax: 20 },
+    timing: { warmupMs: 5000, closedMs: 10_000, connections: 32, stepMs: 5000, ladderStart: 50, ladderFactor: 1.25, ladderMax: 12_000, maxInFlight: 256, poolMax: 20 },
     workloads: all,
     order,
     log

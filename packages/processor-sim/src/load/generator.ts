@@ -1,12 +1,12 @@
 import { performance } from 'node:perf_hooks'
-import { Pool } from 'undici'
+import { Pool, type Dispatcher } from 'undici'
 import * as hdr from 'hdr-histogram-js'
 
 /** One request the generator sends: built per request so tokens and amounts can differ. */
 export interface LoadRequest {
   path: string
-  /** @default 'POST' when a body is given, else 'GET' */
-  method?: 'GET' | 'POST' | 'PUT' | 'DELETE'
+  /** An HTTP method, e.g. 'POST'. @default 'POST' when a body is given, else 'GET' */
+  method?: string
   headers?: Record<string, string>
   body?: string
 }
@@ -150,7 +150,7 @@ class Phase {
     try {
       const res = await this.pool.request({
         path: spec.path,
-        method: spec.method ?? (spec.body === undefined ? 'GET' : 'POST'),
+        method: (spec.method ?? (spec.body === undefined ? 'GET' : 'POST')) as Dispatcher.HttpMethod,
         headers: spec.headers ?? (spec.body === undefined ? undefined : { 'content-type': 'application/json' }),
         body: spec.body
       })
