@@ -187,11 +187,9 @@ function identity (op: Op): string | null {
     case 'refund': return `refund:${op.p ?? op.card}:${op.seq}`
     case 'crossKind': return `cross:${op.p}:${op.as}`
     case 'force': return `force:${op.card}:${op.seq}`
-    case 'credit':
-    case 'debit':
-    case 'release':
-    case 'reserved': return `${op.t}:${op.seq}`
-    case 'provisionD': return op.t // its account load is a command with a message id too
+    // account.credit / account.debit (and D's load) are found in the journal, which is never
+    // purged, so their repeats stay in; a manual release is keyed by its message id only
+    case 'release': return `${op.t}:${op.seq}`
     default: return null
   }
 }
