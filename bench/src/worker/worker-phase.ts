@@ -9,7 +9,7 @@
 import { createHmac } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import postgres from 'postgres'
-import { checkLedgerInvariants, creditAccount, upsertCard, upsertUser } from '@jit/ledger'
+import { applyTransactionEvent, applyTransactionEventBatch, checkLedgerInvariants, creditAccount, upsertCard, upsertUser, type TransactionEventInput } from '@jit/ledger'
 import { purchasesOf, runClosedLoop, runOpenLoop, webhookBatch, type LoadResult } from '@jit/processor-sim'
 import { createTestVhost, freePort, sharedRedisUrl } from '@jit/test-support'
 import { createDatabase, dropDatabase } from '../database.js'
@@ -122,6 +122,40 @@ async function phase (name: string, sql: postgres.Sql, procs: Record<string, num
   return result
 }
 
+/** What applying force captures of one account costs without the broker: one transaction per event vs batches. */
+export interface ApplyPathResult { mode: string, events: number, eventsPerS: number, postgresCpuMsPerEvent: number }
+
+/**
+ * The apply path alone, on one PostgreSQL connection (so its backend's CPU is readable): the same
+ * force captures of the hot account applied one transaction each, then in batches of `batch`.
+ */
+async function applyPathComparison (url: string, hot: Card, events: number, batch: number): Promise<ApplyPathResult[]> {
+  const one = postgres(url, { max: 1, onnotice: () => {} })
+  try {
+    const [{ pid } = { pid: 0 }] = await one<Array<{ pid: number }>>`select pg_backend_pid() as pid`
+    const sim = purchasesOf(hot)
+    const make = (): TransactionEventInput[] => Array.from({ length: events }, () => sim.forceCapture(100) as TransactionEventInput)
+    const out: ApplyPathResult[] = []
+    const measure = async (mode: string, run: (evs: TransactionEventInput[]) => Promise<void>): Promise<void> => {
+      const evs = make()
+      const c0 = cpuMs(pid) ?? 0
+      const t0 = performance.now()
+      await run(evs)
+      const wall = performance.now() - t0
+      out.push({ mode, events, eventsPerS: Math.round(events / (wall / 1000)), postgresCpuMsPerEvent: Math.round(((cpuMs(pid) ?? 0) - c0) / events * 1000) / 1000 })
+    }
+    await measure('one transaction per event', async evs => {
+      for (const e of evs) await one.begin(async tx => await applyTransactionEvent(tx as never, e))
+    })
+    await measure(`batches of ${batch} (savepoint each)`, async evs => {
+      for (let i = 0; i < evs.length; i += batch) await one.begin(async tx => await applyTransactionEventBatch(tx as never, evs.slice(i, i + batch)))
+    })
+    return out
+  } finally {
+    await one.end({ timeout: 5 })
+  }
+}
+
 export async function runWorkerPhases (log: (s: string) => void = s => { console.log(s) }): Promise<WorkerPhaseResult[]> {
   const td: Array<() => unknown> = []
   const dbName = `bench_worker_${Date.now().toString(36)}`
@@ -144,10 +178,12 @@ export async function runWorkerPhases (log: (s: string) => void = s => { console
     services.push(ingest)
     log(`seeding 1 hot account and ${accounts} accounts...`)
     const { hot, spread } = await seed(sql, accounts)
-    const procs = { 'webhook-ingest': [ingest.pid], 'txn-worker': [worker.pid], postgres: pidsNamed('postgres'), rabbitmq: pidsNamed('beam.smp') }
-    void cpuMs
+    // the shared server also serves others: only the backends connected to this phase's database
+    const backends = (await sql<Array<{ pid: number }>>`select pid from pg_stat_activity where datname = current_database()`).map(r => r.pid)
+    const procs = { 'webhook-ingest': [ingest.pid], 'txn-worker': [worker.pid], 'postgres (this database)': backends, rabbitmq: pidsNamed('beam.smp') }
     const durationMs = seconds * 1000
     const results: WorkerPhaseResult[] = []
+    for (const r of await applyPathComparison(url, hot, 1000, 100)) log(`apply path, hot account: ${JSON.stringify(r)}`)
     results.push(await phase('hot account, 16 senders', sql, procs, ingest, async sent =>
       await runClosedLoop({ origin: ingest.origin, connections: 16, durationMs, request: webhookRequest(() => hot, sent) }), log))
     results.push(await phase(`spread over ${accounts} accounts, 16 senders`, sql, procs, ingest, async sent =>
