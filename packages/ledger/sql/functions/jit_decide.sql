@@ -116,6 +116,17 @@ BEGIN
         PERFORM pg_advisory_xact_lock(hashtextextended('jit-purchase:' || v_purchase, 0));
       END IF;
 
+      -- The processor's webhook for this very network message (its transaction token, recorded
+      -- by the lifecycle in ledger_messages) was applied before we decided: a stand-in it
+      -- approved or a DECLINED that repaired it. That message's money has been decided without
+      -- us, so this late decision moves none (docs/ledger.md "Keys": never a second copy).
+      IF v_reason IS NULL AND r->>'transaction_token' IS NOT NULL AND EXISTS (
+          SELECT 1 FROM ledger_messages
+          WHERE kind = v_kind AND message_token = r->>'transaction_token'
+            AND (webhook_at IS NOT NULL OR repaired_at IS NOT NULL)) THEN
+        v_reason := 'DUPLICATE_TRANSACTION';
+      END IF;
+
       IF v_reason IS NULL AND v_kind = 'incremental' THEN
         SELECT * INTO h FROM holds WHERE hold_token = v_purchase FOR UPDATE;
         IF NOT FOUND OR h.state <> 'OPEN' OR h.forced
