@@ -11,6 +11,8 @@ let passed = 0
 let failed = 0
 let skipped = 0
 const failures = []
+// wall time of each test file, from the `# time=` line its stream ends with
+const fileTimes = []
 
 function walk (dir, match, out = []) {
   if (!existsSync(dir)) return out
@@ -39,6 +41,8 @@ for (const group of ['packages', 'services', 'tests', '.']) {
         continue
       }
       const lines = readFileSync(resultFile, 'utf8').split('\n')
+      const timeLine = lines.filter(l => /^# time=/.test(l)).pop()
+      if (timeLine !== undefined) fileTimes.push({ suite: `${group}/${pkg}`, file: rel, ms: Number(/time=([\d.]+)ms/.exec(timeLine)?.[1] ?? 0) })
       let points = 0
       let plan = -1
       for (const line of lines) {
@@ -59,6 +63,21 @@ for (const group of ['packages', 'services', 'tests', '.']) {
       }
     }
   }
+}
+
+// Each suite's time (a package's files run in parallel, so its wall time is at most the sum),
+// and the files the CI budget names on their own.
+const bySuite = new Map()
+for (const f of fileTimes) bySuite.set(f.suite, (bySuite.get(f.suite) ?? 0) + f.ms)
+console.log('suite times (sum of file times, s):')
+for (const [suite, ms] of [...bySuite].sort((a, b) => b[1] - a[1])) console.log(`  ${suite.padEnd(32)} ${(ms / 1000).toFixed(1).padStart(7)}`)
+const named = [
+  ['model test', /ledger-model\.test\.ts$/], ['faults', /faults\/faults\.test\.ts$/], ['fuzz', /fuzz\//],
+  ['nginx', /nginx\.test\.ts$/], ['prometheus', /^test\/prometheus\.test\.ts$/], ['browser', /browser\.test\.ts$/]
+]
+for (const [name, re] of named) {
+  const ms = fileTimes.filter(f => re.test(f.file) && (name !== 'prometheus' || f.suite === 'tests/infra')).reduce((a, f) => a + f.ms, 0)
+  console.log(`  [${name}] ${(ms / 1000).toFixed(1)} s`)
 }
 
 for (const f of failures) console.log(`FAILED: ${f}`)
