@@ -78,7 +78,7 @@ async function appliedOf (sql: postgres.Sql, tokens: string[]): Promise<Map<stri
   return new Map(rows.map(r => [r.key, r.at.getTime()]))
 }
 
-async function phase (name: string, sql: postgres.Sql, procs: Record<string, number[]>, ingest: Service, load: (sent: Map<string, number>) => Promise<LoadResult>, log: (s: string) => void): Promise<WorkerPhaseResult> {
+async function phase (name: string, sql: postgres.Sql, procs: Record<string, number[]>, load: (sent: Map<string, number>) => Promise<LoadResult>, log: (s: string) => void): Promise<WorkerPhaseResult> {
   const sent = new Map<string, number>()
   const pids = Object.values(procs).flat()
   const cpu0 = cpuOf(pids)
@@ -118,7 +118,6 @@ async function phase (name: string, sql: postgres.Sql, procs: Record<string, num
   }
   if (applied.size < expected) log(`${name}: only ${applied.size} of ${expected} confirmed events reached the ledger in 300 s`)
   log(`${name}: ${JSON.stringify(result)}`)
-  void ingest
   return result
 }
 
@@ -165,9 +164,16 @@ export async function runWorkerPhases (log: (s: string) => void = s => { console
   try {
     const amqpUrl = await createTestVhost({ teardown: fn => { td.push(fn) } }, 'bench-worker')
     const env = {
-      DEPLOY_ENV: 'local', LOG_LEVEL: 'warn', HOST: '127.0.0.1', DATABASE_URL: url, AMQP_URL: amqpUrl,
-      REDIS_URL: sharedRedisUrl, REDIS_KEY_PREFIX: `${dbName}:`, OPERATOR_BASIC_AUTH: 'ops:change-me',
-      WEBHOOK_BASIC_AUTH: `${HOOK_USER}:${HOOK_PASS}`, WEBHOOK_HMAC_SECRET: HOOK_SECRET,
+      DEPLOY_ENV: 'local',
+      LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+      DATABASE_URL: url,
+      AMQP_URL: amqpUrl,
+      REDIS_URL: sharedRedisUrl,
+      REDIS_KEY_PREFIX: `${dbName}:`,
+      OPERATOR_BASIC_AUTH: 'ops:change-me',
+      WEBHOOK_BASIC_AUTH: `${HOOK_USER}:${HOOK_PASS}`,
+      WEBHOOK_HMAC_SECRET: HOOK_SECRET,
       WORKER_PREFETCH: process.env.WORKER_PREFETCH ?? '200'
     }
     const workerPort = await freePort()
@@ -184,13 +190,13 @@ export async function runWorkerPhases (log: (s: string) => void = s => { console
     const durationMs = seconds * 1000
     const results: WorkerPhaseResult[] = []
     for (const r of await applyPathComparison(url, hot, 1000, 100)) log(`apply path, hot account: ${JSON.stringify(r)}`)
-    results.push(await phase('hot account, 16 senders', sql, procs, ingest, async sent =>
+    results.push(await phase('hot account, 16 senders', sql, procs, async sent =>
       await runClosedLoop({ origin: ingest.origin, connections: 16, durationMs, request: webhookRequest(() => hot, sent) }), log))
-    results.push(await phase(`spread over ${accounts} accounts, 16 senders`, sql, procs, ingest, async sent =>
+    results.push(await phase(`spread over ${accounts} accounts, 16 senders`, sql, procs, async sent =>
       await runClosedLoop({ origin: ingest.origin, connections: 16, durationMs, request: webhookRequest(seq => spread[(seq * 7919) % spread.length] as Card, sent) }), log))
-    results.push(await phase('hot account at 1,000 events/s (100 posts of 10)', sql, procs, ingest, async sent =>
+    results.push(await phase('hot account at 1,000 events/s (100 posts of 10)', sql, procs, async sent =>
       await runOpenLoop({ origin: ingest.origin, rate: 1000 / PER_POST, durationMs, maxInFlight: 64, request: webhookRequest(() => hot, sent) }), log))
-    results.push(await phase(`spread at 1,000 events/s (100 posts of 10)`, sql, procs, ingest, async sent =>
+    results.push(await phase('spread at 1,000 events/s (100 posts of 10)', sql, procs, async sent =>
       await runOpenLoop({ origin: ingest.origin, rate: 1000 / PER_POST, durationMs, maxInFlight: 64, request: webhookRequest(seq => spread[(seq * 7919) % spread.length] as Card, sent) }), log))
     return results
   } finally {

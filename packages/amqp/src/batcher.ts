@@ -65,10 +65,11 @@ export function batchingHandler (handleBatch: BatchHandler, opts: BatchingOption
     while (inFlight < maxInFlight && waiting.length > 0) {
       const batch = waiting.splice(0, maxBatch)
       inFlight++
-      void run(batch).finally(() => {
+      // run() settles every member itself and never rejects
+      run(batch).finally(() => {
         inFlight--
         schedule()
-      })
+      }).catch(() => {})
     }
   }
 

@@ -56,7 +56,7 @@ t.test('two batching workers, one hot account: balance and available as applied 
   const expected = { balance: start - spent, available: start - spent }
   await waitFor(async () => {
     const a = await getAccount(db.sql, c.account)
-    return a !== undefined && a.balance === expected.balance && a.available === expected.available
+    return a !== null && a.balance === expected.balance && a.available === expected.available
   }, 60_000, 'the ledger to reach the sequential result')
   await waitFor(async () => await queueDepth(env.amqp, 'transactions.dead') === 1, 15_000, 'the poison message dead-lettered')
   const a = await getAccount(db.sql, c.account)
