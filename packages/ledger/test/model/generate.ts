@@ -9,17 +9,17 @@ import type {
  * The long mode includes everything unless told otherwise (`--exclude`).
  */
 export const CI_EXCLUDED: ReadonlyArray<{ flag: GeneratorFlag, finding: number, why: string }> = [
-  { flag: 'F7-decision-after-its-webhook', finding: 7, why: 'a JIT decision made after its own webhook (which carried no jit_funding) applies the money a second time' }
+  { flag: 'F11-link-through-late-decision', finding: 11, why: 'a follow-up linked only by the JIT token of a decision made after its stand-in hold (keyed by the transaction token) stays parked' }
 ]
 
 /**
  * Every flag the generator knows: the CI exclusions above, the flags of findings already fixed
- * (F1-F6, F8, F9: kept so a regression can be looked past with `--exclude`), and classes the long mode
+ * (F1-F9: kept so a regression can be looked past with `--exclude`), and classes the long mode
  * can be told to leave out.
  */
 export type GeneratorFlag =
   | 'F1-answer-missing-ids' | 'F2-reserved-accounts' | 'F3-gateway-id-links' | 'F4-repair-odd-fields' | 'F5-redelivery-other-ids' | 'F6-reversal-foreign-currency'
-  | 'F7-decision-after-its-webhook' | 'F8-concurrent-command-repeat' | 'F9-refused-copy-parked'
+  | 'F7-decision-after-its-webhook' | 'F8-concurrent-command-repeat' | 'F9-refused-copy-parked' | 'F11-link-through-late-decision'
   | 'foreign-currency' | 'odd-amount' | 'cross-kind-token' | 'concurrency' | 'single-message'
 
 export interface GeneratorOptions {
@@ -289,10 +289,11 @@ function concrete (raw: { balanceA: number, balanceC: number, balanceD: number, 
     }
     return { ...op, ids } as Op
   }
-  // F7: a webhook that comes before its own JIT decision carries its jit_funding
+  // F7 (and F11 for authorizations): a webhook that comes before its own JIT decision carries its jit_funding
   const decided = new Set<string>()
   const beforeDecision = (op: Op): Op => {
-    if (!o.exclude.has('F7-decision-after-its-webhook')) return op
+    const f7 = o.exclude.has('F7-decision-after-its-webhook')
+    if (!f7 && !o.exclude.has('F11-link-through-late-decision')) return op
     if (op.t === 'together') {
       // sent at once: a webhook may be serialized before the decision sent with it
       const inner = op.ops.map(member => member.t === 'decide' || member.t === 'incDecide' ? member : beforeDecision(member))
@@ -301,7 +302,7 @@ function concrete (raw: { balanceA: number, balanceC: number, balanceD: number, 
     }
     if (op.t === 'decide') decided.add(`${op.p}`)
     if (op.t === 'incDecide') decided.add(`${op.p}:${op.k}`)
-    if (op.t === 'incAnswer' && !op.ids.jit && !decided.has(`${op.p}:${op.k}`)) return { ...op, ids: { ...op.ids, jit: true } }
+    if (f7 && op.t === 'incAnswer' && !op.ids.jit && !decided.has(`${op.p}:${op.k}`)) return { ...op, ids: { ...op.ids, jit: true } }
     if (op.t === 'answer' && op.ids !== 'full' && !decided.has(`${op.p}`)) return { ...op, ids: 'full' }
     return op
   }
