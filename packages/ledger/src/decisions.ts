@@ -10,11 +10,33 @@ import type { DecisionRequest } from './sql-boundary.js'
  */
 export async function decideJitFunding (sql: Sql, requests: JitDecisionRequest[]): Promise<JitDecisionResult[]> {
   if (requests.length === 0) return []
-  const payload = requests.map(toSqlRequest)
+  const order = lockOrder(requests)
+  const payload = order.map(i => toSqlRequest(requests[i] as JitDecisionRequest))
   const rows = await sql<Array<{ result: JitDecisionResult }>>`
     select jit_decide_batch(${sql.json(payload as never)}::jsonb) as result
   `
-  return rows.map(row => row.result)
+  return inCallerOrder(order, rows.map(row => row.result))
+}
+
+/**
+ * The order a batch's members are sent in: by funding account (then JIT token), stable, so two
+ * batches running at once take their account row locks in the same order and cannot deadlock on
+ * them. Members of one account keep their arrival order (an incremental stays after its original).
+ */
+function lockOrder (requests: JitDecisionRequest[]): number[] {
+  const key = (r: JitDecisionRequest): string => r.accountToken ?? ''
+  return requests.map((_, i) => i).sort((a, b) => {
+    const ka = key(requests[a] as JitDecisionRequest)
+    const kb = key(requests[b] as JitDecisionRequest)
+    return ka < kb ? -1 : ka > kb ? 1 : a - b
+  })
+}
+
+/** Results of a batch sent in `order`, put back in the callers' order. */
+function inCallerOrder<T> (order: number[], results: T[]): T[] {
+  const out = new Array<T>(results.length)
+  order.forEach((original, sent) => { out[original] = results[sent] as T })
+  return out
 }
 
 /** A batch member that was not decided: stale cached revisions, or its token held by another transaction past the deadline. Nothing was written for it. */
@@ -43,9 +65,10 @@ export interface DecisionBatch {
  * comes back `{stale: true}` and does not fail the others.
  */
 export function startDecisionBatch (sql: Sql, requests: JitDecisionRequest[], budgetMs: number): DecisionBatch {
-  const payload = requests.map(r => ({ ...toSqlRequest(r), budget_ms: Math.floor(budgetMs), report_stale: true }))
+  const order = lockOrder(requests)
+  const payload = order.map(i => ({ ...toSqlRequest(requests[i] as JitDecisionRequest), budget_ms: Math.floor(budgetMs), report_stale: true }))
   const query = sql<Array<{ result: BatchMemberResult }>>`select jit_decide_batch(${sql.json(payload as never)}::jsonb) as result`
-  const results = query.execute().then(rows => rows.map(row => row.result))
+  const results = query.execute().then(rows => inCallerOrder(order, rows.map(row => row.result)))
   results.catch(() => {}) // the caller awaits it; never unhandled while it decides whether to cancel
   return { results, cancel: () => { query.cancel() } }
 }
