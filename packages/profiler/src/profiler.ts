@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { SlidingCounts, type OutcomeCounts } from './sliding-counts.js'
 import { SlidingHistogram, type WindowSummary } from './sliding-histogram.js'
 
-/** How a request ended, as the processor sees it (DOMAIN.md): an approval, a decline, or an informative answer. */
+/** How a request ended, as the processor sees it (docs/processor-protocol.md): an approval, a decline, or an informative answer. */
 export type Outcome = 'approved' | 'declined' | 'answered'
 
 /** Severity of a latency threshold breach. */
