@@ -106,6 +106,15 @@ BEGIN
       RETURN jit_decide_replay(v_token, r);
     END IF;
 
+    -- The cardholder who spends must be active too (docs/ledger.md "acting_user_token"): when a
+    -- card of one user is used by another, both are checked here, under the claim, so a user
+    -- suspended a moment ago is never approved from a stale cache. The account that pays stays
+    -- the card's.
+    IF v_reason IS NULL AND r->>'acting_user_token' IS NOT NULL AND r->>'acting_user_token' <> v_user
+       AND coalesce((SELECT status FROM users WHERE user_token = r->>'acting_user_token'), 'UNKNOWN') <> 'ACTIVE' THEN
+      v_reason := 'CARDHOLDER_NOT_ACTIVE';
+    END IF;
+
     IF v_reason IS NULL AND v_kind IN ('authorization', 'incremental', 'immediate_debit') THEN
       -- A purchase's original and its incrementals serialize on one lock, so an incremental that
       -- races its original waits for the original's commit instead of missing its hold.
