@@ -1,6 +1,7 @@
 /**
  * @jit/amqp: the contract's RabbitMQ topology, a confirm-mode publisher, consumers with a
- * per-queue retry path and dead-letter queue, queue statistics, and the outbox relay.
+ * per-queue retry path and dead-letter queue, and queue statistics. The outbox
+ * (its table, writer and relay) is @jit/outbox.
  * @packageDocumentation
  */
 export { createAmqp, type Amqp, type AmqpOptions, type QueueStats } from './amqp.js'
@@ -41,12 +42,3 @@ export {
   type TopologyOptions,
   type ResolvedTopology
 } from './topology.js'
-export {
-  createOutboxRelay,
-  outboxMigrations,
-  readOutboxBacklog,
-  type OutboxBacklog,
-  type OutboxRelay,
-  type OutboxRelayOptions,
-  type OutboxRelayStats
-} from './outbox.js'

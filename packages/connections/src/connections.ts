@@ -167,9 +167,9 @@ type State = 'new' | 'starting' | 'started' | 'closing' | 'closed'
  * ```ts
  * const connections = createConnections({ config, logger, name: 'txn-worker', migrations: txnWorkerMigrationSets })
  * await connections.start()
- * const relay = createOutboxRelay({ sql: connections.db.sql, publisher: connections.publisher })
+ * const relay = createServiceOutboxRelay({ config, sql: connections.db.sql, publisher: connections.publisher, logger })
  * relay.start()
- * connections.onShutdown('intake', async () => { await relay.stop() })
+ * connections.onShutdown('drain', async () => { await relay.stop() })
  * // on SIGTERM
  * await connections.close()
  * ```

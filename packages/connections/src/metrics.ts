@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client'
-import { readOutboxBacklog, type OutboxBacklog } from '@jit/amqp'
+import { readOutboxBacklog, type OutboxBacklog } from '@jit/outbox'
 import type { Connections, HealthReport } from './connections.js'
 
 /** Options of {@link registerConnectionMetrics}. */

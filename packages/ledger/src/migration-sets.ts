@@ -1,4 +1,4 @@
-import { outboxMigrations } from '@jit/amqp'
+import { outboxMigrations } from '@jit/outbox'
 import { ledgerMigrations } from './migrations.js'
 
 /** The migration sets the ledger needs, in order: the outbox it writes to, then its own. */

@@ -3,7 +3,7 @@ import pino from 'pino'
 import { JitAuthorizerConfig, loadServiceConfig } from '@jit/config'
 import { createConnections } from '@jit/connections'
 import { ledgerMigrationSets } from '@jit/ledger'
-import { createOutboxRelay } from '@jit/amqp'
+import { createServiceOutboxRelay } from '@jit/outbox'
 import { createMetricsRegistry } from '@jit/profiler'
 import { buildApp } from './app.js'
 
@@ -27,15 +27,8 @@ const connections = createConnections({
 await connections.start()
 
 const registry = createMetricsRegistry({ service: 'jit-authorizer' })
-const relay = createOutboxRelay({
-  sql: connections.db.sql,
-  publisher: connections.publisher,
-  logger: logger.child({ component: 'outbox-relay' }),
-  batchSize: config.OUTBOX_RELAY_BATCH,
-  intervalMs: config.OUTBOX_RELAY_INTERVAL_MS,
-  // ledger_emit notifies this channel in the decision's own transaction: publish at once
-  listenChannel: 'outbox'
-})
+// publishes the decisions' events (ledger_emit notifies the relay in the decision's transaction)
+const relay = createServiceOutboxRelay({ config, sql: connections.db.sql, publisher: connections.publisher, logger })
 connections.onShutdown('drain', async () => { await relay.stop() })
 
 const app = await buildApp({ config, logger, db: connections.db, cache: connections.cache, registry, connections })

@@ -1,4 +1,5 @@
-import { deadQueueName, readOutboxBacklog, type Amqp } from '@jit/amqp'
+import { deadQueueName, type Amqp } from '@jit/amqp'
+import { readOutboxBacklog } from '@jit/outbox'
 import type { HealthReport } from '@jit/connections'
 import { decisionStats, type DecisionStats } from '@jit/ledger'
 import type { Database } from '@jit/postgres'

@@ -1,18 +1,7 @@
-import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import type postgres from 'postgres'
 import type { Logger } from 'pino'
-import type { MigrationSet } from '@jit/postgres'
-import { RawJson, type Publisher } from './publisher.js'
-
-/**
- * The outbox table. `../migrations` is the same directory from `src/` (tests, `@jit/source`)
- * and from `dist/` (built services), since both sit one level below the package root.
- */
-export const outboxMigrations: MigrationSet = {
-  name: 'outbox',
-  dir: fileURLToPath(new URL('../migrations', import.meta.url))
-}
+import { RawJson, type Publisher } from '@jit/amqp'
 
 /** Options of {@link createOutboxRelay}. */
 export interface OutboxRelayOptions {
@@ -227,24 +216,4 @@ export function createOutboxRelay (options: OutboxRelayOptions): OutboxRelay {
       running
     })
   }
-}
-
-/** Rows of the outbox not yet published, and how long the oldest has waited. */
-export interface OutboxBacklog {
-  pending: number
-  /** Seconds since the oldest unpublished row was written (database clock); 0 when none. */
-  oldestAgeSeconds: number
-}
-
-/**
- * Reads the outbox backlog through the partial index of unpublished rows (cheap while the relay
- * keeps up; a growing backlog is exactly what this is for).
- */
-export async function readOutboxBacklog (sql: postgres.Sql): Promise<OutboxBacklog> {
-  const [row] = await sql<Array<{ pending: number, oldest: number }>>`
-    SELECT count(*)::int AS pending,
-           coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0)::float8 AS oldest
-    FROM outbox
-    WHERE published_at IS NULL`
-  return { pending: row?.pending ?? 0, oldestAgeSeconds: Math.max(0, row?.oldest ?? 0) }
 }

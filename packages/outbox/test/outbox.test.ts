@@ -1,17 +1,14 @@
+import { createHash, randomUUID } from 'node:crypto'
 import { readFileSync, existsSync } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
 import t from 'tap'
 import postgres from 'postgres'
+import { pino } from 'pino'
+import { createAmqp, EVENTS_EXCHANGE, type ConsumedMessage, type Publisher } from '@jit/amqp'
 import { createTestDatabase, createTestVhost, sleep, waitFor } from '@jit/test-support'
-import {
-  createAmqp,
-  createOutboxRelay,
-  outboxMigrations,
-  EVENTS_EXCHANGE,
-  type ConsumedMessage,
-  type Publisher
-} from '../src/index.js'
-import { silentLogger } from './helpers.js'
+import { createOutboxRelay, createServiceOutboxRelay, outboxMigrations, readOutboxBacklog, writeOutboxEvent } from '../src/index.js'
+
+const silentLogger = pino({ level: 'silent' })
 
 const amqpUrl = await createTestVhost(t)
 const dbUrl = await createTestDatabase(t)
@@ -57,6 +54,9 @@ t.test('the migration set points at the shipped SQL', async t => {
   t.equal(outboxMigrations.name, 'outbox')
   t.ok(isAbsolute(outboxMigrations.dir))
   t.ok(existsSync(migrationFile), 'the migration ships in the package')
+  // Released: databases record this checksum under set 'outbox' version 1 and refuse a change.
+  t.equal(createHash('sha256').update(readFileSync(migrationFile, 'utf8')).digest('hex'),
+    'e8be3c765da633bb78adb1f13e5ee53773db9b2cce36214938b272d22463bb74', 'the released file is unchanged')
   const [table] = await sql`SELECT to_regclass('outbox')::text AS name`
   t.equal(table?.name, 'outbox')
 })
@@ -170,4 +170,38 @@ t.test('option checks', async t => {
   t.throws(() => createOutboxRelay({ sql, publisher, batchSize: 0 }), /batchSize/)
   t.throws(() => createOutboxRelay({ sql, publisher, intervalMs: -1 }), /intervalMs/)
   await publisher.close()
+})
+
+t.test('writeOutboxEvent: published after its commit (woken by NOTIFY), never after a rollback, once per message id', async t => {
+  await resetAll()
+  const relay = createServiceOutboxRelay({
+    config: { OUTBOX_RELAY_BATCH: 10, OUTBOX_RELAY_INTERVAL_MS: 60_000 },
+    sql,
+    publisher: amqp.createPublisher(),
+    logger: silentLogger
+  })
+  relay.start()
+  t.teardown(async () => { await relay.stop() })
+  // the first (empty) batch runs and LISTEN is established; the next poll is a minute away
+  await sleep(500)
+
+  await sql.begin(async tx => {
+    await writeOutboxEvent(tx, { routingKey: 'relay.rolled-back', payload: { n: 0 } })
+    throw new Error('the change fails')
+  }).catch(() => {})
+  const answerId = randomUUID()
+  const written = await sql.begin(async tx => [
+    await writeOutboxEvent(tx, { routingKey: 'relay.answer', payload: { amount: 1050 }, messageId: answerId, correlationId: 'cmd-1' }),
+    await writeOutboxEvent(tx, { routingKey: 'relay.answer', payload: { amount: 1 }, messageId: answerId })
+  ])
+  t.same(written, [true, false], 'a second write of one message id keeps the first')
+
+  await waitFor(() => received.length >= 1, 10_000, 'the committed event published on NOTIFY')
+  await sleep(300)
+  t.equal(received.length, 1, 'nothing of the rolled-back transaction')
+  t.equal(received[0]?.messageId, answerId)
+  t.equal(received[0]?.routingKey, 'relay.answer')
+  t.equal(received[0]?.correlationId, 'cmd-1')
+  t.same(received[0]?.body, { amount: 1050 })
+  t.same(await readOutboxBacklog(sql), { pending: 0, oldestAgeSeconds: 0 })
 })
