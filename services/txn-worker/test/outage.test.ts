@@ -91,7 +91,7 @@ t.test('Redis down while a command is answered: requeued until Redis is back, th
   t.teardown(() => cache.close())
   await cache.connect()
   const { seen } = await env.watchEvents(['command.#'])
-  const worker = env.startWorker({ cache, queues: ['commands'], loops: false, relay: false })
+  const worker = env.startWorker({ cache, queues: ['commands'], loops: false })
   const c = await fundedCard(db, 'outage-redis', 0)
   await cache.set('card', c.card, { card_token: c.card, status: 'ACTIVE' })
 
