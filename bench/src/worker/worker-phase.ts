@@ -3,10 +3,13 @@
  * their own. Measures the ingest rate with every event confirmed (200 only after the broker's
  * confirm), the apply rate for one hot account and for events spread over many accounts, the
  * webhook-to-ledger lag at a fixed arrival rate (open loop), and the CPU per event of each
- * process (from /proc/<pid>/stat). The invariant check runs after every phase.
- * Run: `pnpm bench:worker` (BENCH_WORKER_SECONDS, BENCH_WORKER_ACCOUNTS, WORKER_PREFETCH override).
+ * process (from /proc/<pid>/stat), with the PostgreSQL commits and rows written per event. The
+ * invariant check runs after every phase.
+ * Run alone: `pnpm bench:worker [--quick | --smoke]` (WORKER_PREFETCH, WORKER_BATCH_MAX override the
+ * worker's settings); `pnpm bench` runs it after the decision workloads.
  */
 import { createHmac } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import postgres from 'postgres'
 import { applyTransactionEvent, applyTransactionEventBatch, checkLedgerInvariants, creditAccount, upsertCard, upsertUser, type TransactionEventInput } from '@jit/ledger'
@@ -16,24 +19,85 @@ import { createDatabase, dropDatabase } from '../database.js'
 import { cpuMs, cpuOf, cpuSpent, pidsNamed, startService, stopService, type Service } from '../procs.js'
 
 const root = fileURLToPath(new URL('../../../', import.meta.url))
-const seconds = Number(process.env.BENCH_WORKER_SECONDS ?? 10)
-const accounts = Number(process.env.BENCH_WORKER_ACCOUNTS ?? 10_000)
 const HOOK_USER = 'marqeta'
 const HOOK_PASS = 'bench-change-me-Passw0rd'
 const HOOK_SECRET = 'bench-change-me-hmac-secret'
 const PER_POST = 10
+// the bench's own connections, left out of the PostgreSQL CPU and commits of the phase
+const BENCH_APP = 'jit-bench-worker'
+// how often the open-loop phases look for the events that reached the ledger (bounds the lag's resolution)
+const LAG_POLL_MS = 10
 
-interface Card { user: string, card: string, account: string }
+export interface Card { user: string, card: string, account: string }
+
+/** How the worker phase runs. */
+export interface WorkerBenchOptions {
+  mode: 'full' | 'quick' | 'smoke'
+  /** Length of each load, ms. */
+  durationMs: number
+  /** Closed-loop senders (each posts its next batch of 10 when the previous is confirmed). */
+  senders: number
+  /** Accounts of the spread shape. */
+  accounts: number
+  /** Fixed arrival rate of the lag phases, events/s. */
+  rate: number
+  /** Worker settings passed to the process (e.g. WORKER_PREFETCH); the defaults otherwise. */
+  workerEnv: Record<string, string>
+  /** V8 CPU profiles of both processes written there when set. */
+  cpuProfDir?: string
+  /**
+   * A seeded database to copy (the decision workloads' seed, `pnpm bench`): its uniform cards
+   * are the spread shape and its hot account the hot one; without it a database is seeded here.
+   */
+  template?: { name: string, hot: Card, spread: Card[] }
+  log: (line: string) => void
+}
+
+export function workerBenchOptions (mode: WorkerBenchOptions['mode'], log: (line: string) => void = line => process.stdout.write(line + '\n')): WorkerBenchOptions {
+  const workerEnv: Record<string, string> = {}
+  for (const k of ['WORKER_PREFETCH', 'WORKER_BATCH_MAX', 'WORKER_CONCURRENCY']) {
+    const v = process.env[k]
+    if (v !== undefined && v !== '') workerEnv[k] = v
+  }
+  const cpuProfDir = process.env.BENCH_CPU_PROF
+  const common = { mode, workerEnv, log, ...(cpuProfDir === undefined || cpuProfDir === '' ? {} : { cpuProfDir }) }
+  if (mode === 'smoke') return { ...common, durationMs: 1000, senders: 4, accounts: 200, rate: 200 }
+  if (mode === 'quick') return { ...common, durationMs: 4000, senders: 16, accounts: 10_000, rate: 1000 }
+  return { ...common, durationMs: 10_000, senders: 16, accounts: 10_000, rate: 1000 }
+}
 
 export interface WorkerPhaseResult {
   name: string
-  events: number
-  ingest: { eventsPerS: number, okPosts: number, failedPosts: number, p99Ms: number }
+  shape: 'hot' | 'spread'
+  load: 'closed' | 'open'
+  /** Events confirmed by the ingest (200 answers x 10). */
+  confirmed: number
+  /** Of them, found applied in the ledger at the end. */
+  applied: number
+  ingest: { eventsPerS: number, okPosts: number, failedPosts: number, unsentPosts: number, p50Ms: number, p99Ms: number }
+  /** Applied events per second, from the first send to the last event applied. */
   applyEventsPerS: number
+  /** Seconds from the end of the load until the last event was applied. */
   drainS: number
-  lagMs?: { p50: number, p99: number, max: number }
+  /**
+   * Open loop only: from the send of an event's post to the event seen committed in the ledger
+   * (polled every 10 ms, so up to ~10 ms more than the truth), and to the database clock of its
+   * apply inside its batch (a lower bound: the batch commits after it).
+   */
+  lagMs: { p50: number, p99: number, max: number, applyClockP50: number, applyClockP99: number } | null
   cpuMsPerEvent: Record<string, number>
+  /** Of this database, per applied event, the bench's own queries left out. */
+  postgres: { commitsPerEvent: number, rowsWrittenPerEvent: number }
   invariantViolations: number
+}
+
+export interface WorkerBenchResults {
+  mode: WorkerBenchOptions['mode']
+  workerEnv: Record<string, string>
+  /** The apply path alone on one connection (hot account), without the broker. */
+  applyPath: ApplyPathResult[]
+  phases: WorkerPhaseResult[]
+  failures: string[]
 }
 
 function quantile (sorted: number[], q: number): number {
@@ -73,51 +137,140 @@ function webhookRequest (pick: (seq: number) => Card, sent: Map<string, number>)
   }
 }
 
-async function appliedOf (sql: postgres.Sql, tokens: string[]): Promise<Map<string, number>> {
-  const rows = await sql<Array<{ key: string, at: Date }>>`select key, applied_at as at from effects where key = any(${tokens})`
-  return new Map(rows.map(r => [r.key, r.at.getTime()]))
+/** The worker's count of transaction events handled (applied, duplicate, parked or ignored), from its /metrics. */
+async function handledByWorker (origin: string): Promise<number> {
+  const text = await (await fetch(`${origin}/metrics`)).text()
+  let n = 0
+  for (const line of text.split('\n')) {
+    const m = /^txn_worker_(messages_applied_total|duplicates_skipped_total|events_ignored_total|events_parked_total)\{([^}]*)\} (\d+)/.exec(line)
+    if (m !== null && (m[1] === 'events_parked_total' || (m[2] ?? '').includes('queue="transactions"'))) n += Number(m[3])
+  }
+  return n
 }
 
-async function phase (name: string, sql: postgres.Sql, procs: Record<string, number[]>, load: (sent: Map<string, number>) => Promise<LoadResult>, log: (s: string) => void): Promise<WorkerPhaseResult> {
+interface DbCounters { commits: number, rows: number }
+
+async function dbCounters (sql: postgres.Sql): Promise<DbCounters> {
+  // the statistics are flushed by each backend about once a second: read after a pause
+  const [row] = await sql<Array<{ commits: string, rows: string }>>`
+    select xact_commit as commits, tup_inserted + tup_updated + tup_deleted as rows
+    from pg_stat_database where datname = current_database()`
+  return { commits: Number(row?.commits ?? 0), rows: Number(row?.rows ?? 0) }
+}
+
+/** The PostgreSQL backends serving this database, except the bench's own. */
+async function serviceBackends (sql: postgres.Sql): Promise<number[]> {
+  const rows = await sql<Array<{ pid: number }>>`
+    select pid from pg_stat_activity where datname = current_database() and application_name <> ${BENCH_APP}`
+  return rows.map(r => r.pid)
+}
+
+interface PhaseContext {
+  sql: postgres.Sql
+  worker: Service
+  ingest: Service
+  log: (line: string) => void
+}
+
+async function phase (ctx: PhaseContext, name: string, shape: WorkerPhaseResult['shape'], kind: WorkerPhaseResult['load'], load: (sent: Map<string, number>) => Promise<LoadResult>): Promise<WorkerPhaseResult> {
+  const { sql, worker, ingest, log } = ctx
   const sent = new Map<string, number>()
+  const procs: Record<string, number[]> = {
+    'webhook-ingest': [ingest.pid],
+    'txn-worker': [worker.pid],
+    'postgres (this database)': await serviceBackends(sql),
+    rabbitmq: pidsNamed('beam.smp')
+  }
   const pids = Object.values(procs).flat()
+  await new Promise(resolve => setTimeout(resolve, 1100))
+  const db0 = await dbCounters(sql)
+  const handled0 = await handledByWorker(worker.origin)
   const cpu0 = cpuOf(pids)
   const t0 = Date.now()
+  let benchQueries = 0
+
+  // open loop: each event's first sighting in the ledger, polled while the load runs
+  const seen = new Map<string, number>()
+  const pending = new Set<string>()
+  let loading = true
+  const watch = kind === 'open'
+    ? (async () => {
+        const taken = new Set<string>()
+        for (;;) {
+          for (const k of sent.keys()) if (!taken.has(k)) { taken.add(k); pending.add(k) }
+          if (pending.size > 0) {
+            const rows = await sql<Array<{ key: string }>>`select key from effects where kind = 'force_capture' and key = any(${[...pending]})`
+            benchQueries++
+            const at = Date.now()
+            for (const r of rows) { seen.set(r.key, at); pending.delete(r.key) }
+          }
+          if (!loading && pending.size === 0 && taken.size === sent.size) return
+          if (!loading && Date.now() - t0 > 300_000) return
+          await new Promise(resolve => setTimeout(resolve, LAG_POLL_MS))
+        }
+      })()
+    : Promise.resolve()
+
   const r = await load(sent)
   const tIngest = Date.now()
-  const tokens = [...sent.keys()]
-  // every confirmed event must reach the ledger; refused posts (non-200) are not expected
   const confirmedPosts = r.statuses['200'] ?? 0
-  const expected = confirmedPosts * PER_POST
-  let applied = new Map<string, number>()
+  const confirmed = confirmedPosts * PER_POST
+  // every confirmed event must reach the ledger (the worker's counters say when, without a query per poll)
+  let lastApplied = tIngest
   const deadline = Date.now() + 300_000
   for (;;) {
-    const [{ n } = { n: 0 }] = await sql<Array<{ n: number }>>`select count(*)::int as n from effects where key = any(${tokens})`
-    if (n >= expected || Date.now() > deadline) break
-    await new Promise(resolve => setTimeout(resolve, 50))
+    const handled = await handledByWorker(worker.origin) - handled0
+    lastApplied = Date.now()
+    if (handled >= confirmed || Date.now() > deadline) break
+    await new Promise(resolve => setTimeout(resolve, 20))
   }
-  applied = await appliedOf(sql, tokens)
+  loading = false
+  await watch
   const cpu1 = cpuOf(pids)
-  const lastApplied = Math.max(...applied.values())
-  const lags = [...applied].map(([k, at]) => at - (sent.get(k) ?? at)).sort((a, b) => a - b)
+  const tokens = [...sent.keys()]
+  const rows = await sql<Array<{ key: string, at: Date }>>`select key, applied_at as at from effects where kind = 'force_capture' and key = any(${tokens})`
+  benchQueries++
+  const appliedAt = new Map(rows.map(row => [row.key, row.at.getTime()]))
+  await new Promise(resolve => setTimeout(resolve, 1100))
+  const db1 = await dbCounters(sql)
+  const applied = appliedAt.size
+  const perEvent = (v: number): number => Math.round(v / Math.max(1, applied) * 1000) / 1000
   const cpuPerEvent: Record<string, number> = {}
   for (const [proc, list] of Object.entries(procs)) {
     const before = new Map([...cpu0].filter(([p]) => list.includes(p)))
-    cpuPerEvent[proc] = Math.round(cpuSpent(before, cpu1) / Math.max(1, applied.size) * 1000) / 1000
+    cpuPerEvent[proc] = perEvent(cpuSpent(before, cpu1))
+  }
+  let lagMs: WorkerPhaseResult['lagMs'] = null
+  if (kind === 'open') {
+    const lags = [...seen].map(([k, at]) => at - (sent.get(k) ?? at)).sort((a, b) => a - b)
+    const clock = [...appliedAt].map(([k, at]) => at - (sent.get(k) ?? at)).sort((a, b) => a - b)
+    lagMs = { p50: quantile(lags, 0.5), p99: quantile(lags, 0.99), max: lags[lags.length - 1] ?? NaN, applyClockP50: quantile(clock, 0.5), applyClockP99: quantile(clock, 0.99) }
   }
   const violations = await checkLedgerInvariants(sql as never)
   const result: WorkerPhaseResult = {
     name,
-    events: applied.size,
-    ingest: { eventsPerS: Math.round(confirmedPosts * PER_POST / ((tIngest - t0) / 1000)), okPosts: confirmedPosts, failedPosts: r.sent - confirmedPosts, p99Ms: Math.round(r.latencyMs.p99) },
-    applyEventsPerS: Math.round(applied.size / ((lastApplied - t0) / 1000)),
+    shape,
+    load: kind,
+    confirmed,
+    applied,
+    ingest: {
+      eventsPerS: Math.round(confirmed / ((tIngest - t0) / 1000)),
+      okPosts: confirmedPosts,
+      failedPosts: r.sent - confirmedPosts,
+      unsentPosts: r.unsent,
+      p50Ms: Math.round(r.latencyMs.p50 * 10) / 10,
+      p99Ms: Math.round(r.latencyMs.p99 * 10) / 10
+    },
+    applyEventsPerS: Math.round(applied / ((lastApplied - t0) / 1000)),
     drainS: Math.round((lastApplied - tIngest) / 100) / 10,
-    lagMs: { p50: quantile(lags, 0.5), p99: quantile(lags, 0.99), max: lags[lags.length - 1] ?? NaN },
+    lagMs,
     cpuMsPerEvent: cpuPerEvent,
+    // the dbCounters reads themselves are one commit each
+    postgres: { commitsPerEvent: perEvent(db1.commits - db0.commits - benchQueries - 2), rowsWrittenPerEvent: perEvent(db1.rows - db0.rows) },
     invariantViolations: violations.length
   }
-  if (applied.size < expected) log(`${name}: only ${applied.size} of ${expected} confirmed events reached the ledger in 300 s`)
-  log(`${name}: ${JSON.stringify(result)}`)
+  if (applied < confirmed) log(`  ${name}: only ${applied} of ${confirmed} confirmed events reached the ledger`)
+  log(`  ${name}: ingest ${result.ingest.eventsPerS}/s, apply ${result.applyEventsPerS}/s, drain ${result.drainS} s${lagMs === null ? '' : `, lag p50 ${lagMs.p50} p99 ${lagMs.p99} ms`}, CPU ms/event ${JSON.stringify(cpuPerEvent)}, PG ${JSON.stringify(result.postgres)}, violations ${violations.length}`)
   return result
 }
 
@@ -129,7 +282,7 @@ export interface ApplyPathResult { mode: string, events: number, eventsPerS: num
  * force captures of the hot account applied one transaction each, then in batches of `batch`.
  */
 async function applyPathComparison (url: string, hot: Card, events: number, batch: number): Promise<ApplyPathResult[]> {
-  const one = postgres(url, { max: 1, onnotice: () => {} })
+  const one = postgres(url, { max: 1, onnotice: () => {}, connection: { application_name: BENCH_APP } })
   try {
     const [{ pid } = { pid: 0 }] = await one<Array<{ pid: number }>>`select pg_backend_pid() as pid`
     const sim = purchasesOf(hot)
@@ -155,12 +308,15 @@ async function applyPathComparison (url: string, hot: Card, events: number, batc
   }
 }
 
-export async function runWorkerPhases (log: (s: string) => void = s => { console.log(s) }): Promise<WorkerPhaseResult[]> {
+/** Runs the worker phases and returns their results; an invariant violation or a lost event is a failure. */
+export async function runWorkerPhases (opts: WorkerBenchOptions): Promise<WorkerBenchResults> {
+  const { log } = opts
   const td: Array<() => unknown> = []
   const dbName = `bench_worker_${Date.now().toString(36)}`
-  const url = await createDatabase(dbName)
+  const url = await createDatabase(dbName, opts.template?.name)
   const services: Service[] = []
-  const sql = postgres(url, { max: 4, onnotice: () => {} })
+  const sql = postgres(url, { max: 4, onnotice: () => {}, connection: { application_name: BENCH_APP } })
+  const failures: string[] = []
   try {
     const amqpUrl = await createTestVhost({ teardown: fn => { td.push(fn) } }, 'bench-worker')
     const env = {
@@ -174,31 +330,47 @@ export async function runWorkerPhases (log: (s: string) => void = s => { console
       OPERATOR_BASIC_AUTH: 'ops:change-me',
       WEBHOOK_BASIC_AUTH: `${HOOK_USER}:${HOOK_PASS}`,
       WEBHOOK_HMAC_SECRET: HOOK_SECRET,
-      WORKER_PREFETCH: process.env.WORKER_PREFETCH ?? '200'
+      ...opts.workerEnv
+    }
+    const prof = (name: string): { nodeArgs?: string[] } => {
+      if (opts.cpuProfDir === undefined) return {}
+      mkdirSync(`${opts.cpuProfDir}/${name}`, { recursive: true })
+      return { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}/${name}`] }
     }
     const workerPort = await freePort()
-    const worker = await startService('txn-worker', `${root}services/txn-worker/dist/server.js`, { ...env, PORT: String(workerPort) }, workerPort)
+    const worker = await startService('txn-worker', `${root}services/txn-worker/dist/server.js`, { ...env, PORT: String(workerPort) }, workerPort, prof('txn-worker'))
     services.push(worker)
     const ingestPort = await freePort()
-    const ingest = await startService('webhook-ingest', `${root}services/webhook-ingest/dist/server.js`, { ...env, PORT: String(ingestPort) }, ingestPort)
+    const ingest = await startService('webhook-ingest', `${root}services/webhook-ingest/dist/server.js`, { ...env, PORT: String(ingestPort) }, ingestPort, prof('webhook-ingest'))
     services.push(ingest)
-    log(`seeding 1 hot account and ${accounts} accounts...`)
-    const { hot, spread } = await seed(sql, accounts)
-    // the shared server also serves others: only the backends connected to this phase's database
-    const backends = (await sql<Array<{ pid: number }>>`select pid from pg_stat_activity where datname = current_database()`).map(r => r.pid)
-    const procs = { 'webhook-ingest': [ingest.pid], 'txn-worker': [worker.pid], 'postgres (this database)': backends, rabbitmq: pidsNamed('beam.smp') }
-    const durationMs = seconds * 1000
-    const results: WorkerPhaseResult[] = []
-    for (const r of await applyPathComparison(url, hot, 1000, 100)) log(`apply path, hot account: ${JSON.stringify(r)}`)
-    results.push(await phase('hot account, 16 senders', sql, procs, async sent =>
-      await runClosedLoop({ origin: ingest.origin, connections: 16, durationMs, request: webhookRequest(() => hot, sent) }), log))
-    results.push(await phase(`spread over ${accounts} accounts, 16 senders`, sql, procs, async sent =>
-      await runClosedLoop({ origin: ingest.origin, connections: 16, durationMs, request: webhookRequest(seq => spread[(seq * 7919) % spread.length] as Card, sent) }), log))
-    results.push(await phase('hot account at 1,000 events/s (100 posts of 10)', sql, procs, async sent =>
-      await runOpenLoop({ origin: ingest.origin, rate: 1000 / PER_POST, durationMs, maxInFlight: 64, request: webhookRequest(() => hot, sent) }), log))
-    results.push(await phase('spread at 1,000 events/s (100 posts of 10)', sql, procs, async sent =>
-      await runOpenLoop({ origin: ingest.origin, rate: 1000 / PER_POST, durationMs, maxInFlight: 64, request: webhookRequest(seq => spread[(seq * 7919) % spread.length] as Card, sent) }), log))
-    return results
+    let cards: { hot: Card, spread: Card[] }
+    if (opts.template !== undefined) {
+      cards = { hot: opts.template.hot, spread: opts.template.spread.slice(0, opts.accounts) }
+    } else {
+      log(`  seeding 1 hot account and ${opts.accounts} accounts...`)
+      cards = await seed(sql, opts.accounts)
+    }
+    const { hot, spread } = cards
+    const applyPath = await applyPathComparison(url, hot, opts.mode === 'smoke' ? 100 : 1000, 100)
+    for (const r of applyPath) log(`  apply path alone, hot account: ${JSON.stringify(r)}`)
+    const ctx: PhaseContext = { sql, worker, ingest, log }
+    const { durationMs, senders, rate } = opts
+    const spreadPick = (seq: number): Card => spread[(seq * 7919) % spread.length] as Card
+    const phases: WorkerPhaseResult[] = []
+    phases.push(await phase(ctx, `hot account, ${senders} senders`, 'hot', 'closed', async sent =>
+      await runClosedLoop({ origin: ingest.origin, connections: senders, durationMs, request: webhookRequest(() => hot, sent) })))
+    phases.push(await phase(ctx, `spread over ${spread.length} accounts, ${senders} senders`, 'spread', 'closed', async sent =>
+      await runClosedLoop({ origin: ingest.origin, connections: senders, durationMs, request: webhookRequest(spreadPick, sent) })))
+    phases.push(await phase(ctx, `hot account at ${rate} events/s`, 'hot', 'open', async sent =>
+      await runOpenLoop({ origin: ingest.origin, rate: rate / PER_POST, durationMs, maxInFlight: 64, request: webhookRequest(() => hot, sent) })))
+    phases.push(await phase(ctx, `spread at ${rate} events/s`, 'spread', 'open', async sent =>
+      await runOpenLoop({ origin: ingest.origin, rate: rate / PER_POST, durationMs, maxInFlight: 64, request: webhookRequest(spreadPick, sent) })))
+    for (const p of phases) {
+      if (p.invariantViolations > 0) failures.push(`worker ${p.name}: ${p.invariantViolations} invariant violation(s)`)
+      if (p.applied < p.confirmed) failures.push(`worker ${p.name}: ${p.confirmed - p.applied} of ${p.confirmed} confirmed events not applied`)
+      if (p.ingest.failedPosts > 0) failures.push(`worker ${p.name}: ${p.ingest.failedPosts} webhook posts not confirmed`)
+    }
+    return { mode: opts.mode, workerEnv: opts.workerEnv, applyPath, phases, failures }
   } finally {
     for (const s of services.reverse()) await stopService(s).catch(() => {})
     await sql.end({ timeout: 5 })
@@ -208,7 +380,8 @@ export async function runWorkerPhases (log: (s: string) => void = s => { console
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const results = await runWorkerPhases()
+  const args = process.argv.slice(2)
+  const results = await runWorkerPhases(workerBenchOptions(args.includes('--smoke') ? 'smoke' : args.includes('--quick') ? 'quick' : 'full'))
   console.log(JSON.stringify(results, null, 2))
-  process.exitCode = results.some(r => r.invariantViolations > 0) ? 1 : 0
+  process.exitCode = results.failures.length > 0 ? 1 : 0
 }

@@ -97,8 +97,12 @@ export const TxnWorkerConfig = Type.Object({
   CONSOLE_SESSION_IDLE_S: ms('An operator console session ends after this many seconds without a request', 1800, 60),
   CONSOLE_SESSION_ABSOLUTE_S: ms('An operator console session ends this many seconds after sign-in, whatever the activity', 43200, 60),
   CONSOLE_PROMETHEUS_URL: Type.Optional(UrlString(['http:', 'https:'], { description: 'Prometheus the console health page reads the JIT stage p99 from; empty: not shown' })),
-  WORKER_PREFETCH: ms('RabbitMQ prefetch of the worker (about 2 x concurrency)', 20),
-  WORKER_CONCURRENCY: ms('Messages the worker handles at once', 10),
+  WORKER_PREFETCH: ms('RabbitMQ prefetch of the worker\'s commands queue (about 2 x concurrency)', 20),
+  WORKER_CONCURRENCY: ms('Commands the worker handles at once', 10),
+  // One transaction and one commit per batch instead of per message: a hot account's row lock is
+  // taken once per batch. The batched queues prefetch twice this, so the next batch is delivered
+  // while one commits.
+  WORKER_BATCH_MAX: ms('Most messages of the transactions, webhooks and jit-funding queues applied in one database transaction (their prefetch is twice this)', 100),
   // 14 days: the processor redelivers for about that long, beyond the 7-day hold expiry; a clearing
   // that outlives it is applied as a forced debit, anything else is dead-lettered with its reason.
   PARK_HORIZON_S: ms('How long a message that cannot apply yet is parked and re-tried, seconds (cover the processor redelivery window)', 1209600),

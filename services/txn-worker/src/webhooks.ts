@@ -1,11 +1,12 @@
 import type { Logger } from 'pino'
-import { PermanentError, TransientError, type ConsumedMessage, type MessageHandler } from '@jit/amqp'
-import type { DocumentArchive } from '@jit/archive'
+import { PermanentError, TransientError, batchingHandler, type ConsumedMessage, type MessageHandler } from '@jit/amqp'
+import type { ArchiveDocument, DocumentArchive } from '@jit/archive'
 import { toStorableJson } from '@jit/contracts'
 import { setCardStatus, setUserStatus, type CardStatus, type UserStatus } from '@jit/ledger'
 import type { Database } from '@jit/postgres'
 import type { Cache } from '@jit/redis'
 import type { WorkerMetrics } from './metrics.js'
+import { isTransientFailure } from './transient.js'
 
 /** Options of {@link createWebhookHandler} and {@link createDecisionArchiveHandler}. */
 export interface ArchiveHandlerDeps {
@@ -57,7 +58,73 @@ function splitWebhookKey (routingKey: string): { family: string, type: string | 
  * invalidation that failed the first time is finished by the redelivery.
  */
 export function createWebhookHandler (deps: ArchiveHandlerDeps): MessageHandler {
-  const { db, cache, archive, metrics } = deps
+  const { archive, metrics } = deps
+  const transitionThenDocument = webhookTransitions(deps)
+  return async function handleWebhook (msg: ConsumedMessage): Promise<void> {
+    const { inserted } = await archive.store(await transitionThenDocument(msg))
+    if (inserted) metrics.applied.inc({ queue: 'webhooks' })
+    else metrics.duplicates.inc({ queue: 'webhooks' })
+  }
+}
+
+/**
+ * The `webhooks` queue, batched: each message's transition is applied as in
+ * {@link createWebhookHandler}, one after the other in delivery order, then the documents of the
+ * batch are archived with one multi-row insert ({@link storeDocuments}). Each message is still
+ * acknowledged only after its own document is stored, and fails alone.
+ */
+export function createWebhookBatchHandler (deps: ArchiveHandlerDeps & { maxBatch: number }): MessageHandler {
+  const transitionThenDocument = webhookTransitions(deps)
+  return batchingHandler(async msgs => {
+    const failures: unknown[] = new Array(msgs.length).fill(undefined)
+    const docs: Array<{ slot: number, doc: ArchiveDocument }> = []
+    for (const [slot, msg] of msgs.entries()) {
+      try {
+        docs.push({ slot, doc: await transitionThenDocument(msg) })
+      } catch (err) {
+        failures[slot] = err
+      }
+    }
+    await storeDocuments(deps, 'webhooks', docs, failures)
+    return failures
+  }, { maxBatch: deps.maxBatch })
+}
+
+/**
+ * Archives the documents of a batch in one `storeMany` and records each message's failure in
+ * `failures[slot]`. A refusal of the whole call that is not a dependency failure (one document
+ * the archive cannot take) is retried document by document, so that document alone fails; a
+ * dependency failure (archive unreachable) fails them all, to be requeued.
+ */
+export async function storeDocuments (deps: Pick<ArchiveHandlerDeps, 'archive' | 'metrics' | 'logger'>, queue: 'webhooks' | 'jit-funding', docs: Array<{ slot: number, doc: ArchiveDocument }>, failures: unknown[]): Promise<void> {
+  const { archive, metrics } = deps
+  if (docs.length === 0) return
+  try {
+    const { inserted } = await archive.storeMany(docs.map(d => d.doc))
+    // storeMany skips what is already stored and the repeats inside the batch
+    if (inserted > 0) metrics.applied.inc({ queue }, inserted)
+    if (docs.length > inserted) metrics.duplicates.inc({ queue }, docs.length - inserted)
+    return
+  } catch (err) {
+    if (isTransientFailure(err)) {
+      for (const { slot } of docs) failures[slot] = err
+      return
+    }
+    deps.logger.warn({ err, queue, documents: docs.length }, 'archive refused a batch; storing its documents one by one')
+  }
+  for (const { slot, doc } of docs) {
+    try {
+      const { inserted } = await archive.store(doc)
+      if (inserted) metrics.applied.inc({ queue })
+      else metrics.duplicates.inc({ queue })
+    } catch (err) {
+      failures[slot] = err
+    }
+  }
+}
+
+function webhookTransitions (deps: ArchiveHandlerDeps): (msg: ConsumedMessage) => Promise<ArchiveDocument> {
+  const { db, cache } = deps
   const logger = deps.logger.child({ component: 'webhooks' })
 
   async function transition (entity: 'card' | 'user', token: string, status: string, eventToken: string, at: Date): Promise<void> {
@@ -93,7 +160,8 @@ export function createWebhookHandler (deps: ArchiveHandlerDeps): MessageHandler 
     else logger.debug({ entity, token, eventToken }, 'redelivered transition: status left as it is, cache invalidated again')
   }
 
-  return async function handleWebhook (msg: ConsumedMessage): Promise<void> {
+  /** Applies a card or user transition (before the ack) and returns the document to archive. */
+  return async function transitionThenDocument (msg: ConsumedMessage): Promise<ArchiveDocument> {
     if (!isRecord(msg.body)) throw new PermanentError('webhook event is not a JSON object')
     // jsonb and text refuse NUL and lone surrogates: replaced (tokens included) before anything is stored
     const body = toStorableJson(msg.body)
@@ -112,19 +180,23 @@ export function createWebhookHandler (deps: ArchiveHandlerDeps): MessageHandler 
       if (user !== null && status !== null && USER_STATUSES.has(status)) await transition('user', user, status, token, at)
       else if (user !== null) logger.warn({ user, status, token }, 'user transition with a status the ledger does not model: archived only')
     }
+    return { token, kind: 'webhook', family, type, user_token: text(body.user_token), card_token: text(body.card_token), occurred_at: at, body }
+  }
+}
 
-    const { inserted } = await archive.store({
-      token,
-      kind: 'webhook',
-      family,
-      type,
-      user_token: text(body.user_token),
-      card_token: text(body.card_token),
-      occurred_at: at,
-      body
-    })
-    if (inserted) metrics.applied.inc({ queue: 'webhooks' })
-    else metrics.duplicates.inc({ queue: 'webhooks' })
+/** The document of a JIT decision event (PermanentError when it is not a JSON object). */
+function decisionDocument (msg: ConsumedMessage): ArchiveDocument {
+  if (!isRecord(msg.body)) throw new PermanentError('decision event is not a JSON object')
+  const body = toStorableJson(msg.body)
+  return {
+    token: text(body.jit_token) ?? toStorableJson(msg.messageId),
+    kind: 'decision',
+    family: null,
+    type: text(body.decision) ?? toStorableJson(msg.routingKey.split('.').slice(2).join('.')),
+    user_token: text(body.user_token),
+    card_token: text(body.card_token),
+    occurred_at: occurredAt(body, msg, 'occurred_at'),
+    body
   }
 }
 
@@ -132,19 +204,25 @@ export function createWebhookHandler (deps: ArchiveHandlerDeps): MessageHandler 
 export function createDecisionArchiveHandler (deps: ArchiveHandlerDeps): MessageHandler {
   const { archive, metrics } = deps
   return async function handleDecision (msg: ConsumedMessage): Promise<void> {
-    if (!isRecord(msg.body)) throw new PermanentError('decision event is not a JSON object')
-    const body = toStorableJson(msg.body)
-    const { inserted } = await archive.store({
-      token: text(body.jit_token) ?? toStorableJson(msg.messageId),
-      kind: 'decision',
-      family: null,
-      type: text(body.decision) ?? toStorableJson(msg.routingKey.split('.').slice(2).join('.')),
-      user_token: text(body.user_token),
-      card_token: text(body.card_token),
-      occurred_at: occurredAt(body, msg, 'occurred_at'),
-      body
-    })
+    const { inserted } = await archive.store(decisionDocument(msg))
     if (inserted) metrics.applied.inc({ queue: 'jit-funding' })
     else metrics.duplicates.inc({ queue: 'jit-funding' })
   }
+}
+
+/** The `jit-funding` queue, batched: the decision documents of a batch archived in one insert ({@link storeDocuments}). */
+export function createDecisionArchiveBatchHandler (deps: ArchiveHandlerDeps & { maxBatch: number }): MessageHandler {
+  return batchingHandler(async msgs => {
+    const failures: unknown[] = new Array(msgs.length).fill(undefined)
+    const docs: Array<{ slot: number, doc: ArchiveDocument }> = []
+    for (const [slot, msg] of msgs.entries()) {
+      try {
+        docs.push({ slot, doc: decisionDocument(msg) })
+      } catch (err) {
+        failures[slot] = err
+      }
+    }
+    await storeDocuments(deps, 'jit-funding', docs, failures)
+    return failures
+  }, { maxBatch: deps.maxBatch })
 }

@@ -16,7 +16,7 @@ import { startPeriodic, type PeriodicTask } from './periodic.js'
 import { createParkedEventRetrier, type ParkRetryRound } from './transactions.js'
 import { createTransactionBatchHandler } from './transaction-batch.js'
 import { isTransientFailure } from './transient.js'
-import { createDecisionArchiveHandler, createWebhookHandler } from './webhooks.js'
+import { createDecisionArchiveBatchHandler, createWebhookBatchHandler } from './webhooks.js'
 
 /** The queues the worker consumes (contract names). */
 export type WorkerQueue = typeof QUEUE_TRANSACTIONS | typeof QUEUE_WEBHOOKS | typeof QUEUE_JIT_FUNDING | typeof QUEUE_COMMANDS
@@ -26,7 +26,7 @@ export const WORKER_QUEUES: readonly WorkerQueue[] = Object.freeze([QUEUE_TRANSA
 
 /** The settings the worker reads (a subset of TxnWorkerConfig). */
 export type WorkerConfig = Pick<TxnWorkerConfigT,
-  'WORKER_PREFETCH' | 'WORKER_CONCURRENCY' | 'PARK_HORIZON_S' | 'PARK_RETRY_INTERVAL_MS' | 'PARK_BACKOFF_MS' | 'PARK_BACKOFF_MAX_MS' |
+  'WORKER_PREFETCH' | 'WORKER_CONCURRENCY' | 'WORKER_BATCH_MAX' | 'PARK_HORIZON_S' | 'PARK_RETRY_INTERVAL_MS' | 'PARK_BACKOFF_MS' | 'PARK_BACKOFF_MAX_MS' |
   'AMQP_TRANSIENT_RETRY_MS' | 'AMQP_TRANSIENT_RETRY_MAX_MS' | 'HOLD_EXPIRY_DAYS' |
   'HOLD_EXPIRY_MCC_DAYS' | 'HOLD_EXPIRY_SWEEP_INTERVAL_S' | 'OUTBOX_RELAY_INTERVAL_MS' | 'OUTBOX_RELAY_BATCH'>
 
@@ -87,13 +87,17 @@ export function createWorker (deps: TxnWorkerDeps): TxnWorker {
   const maxRetries = amqp.topology.retryDelaysMs.length
   const mccDays = parseMccDays(config.HOLD_EXPIRY_MCC_DAYS)
 
+  const maxBatch = config.WORKER_BATCH_MAX
   const handlers: Record<WorkerQueue, MessageHandler> = {
-    // half the prefetch per batch: the next batch is delivered while one commits
-    transactions: createTransactionBatchHandler({ db, ledger, metrics, logger, maxBatch: Math.max(1, Math.floor(config.WORKER_PREFETCH / 2)) }),
-    webhooks: createWebhookHandler({ db, cache, archive, metrics, logger }),
-    'jit-funding': createDecisionArchiveHandler({ db, cache, archive, metrics, logger }),
+    transactions: createTransactionBatchHandler({ db, ledger, metrics, logger, maxBatch }),
+    webhooks: createWebhookBatchHandler({ db, cache, archive, metrics, logger, maxBatch }),
+    'jit-funding': createDecisionArchiveBatchHandler({ db, cache, archive, metrics, logger, maxBatch }),
     commands: createCommandHandler({ db, cache, publisher, ledger, metrics, logger })
   }
+  // The batched queues prefetch two batches: the next one is delivered while one commits (its
+  // messages are acknowledged only after that commit), and every prefetched message must be able
+  // to wait in a batch, hence as many handlers as prefetched messages.
+  const batched = (queue: WorkerQueue): boolean => queue !== 'commands'
   const retryParkedOnce = createParkedEventRetrier({
     db,
     ledger,
@@ -133,9 +137,8 @@ export function createWorker (deps: TxnWorkerDeps): TxnWorker {
   }
 
   const consumers: ConsumerHandle[] = (deps.queues ?? WORKER_QUEUES).map(queue => amqp.consume(queue, instrumented(queue, handlers[queue]), {
-    // every prefetched transaction event must be able to wait in a batch
-    concurrency: queue === 'transactions' ? Math.max(config.WORKER_CONCURRENCY, config.WORKER_PREFETCH) : config.WORKER_CONCURRENCY,
-    prefetch: config.WORKER_PREFETCH,
+    concurrency: batched(queue) ? 2 * maxBatch : config.WORKER_CONCURRENCY,
+    prefetch: batched(queue) ? 2 * maxBatch : config.WORKER_PREFETCH,
     // PostgreSQL down, Redis unable to invalidate: requeued (paused, uncounted) until it is back,
     // instead of spending the 3 retries in half a minute and dead-lettering everything.
     isTransient: isTransientFailure,

@@ -11,7 +11,7 @@ import { authorize, build, fundedCard, silentLogger, testWorkerConfig, txRouting
 // sequential one, whatever the batch boundaries and the interleaving of the two workers.
 const env = await build(t, { poolMax: 4 })
 const { db } = env
-const config = { ...testWorkerConfig, WORKER_PREFETCH: 20, WORKER_CONCURRENCY: 4 }
+const config = { ...testWorkerConfig, WORKER_BATCH_MAX: 10 }
 
 const db2 = createDatabase({ url: env.databaseUrl, poolMin: 0, poolMax: 4, statementTimeoutMs: 20_000 })
 const amqp2 = createAmqp({ url: env.amqpUrl, logger: silentLogger, topology: { retryDelaysMs: TEST_RETRY_DELAYS_MS }, connectionName: 'txn-worker-test-2' })
