@@ -1,13 +1,14 @@
 import { execFileSync } from 'node:child_process'
 import { cpus, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { databaseExists, createDatabase, dropDatabase, dropOldSeeds, seedDatabase, seedName, type SeedSpec } from './database.js'
+import { HOT_ACCOUNT, databaseExists, createDatabase, dropDatabase, dropOldSeeds, hotCards, seedDatabase, seedName, uniformCards, type SeedSpec } from './database.js'
 import { readFileSync } from 'node:fs'
 import { createTestVhost } from '@jit/test-support'
 import { runPhase, type PhaseResult, type PhaseTiming } from './phase.js'
 import { freePort, startService, stopService } from './procs.js'
 import { summarize, type Summary } from './report.js'
 import { workloads, type Side, type WorkloadName } from './workloads.js'
+import { runWorkerPhases, workerBenchOptions, type WorkerBenchResults } from './worker/worker-phase.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -18,6 +19,8 @@ export interface BenchOptions {
   workloads: WorkloadName[]
   /** Phases per workload, in this order (the alternation cancels drift on a shared machine). */
   order: Side[]
+  /** The worker phase (webhook to ledger) after the decision workloads. */
+  worker: boolean
   log: (line: string) => void
 }
 
@@ -31,6 +34,7 @@ export function benchOptions (mode: BenchOptions['mode'], log: (line: string) =>
       timing: { warmupMs: 300, closedMs: 800, connections: 8, stepMs: 600, ladderStart: 40, ladderFactor: 2, ladderMax: 80, maxInFlight: 32, poolMax: 5 },
       workloads: all,
       order: ['ours', 'base'],
+      worker: true,
       log
     }
   }
@@ -42,6 +46,7 @@ export function benchOptions (mode: BenchOptions['mode'], log: (line: string) =>
       timing: { warmupMs: 1500, closedMs: 3000, connections: 32, stepMs: 1500, ladderStart: 60, ladderFactor: 1.6, ladderMax: 12_000, maxInFlight: 256, poolMax: 20 },
       workloads: all,
       order,
+      worker: true,
       log
     }
   }
@@ -51,6 +56,7 @@ export function benchOptions (mode: BenchOptions['mode'], log: (line: string) =>
     timing: { warmupMs: 5000, closedMs: 10_000, connections: 32, stepMs: 5000, ladderStart: 50, ladderFactor: 1.25, ladderMax: 12_000, maxInFlight: 256, poolMax: 20 },
     workloads: all,
     order,
+    worker: true,
     log
   }
 }
@@ -63,6 +69,8 @@ export interface BenchResults {
   options: { seed: SeedSpec, timing: PhaseTiming, order: Side[] }
   phases: PhaseResult[]
   summary: Summary
+  /** The worker phase, when it ran. */
+  worker?: WorkerBenchResults
   /** Invariant violations or failed phases: the run fails. */
   failures: string[]
   elapsedS: number
@@ -138,6 +146,18 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
       }
     }
   }
+  let worker: WorkerBenchResults | undefined
+  if (opts.worker) {
+    opts.log('worker: webhook-ingest and txn-worker as processes, on a copy of the seed')
+    try {
+      const template = { name: seedDatabase, hot: hotCards(opts.seed)[0] ?? { user: 'hu-0', card: 'hc-0', account: HOT_ACCOUNT }, spread: uniformCards(opts.seed) }
+      worker = await runWorkerPhases({ ...workerBenchOptions(opts.mode, opts.log), template })
+      failures.push(...worker.failures)
+    } catch (err) {
+      failures.push(`worker phase failed: ${(err as Error).message}`)
+      opts.log(`  failed: ${(err as Error).message}`)
+    }
+  }
   const cpuInfo = cpus()
   return {
     date: new Date().toISOString(),
@@ -153,6 +173,7 @@ export async function runBench (opts: BenchOptions): Promise<BenchResults> {
     options: { seed: opts.seed, timing: opts.timing, order: opts.order },
     phases,
     summary: summarize(phases, opts.timing),
+    ...(worker === undefined ? {} : { worker }),
     failures,
     elapsedS: Math.round((Date.now() - t0) / 1000)
   }
