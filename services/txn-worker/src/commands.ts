@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type postgres from 'postgres'
-import { PermanentError, TransientError, type ConsumedMessage, type MessageHandler, type Publisher } from '@jit/amqp'
+import { PermanentError, TransientError, type ConsumedMessage, type MessageHandler } from '@jit/amqp'
 import {
   COMMAND_SCHEMAS, COMMAND_TYPES, EVENT_ROUTING_KEYS, MoneyError, compileValidator, isCommandType, isUnstorableText, parseAmount,
   toStorableJson,
@@ -10,6 +10,7 @@ import {
   RESERVED_ACCOUNT_RULE, creditAccount, debitAccount, isReservedAccountName, limitsCacheKey, setLimits, upsertCard, upsertUser,
   type ReleaseHoldResult, type UpsertResult
 } from '@jit/ledger'
+import { writeOutboxEvent } from '@jit/outbox'
 import type { Database } from '@jit/postgres'
 import type { Cache, CacheKind } from '@jit/redis'
 import type { LedgerLifecycle } from './ledger-lifecycle.js'
@@ -40,13 +41,14 @@ interface StoredCommand {
 export interface CommandHandlerDeps {
   db: Database
   cache: Cache
-  publisher: Publisher
   ledger: LedgerLifecycle
   metrics: WorkerMetrics
   logger: Logger
   /**
-   * Attempts at one cache invalidation before the message goes to the retry path (the answer is
-   * never published while the old entry may still be served).
+   * Attempts at one cache invalidation outside the command's transaction (after its commit, and
+   * when a redelivery answers a command recorded while Redis was down) before the message is
+   * requeued; inside the transaction there is one attempt, so a Redis outage never holds the
+   * command's row locks for long.
    * @default 3
    */
   invalidationAttempts?: number
@@ -100,15 +102,32 @@ function optionalMinor (value: string | undefined, currency: string): number | n
 }
 
 /**
- * The `commands` queue: validates a command, applies it and records its id and answer in one
- * PostgreSQL transaction, invalidates the cache entries it changed, then publishes the answer
- * (`command.applied` / `command.rejected`, correlation_id = the command's message_id) with
- * confirms. A redelivery of a command already answered is acknowledged silently; one whose
- * answer was not yet published (a crash after the commit) invalidates and publishes the stored
- * answer, under the same answer message id.
+ * The `commands` queue: validates a command, applies it, records its id and answer and writes the
+ * answer (`command.applied` / `command.rejected`, correlation_id = the command's message_id) to
+ * the outbox, all in one PostgreSQL transaction; the outbox relay publishes it after the commit.
+ * Nothing is published while a lock is held, and no answer leaves for a change that rolled back.
+ *
+ * The answer must not reach a subscriber while the jit-authorizer may still serve the cache entry
+ * the command replaced (a caller that suspends a card expects the next decision to see it). So
+ * the command's cache entries are invalidated twice:
+ * - inside the transaction, after every write and before the answer is written: the tombstone
+ *   stops every fill for `tombstoneMs` (5 s; fills are NX and nothing else writes these keys), so
+ *   a load that read the old row before the commit cannot bring it back while the few statements
+ *   left (the outbox row, its NOTIFY, the commit) finish. From the commit on, loads read the new
+ *   row. When that invalidation fails (Redis down) the change still commits, unanswered, and the
+ *   message is requeued: the answer is written only by a delivery whose invalidation succeeds.
+ * - after the commit, against a commit slower than the tombstone (a load that read the old row
+ *   could then refill it). A failure here requeues the message, and the redelivery invalidates
+ *   again before it is acknowledged.
+ * jit_decide re-checks the revision of every row taken from the cache, so even an entry that
+ * outlived both costs a retry of the decision, never a wrong one.
+ *
+ * A redelivery of a command already answered is acknowledged (after invalidating again); one
+ * recorded but not answered (Redis was down) invalidates and writes the stored answer, under the
+ * same answer message id.
  */
 export function createCommandHandler (deps: CommandHandlerDeps): MessageHandler {
-  const { db, cache, publisher, ledger, metrics } = deps
+  const { db, cache, ledger, metrics } = deps
   const logger = deps.logger.child({ component: 'commands' })
   const invalidationAttempts = deps.invalidationAttempts ?? 3
   const validators = Object.fromEntries(
@@ -283,19 +302,36 @@ export function createCommandHandler (deps: CommandHandlerDeps): MessageHandler 
     }
   }
 
-  async function invalidate (keys: Invalidation[]): Promise<void> {
+  /** Invalidates every key, each tried up to `attempts` times; false when one still failed. */
+  async function invalidated (keys: Invalidation[], attempts: number): Promise<boolean> {
     for (const [kind, key] of keys) {
       let done = false
-      for (let attempt = 1; attempt <= invalidationAttempts && !done; attempt++) {
+      for (let attempt = 1; attempt <= attempts && !done; attempt++) {
         done = await cache.invalidate(kind, key)
-        if (!done && attempt < invalidationAttempts) await new Promise(resolve => setTimeout(resolve, 100 * attempt))
+        if (!done && attempt < attempts) await new Promise(resolve => setTimeout(resolve, 100 * attempt))
       }
-      // The change is committed; its answer waits until no decision can read the old entry.
-      // Redis down is a dependency failure: the command is requeued (uncounted, after a pause)
-      // until it is back, never dead-lettered; the redelivery finds the stored record and comes
-      // back here.
-      if (!done) throw new TransientError(`cache invalidation of ${kind} ${key} failed; the answer waits for Redis`)
+      if (!done) return false
     }
+    return true
+  }
+
+  async function invalidate (keys: Invalidation[]): Promise<void> {
+    // Redis down is a dependency failure: the command is requeued (uncounted, after a pause)
+    // until it is back, never dead-lettered; the redelivery finds the stored record and comes
+    // back here.
+    if (!await invalidated(keys, invalidationAttempts)) {
+      throw new TransientError(`cache invalidation of ${keys.map(([kind, key]) => `${kind} ${key}`).join(', ')} failed; waiting for Redis`)
+    }
+  }
+
+  async function writeAnswer (tx: postgres.TransactionSql, messageId: string, answer: StoredCommand): Promise<void> {
+    await writeOutboxEvent(tx, {
+      routingKey: answer.answer_routing_key,
+      payload: answer.answer as postgres.JSONValue,
+      messageId: answer.answer_message_id,
+      correlationId: messageId
+    })
+    await tx`update worker_commands set answered_at = now() where message_id = ${messageId}`
   }
 
   return async function handleCommand (msg: ConsumedMessage): Promise<void> {
@@ -305,45 +341,60 @@ export function createCommandHandler (deps: CommandHandlerDeps): MessageHandler 
     // only stored and echoed (a type that is not a command is rejected by name)
     const type = toStorableJson(msg.routingKey)
 
-    // 1. Decide and record, once per message_id.
+    // 1. Decide, record and (once the cache entries are invalidated) answer, once per message_id.
     const applied = await db.transaction('commands.apply', async tx => {
       // Two deliveries of one message_id at once (a duplicate publish) queue here; the second
       // finds the first one's record instead of applying the command again.
       await tx`select pg_advisory_xact_lock(hashtextextended(${'command:' + messageId}, 0))`
-      const [existing] = await tx<Array<{ outcome: Outcome, answered: boolean }>>`
-        select outcome, answered_at is not null as answered from worker_commands where message_id = ${messageId}`
-      if (existing !== undefined) return { fresh: false, outcome: existing.outcome, answered: existing.answered }
+      const [existing] = await tx<Array<{ outcome: Outcome, answered: boolean, invalidations: Invalidation[] }>>`
+        select outcome, answered_at is not null as answered, invalidations from worker_commands where message_id = ${messageId}`
+      if (existing !== undefined) return { fresh: false, ...existing }
       const decision = await decide(tx, type, msg.body, messageId)
-      await tx`
+      const [stored] = await tx<StoredCommand[]>`
         insert into worker_commands (message_id, command_type, outcome, answer_routing_key, answer, invalidations)
         values (${messageId}, ${type.slice(0, 200)}, ${decision.outcome}, ${decision.routingKey},
-          ${tx.json(toStorableJson(decision.answer) as postgres.JSONValue)}, ${tx.json(decision.invalidations)})`
-      return { fresh: true, outcome: decision.outcome, answered: false, reason: decision.answer.reason }
+          ${tx.json(toStorableJson(decision.answer) as postgres.JSONValue)}, ${tx.json(decision.invalidations)})
+        returning answer_routing_key, answer_message_id::text as answer_message_id, answer, invalidations`
+      // Last before the answer and the commit (see above); one attempt, so an outage does not
+      // hold this transaction's row locks: a failure commits the change unanswered.
+      const answered = await invalidated(decision.invalidations, 1)
+      if (answered) await writeAnswer(tx, messageId, stored as StoredCommand)
+      return { fresh: true, outcome: decision.outcome, answered, invalidations: decision.invalidations, reason: decision.answer.reason }
     })
+
     if (applied.answered) {
-      metrics.duplicates.inc({ queue: QUEUE })
-      logger.debug({ messageId, type }, 'command already answered')
-      return
+      // After the commit: against a commit that outlived the tombstone; a redelivery of an
+      // answered command does it again (it may be the requeue of a failure here).
+      await invalidate(applied.invalidations)
+      if (!applied.fresh) {
+        metrics.duplicates.inc({ queue: QUEUE })
+        logger.debug({ messageId, type }, 'command already answered')
+        return
+      }
     }
 
-    // 2. Invalidate, then answer, holding the record's row lock: of several deliveries racing
-    // here, one publishes and the others find answered_at set (READ COMMITTED re-checks it after
-    // the lock), so the answer goes out once. A crash before the update leaves answered_at null
-    // and the redelivery comes back here.
-    const answered = await db.transaction('commands.answer', async tx => {
-      const [row] = await tx<StoredCommand[]>`
-        select answer_routing_key, answer_message_id::text as answer_message_id, answer, invalidations
-        from worker_commands where message_id = ${messageId} and answered_at is null
-        for update`
-      if (row === undefined) return false
-      await invalidate(row.invalidations)
-      await publisher.publish(row.answer_routing_key, row.answer, {
-        messageId: row.answer_message_id,
-        correlationId: messageId
+    // 2. Recorded but not answered (Redis was down): invalidate, then write the stored answer,
+    // under the record's row lock, so of several deliveries racing here one writes it and the
+    // others find answered_at set (READ COMMITTED re-checks it after the lock). The lock is held
+    // for the invalidation and one insert, never for a publish.
+    let answered = applied.answered
+    if (!answered) {
+      const late = await db.transaction('commands.answer', async tx => {
+        const [row] = await tx<StoredCommand[]>`
+          select answer_routing_key, answer_message_id::text as answer_message_id, answer, invalidations
+          from worker_commands where message_id = ${messageId} and answered_at is null
+          for update`
+        if (row === undefined) return null
+        await invalidate(row.invalidations)
+        await writeAnswer(tx, messageId, row)
+        return row.invalidations
       })
-      await tx`update worker_commands set answered_at = now() where message_id = ${messageId}`
-      return true
-    })
+      if (late !== null) {
+        answered = true
+        // after this commit too, as in the first transaction
+        await invalidate(late)
+      }
+    }
 
     if (!applied.fresh || !answered) {
       metrics.duplicates.inc({ queue: QUEUE })

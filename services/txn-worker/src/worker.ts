@@ -92,7 +92,7 @@ export function createWorker (deps: TxnWorkerDeps): TxnWorker {
     transactions: createTransactionBatchHandler({ db, ledger, metrics, logger, maxBatch }),
     webhooks: createWebhookBatchHandler({ db, cache, archive, metrics, logger, maxBatch }),
     'jit-funding': createDecisionArchiveBatchHandler({ db, cache, archive, metrics, logger, maxBatch }),
-    commands: createCommandHandler({ db, cache, publisher, ledger, metrics, logger })
+    commands: createCommandHandler({ db, cache, ledger, metrics, logger })
   }
   // The batched queues prefetch two batches: the next one is delivered while one commits (its
   // messages are acknowledged only after that commit), and every prefetched message must be able
