@@ -51,61 +51,64 @@ async function waitFor<T> (what: string, read: () => Promise<T | null>, timeoutM
   }
 }
 
+/** What the processor sends about an approved purchase, amounts in minor units. */
+type FollowUp =
+  | { clearing: number, final: boolean }
+  | { reversal: number | null }
+  | { refund: number }
+  | { advice: number }
+  | { incremental: number }
+
+const major = (minor: number): number => minor / 100
+
+/** The follow-up as the scenario's name says it. */
+function describeFollowUp (f: FollowUp): string {
+  if ('clearing' in f) return `clear ${major(f.clearing)} ${f.final ? 'final' : 'not final'}`
+  if ('reversal' in f) return f.reversal === null ? 'reversal' : `reversal ${major(f.reversal)}`
+  if ('refund' in f) return `refund ${major(f.refund)}`
+  if ('advice' in f) return `advice releasing ${major(f.advice)}`
+  return `incremental ${major(f.incremental)}`
+}
+
+async function sendFollowUp (x: ScenarioContext, p: SimPurchase, f: FollowUp): Promise<void> {
+  if ('clearing' in f) return await x.webhooks(x.sim.clearing(p, f.clearing, f.final))
+  if ('reversal' in f) return await x.webhooks(x.sim.reversal(p, f.reversal))
+  if ('refund' in f) return await x.webhooks(x.sim.refund(p, f.refund))
+  if ('advice' in f) return await x.webhooks(x.sim.advice(p, f.advice))
+  // an incremental authorization is a JIT request of its own, then its PENDING webhook
+  const inc = x.purchase(f.incremental)
+  await x.approve(x.sim.request(inc, 'pgfs.authorization.incremental', p.jitToken))
+  await x.webhooks(x.sim.incrementalPending(p, inc))
+}
+
+/**
+ * An approved authorization of `amount` (JIT request and PENDING webhook), then the follow-ups in
+ * order; the name is the sequence, as docs/ledger.md "Expected results" writes it.
+ */
+function authorizationThen (amount: number, followUps: FollowUp[], balance: number, available: number): Scenario {
+  return {
+    name: [`auth ${major(amount)}`, ...followUps.map(describeFollowUp)].join('; '),
+    balance,
+    available,
+    run: async (x) => {
+      const p = x.purchase(amount)
+      await x.authorize(p)
+      for (const f of followUps) await sendFollowUp(x, p, f)
+    }
+  }
+}
+
 /** Every sequence of the "Expected results" of docs/ledger.md, plus a slow gateway and a balance inquiry. */
 export const SCENARIOS: readonly Scenario[] = [
-  { name: 'auth 100', balance: 100000, available: 90000, run: async (x) => { await x.authorize(x.purchase(10000)) } },
-  {
-    name: 'auth 100; clear 100 final',
-    balance: 90000,
-    available: 90000,
-    run: async (x) => { const p = x.purchase(10000); await x.authorize(p); await x.webhooks(x.sim.clearing(p, 10000, true)) }
-  },
-  {
-    name: 'auth 100; clear 50 final',
-    balance: 95000,
-    available: 95000,
-    run: async (x) => { const p = x.purchase(10000); await x.authorize(p); await x.webhooks(x.sim.clearing(p, 5000, true)) }
-  },
-  {
-    name: 'auth 100; clear 50 not final',
-    balance: 95000,
-    available: 90000,
-    run: async (x) => { const p = x.purchase(10000); await x.authorize(p); await x.webhooks(x.sim.clearing(p, 5000, false)) }
-  },
-  {
-    name: 'auth 100; clear 120 final',
-    balance: 88000,
-    available: 88000,
-    run: async (x) => { const p = x.purchase(10000); await x.authorize(p); await x.webhooks(x.sim.clearing(p, 12000, true)) }
-  },
-  {
-    name: 'auth 100; reversal',
-    balance: 100000,
-    available: 100000,
-    run: async (x) => { const p = x.purchase(10000); await x.authorize(p); await x.webhooks(x.sim.reversal(p, null)) }
-  },
-  {
-    name: 'auth 100; clear 100 final; refund 100',
-    balance: 100000,
-    available: 100000,
-    run: async (x) => {
-      const p = x.purchase(10000)
-      await x.authorize(p)
-      await x.webhooks(x.sim.clearing(p, 10000, true))
-      await x.webhooks(x.sim.refund(p, 10000))
-    }
-  },
-  {
-    name: 'auth 50; clear 25 not final; reversal 25',
-    balance: 97500,
-    available: 97500,
-    run: async (x) => {
-      const p = x.purchase(5000)
-      await x.authorize(p)
-      await x.webhooks(x.sim.clearing(p, 2500, false))
-      await x.webhooks(x.sim.reversal(p, 2500))
-    }
-  },
+  // the authorized amount, what follows, then the expected balance and available (minor units)
+  authorizationThen(10000, [], 100000, 90000),
+  authorizationThen(10000, [{ clearing: 10000, final: true }], 90000, 90000),
+  authorizationThen(10000, [{ clearing: 5000, final: true }], 95000, 95000),
+  authorizationThen(10000, [{ clearing: 5000, final: false }], 95000, 90000),
+  authorizationThen(10000, [{ clearing: 12000, final: true }], 88000, 88000),
+  authorizationThen(10000, [{ reversal: null }], 100000, 100000),
+  authorizationThen(10000, [{ clearing: 10000, final: true }, { refund: 10000 }], 100000, 100000),
+  authorizationThen(5000, [{ clearing: 2500, final: false }, { reversal: 2500 }], 97500, 97500),
   {
     name: 'auth 100; DECLINED webhook with timed_out',
     balance: 100000,
@@ -116,45 +119,9 @@ export const SCENARIOS: readonly Scenario[] = [
       await x.webhooks(x.sim.declined(p, true))
     }
   },
-  {
-    name: 'auth 100; incremental 20; clear 120 final',
-    balance: 88000,
-    available: 88000,
-    run: async (x) => {
-      const p = x.purchase(10000)
-      await x.authorize(p)
-      const inc = x.purchase(2000)
-      await x.approve(x.sim.request(inc, 'pgfs.authorization.incremental', p.jitToken))
-      await x.webhooks(x.sim.incrementalPending(p, inc))
-      await x.webhooks(x.sim.clearing(p, 12000, true))
-    }
-  },
-  {
-    name: 'auth 100; incremental 20; incremental 30; clear 150 final',
-    balance: 85000,
-    available: 85000,
-    run: async (x) => {
-      const p = x.purchase(10000)
-      await x.authorize(p)
-      for (const amount of [2000, 3000]) {
-        const inc = x.purchase(amount)
-        await x.approve(x.sim.request(inc, 'pgfs.authorization.incremental', p.jitToken))
-        await x.webhooks(x.sim.incrementalPending(p, inc))
-      }
-      await x.webhooks(x.sim.clearing(p, 15000, true))
-    }
-  },
-  {
-    name: 'auth 100; advice releasing 40; clear 60 final',
-    balance: 94000,
-    available: 94000,
-    run: async (x) => {
-      const p = x.purchase(10000)
-      await x.authorize(p)
-      await x.webhooks(x.sim.advice(p, 4000))
-      await x.webhooks(x.sim.clearing(p, 6000, true))
-    }
-  },
+  authorizationThen(10000, [{ incremental: 2000 }, { clearing: 12000, final: true }], 88000, 88000),
+  authorizationThen(10000, [{ incremental: 2000 }, { incremental: 3000 }, { clearing: 15000, final: true }], 85000, 85000),
+  authorizationThen(10000, [{ advice: 4000 }, { clearing: 6000, final: true }], 94000, 94000),
   { name: 'force capture 30', balance: 97000, available: 97000, run: async (x) => { await x.webhooks(x.sim.forceCapture(3000)) } },
   {
     name: 'single-message PIN debit 30',

@@ -203,36 +203,24 @@ export function createCommandHandler (deps: CommandHandlerDeps): MessageHandler 
         })
         return entityOutcome(type, messageId, c, result, ['limits', limitsCacheKey(c.scope, c.token, c.currency)])
       }
-      case 'account.credit': {
-        const c = body as CommandBodies['account.credit']
-        // A user's own account carries the user's token (docs/ledger.md "Model").
-        const accountToken = 'account_token' in c ? c.account_token : c.user_token
-        const result = await creditAccount(tx, {
-          accountToken,
-          currency: c.currency,
-          amount: minorUnits(c.amount, c.currency, false),
-          effectKind: 'command.account.credit',
-          effectKey: messageId,
-          counter: 'program_funding',
-          description: 'account.credit command',
-          correlationId: messageId
-        })
-        return moved(type, messageId, c, result)
-      }
+      case 'account.credit':
       case 'account.debit': {
-        const c = body as CommandBodies['account.debit']
-        const accountToken = 'account_token' in c ? c.account_token : c.user_token
-        const result = await debitAccount(tx, {
-          accountToken,
+        const c = body as CommandBodies['account.credit'] | CommandBodies['account.debit']
+        const movement = {
+          // A user's own account carries the user's token (docs/ledger.md "Model").
+          accountToken: 'account_token' in c ? c.account_token : c.user_token,
           currency: c.currency,
           amount: minorUnits(c.amount, c.currency, false),
-          effectKind: 'command.account.debit',
+          // the command's message_id is the effect key: a redelivery moves nothing
+          effectKind: `command.${type}`,
           effectKey: messageId,
-          force: c.force === true,
-          counter: 'program_funding',
-          description: 'account.debit command',
+          counter: 'program_funding' as const,
+          description: `${type} command`,
           correlationId: messageId
-        })
+        }
+        const result = type === 'account.credit'
+          ? await creditAccount(tx, movement)
+          : await debitAccount(tx, { ...movement, force: (c as CommandBodies['account.debit']).force === true })
         return moved(type, messageId, c, result)
       }
       case 'hold.release': {
