@@ -1,12 +1,17 @@
 import type { Logger } from 'pino'
 import {
-  startDecisionBatch, isDecided, isQueryCancelledError, decideJitFunding,
+  startDecisionBatch, isDecided, isQueryCancelledError, decideJitFunding, TIMEOUT_DECLINE,
   type BatchMemberResult, type JitDecisionRequest, type JitDecisionResult, type Sql
 } from '@jit/ledger'
 
 /** What the ledger did with one request. */
 export type MemberOutcome =
-  | { kind: 'decided', result: JitDecisionResult }
+  /**
+   * `recorded: false`: a member sent only to record its TIMEOUT decline whose statement had no
+   * outcome by the member's deadline plus grace; the answer is that decline, the only decision
+   * the statement can still commit for it.
+   */
+  | { kind: 'decided', result: JitDecisionResult, recorded: boolean }
   /** Its cached revisions were stale: nothing was written; screen it again on fresh data. */
   | { kind: 'stale' }
 
@@ -36,12 +41,43 @@ export interface DecisionBatcherOptions {
 /** Below this much budget left, a member is decided as a TIMEOUT decline. */
 const MIN_BUDGET_MS = 5
 
+/**
+ * Where a member is: waiting for a batch slot; sent to be decided (its batch is bounded by its
+ * deadline); sent only to record a TIMEOUT decline (its deadline had passed when its batch left,
+ * or its token was held by another transaction); or answered.
+ */
+type MemberState = 'queued' | 'live' | 'timeout' | 'answered'
+
 interface Member {
   request: JitDecisionRequest
   /** Epoch ms (this process's clock: the only one deadlines are compared on). */
   deadlineMs: number
+  state: MemberState
+  /** The member's own give-up at its deadline plus grace (see `giveUp`). */
+  timer?: NodeJS.Timeout
   resolve: (outcome: MemberOutcome) => void
   reject: (err: unknown) => void
+}
+
+function settle (m: Member, answer: () => void): void {
+  if (m.state === 'answered') return
+  m.state = 'answered'
+  clearTimeout(m.timer)
+  answer()
+}
+const resolveMember = (m: Member, outcome: MemberOutcome): void => { settle(m, () => m.resolve(outcome)) }
+const rejectMember = (m: Member, err: unknown): void => { settle(m, () => m.reject(err)) }
+
+/** The TIMEOUT decline exactly as jit_decide records it (`decline_memos`' TIMEOUT row). */
+function timeoutDecline (request: JitDecisionRequest): JitDecisionResult {
+  return {
+    status: 402,
+    response: { jit_funding: { ...request.echo, ...TIMEOUT_DECLINE } },
+    outcome: 'declined',
+    decline_reason: 'TIMEOUT',
+    replay: false,
+    duplicate: false
+  }
 }
 
 /**
@@ -55,8 +91,16 @@ interface Member {
  * cancelled and, once the rollback is known, its members are recorded as TIMEOUT declines and
  * answered that (a repeat of the token gets the same). If it committed after all, the committed
  * decisions are the answers.
+ *
+ * Every member is answered by its own deadline plus grace, whatever the batches ahead of it do
+ * (PostgreSQL unreachable: each batch waits out its own give-up, and a member queued behind
+ * them would otherwise start its batch only then). At that moment a member still queued is
+ * withdrawn, never sent, and answered an unrecorded failure (nothing of it can be committed
+ * later); a member sent only to record its TIMEOUT decline is answered that decline, the one
+ * decision its statement can still commit; a member sent to be decided needs nothing, as its
+ * batch is bounded by the earliest deadline in it and gives up no later.
  */
-export function createDecisionBatcher (opts: DecisionBatcherOptions): { decide: (request: JitDecisionRequest, deadlineMs: number) => Promise<MemberOutcome>, inFlight: () => number } {
+export function createDecisionBatcher (opts: DecisionBatcherOptions): { decide: (request: JitDecisionRequest, deadlineMs: number) => Promise<MemberOutcome>, inFlight: () => number, queued: () => number } {
   const queue: Member[] = []
   let inFlight = 0
 
@@ -64,7 +108,7 @@ export function createDecisionBatcher (opts: DecisionBatcherOptions): { decide: 
     while (inFlight < opts.maxConcurrent && queue.length > 0) {
       const batch = queue.splice(0, opts.maxBatch)
       inFlight++
-      run(batch).catch(err => { for (const m of batch) m.reject(err) }).finally(() => {
+      run(batch).catch(err => { for (const m of batch) rejectMember(m, err) }).finally(() => {
         inFlight--
         pump()
       })
@@ -78,7 +122,11 @@ export function createDecisionBatcher (opts: DecisionBatcherOptions): { decide: 
     // TIMEOUT decline (recorded, moving nothing) and the batch is bounded by the live ones.
     let earliest = Infinity
     const requests = batch.map(m => {
-      if (m.deadlineMs - now < MIN_BUDGET_MS) return { ...m.request, declineReason: 'TIMEOUT', expect: null }
+      if (m.deadlineMs - now < MIN_BUDGET_MS) {
+        m.state = 'timeout'
+        return { ...m.request, declineReason: 'TIMEOUT', expect: null }
+      }
+      m.state = 'live'
       earliest = Math.min(earliest, m.deadlineMs)
       return m.request
     })
@@ -108,12 +156,14 @@ export function createDecisionBatcher (opts: DecisionBatcherOptions): { decide: 
     const unclaimed: Member[] = []
     batch.forEach((m, i) => {
       const r = results[i]
-      if (r === undefined) m.reject(new Error('the ledger returned no result for a batch member'))
-      else if (isDecided(r)) m.resolve({ kind: 'decided', result: r })
-      else if (r.stale === true) m.resolve({ kind: 'stale' })
+      if (r === undefined) rejectMember(m, new Error('the ledger returned no result for a batch member'))
+      else if (isDecided(r)) resolveMember(m, { kind: 'decided', result: r, recorded: true })
+      else if (r.stale === true) resolveMember(m, { kind: 'stale' })
       else unclaimed.push(m)
     })
-    // a token another transaction held past the deadline: its decision, once recorded, is ours
+    // a token another transaction held past the deadline: its decision, once recorded, is ours;
+    // bounded by each member's own give-up (it can only record a TIMEOUT decline now)
+    for (const m of unclaimed) if (m.state === 'live') m.state = 'timeout'
     if (unclaimed.length > 0) await recordTimeouts(unclaimed)
   }
 
@@ -126,19 +176,33 @@ export function createDecisionBatcher (opts: DecisionBatcherOptions): { decide: 
       }))
       members.forEach((m, i) => {
         const r = recorded[i]
-        if (r === undefined) m.reject(new Error('the ledger returned no result for a TIMEOUT record'))
-        else m.resolve({ kind: 'decided', result: r })
+        if (r === undefined) rejectMember(m, new Error('the ledger returned no result for a TIMEOUT record'))
+        else resolveMember(m, { kind: 'decided', result: r, recorded: true })
       })
     } catch (err) {
-      for (const m of members) m.reject(err)
+      for (const m of members) rejectMember(m, err)
+    }
+  }
+
+  /** A member's deadline plus grace has come (see the function's comment). */
+  function giveUp (m: Member): void {
+    if (m.state === 'queued') {
+      queue.splice(queue.indexOf(m), 1)
+      rejectMember(m, new DecisionUnknownError('still queued behind batches without an outcome from PostgreSQL at the deadline plus grace: withdrawn unsent, nothing recorded'))
+    } else if (m.state === 'timeout') {
+      opts.logger.warn({ jit_token: m.request.jitToken }, 'TIMEOUT record without an outcome by the deadline plus grace: answered the decline it records')
+      resolveMember(m, { kind: 'decided', result: timeoutDecline(m.request), recorded: false })
     }
   }
 
   return {
     decide: async (request, deadlineMs) => await new Promise<MemberOutcome>((resolve, reject) => {
-      queue.push({ request, deadlineMs, resolve, reject })
+      const m: Member = { request, deadlineMs, state: 'queued', resolve, reject }
+      m.timer = setTimeout(() => { giveUp(m) }, Math.max(0, deadlineMs + opts.graceMs - Date.now()))
+      queue.push(m)
       pump()
     }),
-    inFlight: () => inFlight
+    inFlight: () => inFlight,
+    queued: () => queue.length
   }
 }

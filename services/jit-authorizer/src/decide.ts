@@ -163,7 +163,9 @@ export function createJitDecider (deps: JitDeciderDeps): {
     const result = outcome.result
     if (result.decline_reason === 'TIMEOUT' && !result.replay) {
       deps.onBudgetExceeded?.()
-      logger.warn({ jit_token: request.jitToken }, 'decision budget exceeded: declined (recorded)')
+      logger.warn({ jit_token: request.jitToken, recorded: outcome.recorded }, outcome.recorded
+        ? 'decision budget exceeded: declined (recorded)'
+        : 'decision budget exceeded: declined (the TIMEOUT record had no outcome yet; it is the only decision it can commit)')
     }
     return result
   }

@@ -2,6 +2,7 @@
 // is a decline (nothing can be held), and a repeat of the token later gets what the ledger then
 // holds: here nothing, so it is decided afresh.
 import t from 'tap'
+import { createServer, type Socket } from 'node:net'
 import { Registry } from 'prom-client'
 import { pino } from 'pino'
 import { JitAuthorizerConfig, loadConfig } from '@jit/config'
@@ -36,4 +37,53 @@ t.test('PostgreSQL unreachable: a decline that is not recorded; a repeat is deci
   t.equal(repeat.status, 200, 'the repeat, with the database back, is decided afresh')
   t.equal((await getDecision(h.db.sql, token))?.outcome, 'approved')
   t.same(await h.invariants(), [])
+})
+
+t.test('PostgreSQL not answering: every decision queued behind a batch is answered by its own deadline plus grace', async t => {
+  // A server that accepts connections and never replies: connecting, and every statement, hang
+  // (the shape of a PostgreSQL that stopped answering, packets dropped). Each batch then waits
+  // out its own give-up; a decision queued behind one must not wait for it.
+  const sockets = new Set<Socket>()
+  const blackHole = createServer(socket => { sockets.add(socket); socket.on('close', () => sockets.delete(socket)) }).unref()
+  await new Promise<void>(resolve => blackHole.listen(0, '127.0.0.1', resolve))
+  const port = (blackHole.address() as { port: number }).port
+  const BUDGET = 500
+  const GRACE = 100
+  const config = loadConfig(JitAuthorizerConfig, { DEPLOY_ENV: 'local', JIT_BASIC_AUTH: 'jit-test:Test-Only-Passw0rd-For-Jit!', LOG_LEVEL: 'silent', JIT_DECISION_BUDGET_MS: String(BUDGET), JIT_DECISION_GRACE_MS: String(GRACE), JIT_BATCH_CONCURRENCY: '1' })
+  const stuck = createDatabase({ url: `postgres://postgres@127.0.0.1:${port}/none`, poolMin: 0, poolMax: 2, connectTimeoutMs: 30_000 })
+  const app = await buildApp({ config, logger: pino({ level: 'silent' }), db: stuck, cache: h.cache, registry: new Registry() })
+  t.teardown(async () => {
+    await app.close().catch(() => {})
+    blackHole.close()
+    for (const s of sockets) s.destroy()
+    await stuck.close(1).catch(() => {})
+  })
+  // warm: its user, card and limits are in Redis, so its lookups answer at once; cold: they go
+  // to the stuck database and run out at the deadline (a TIMEOUT decline, sent to be recorded)
+  const warm = await h.fundedCard('stuck-warm', 100000)
+  t.equal((await h.jit(jitBody(warm, 1))).status, 200, 'the warm card decided once on the working database (its cache filled)')
+  const cold = await h.fundedCard('stuck-cold', 100000)
+  const send = async (c: { user: string, card: string }, afterMs: number): Promise<{ c: string, ms: number, status: number, memo: string, token: string }> => {
+    await new Promise(resolve => setTimeout(resolve, afterMs))
+    const body = jitBody(c, 2)
+    const sent = Date.now()
+    const res = await app.inject({ method: 'POST', url: '/v1/jit-funding', headers: { authorization: AUTH, 'content-type': 'application/json' }, payload: JSON.stringify(body) })
+    return { c: c === warm ? 'warm' : 'cold', ms: Date.now() - sent, status: res.statusCode, memo: String(res.json().jit_funding.memo), token: String((body.gpa_order as { jit_funding: { token: string } }).jit_funding.token) }
+  }
+  // The first takes the one batch slot and holds it until its give-up (BUDGET + GRACE); the
+  // cold one runs out of its budget in the lookups and queues behind it as a TIMEOUT record; the
+  // warm ones queue while the slot is held: before, each waited for the batch ahead to give up
+  // and the cold one for the latest deadline of the batch it rode in.
+  const answers = await Promise.all([send(warm, 0), send(cold, 40), send(warm, 300), send(warm, 420)])
+  t.comment(JSON.stringify(answers.map(a => ({ c: a.c, ms: a.ms, memo: a.memo }))))
+  for (const a of answers) {
+    t.ok(a.ms <= BUDGET + GRACE + 150, `${a.c} answered ${a.ms} ms after it was sent (its own deadline plus grace: ${BUDGET + GRACE} ms)`)
+    t.equal(a.status, 402, `${a.c}: declined`)
+  }
+  const [first, timedOut, ...queued] = answers
+  t.match(first?.memo, /could not decide/, 'the batch that held the slot: an unrecorded failure')
+  t.match(timedOut?.memo, /time budget/, 'the TIMEOUT record still without an outcome: answered the decline it records')
+  for (const q of queued) t.match(q.memo, /could not decide/, 'withdrawn from the queue unsent: an unrecorded failure')
+  // nothing reached a working database: a repeat is decided afresh there (the first test above)
+  for (const a of answers) t.equal(await getDecision(h.db.sql, a.token), null, 'nothing recorded on the working database')
 })
