@@ -61,6 +61,7 @@ DECLARE
   d decisions%ROWTYPE;
   a accounts%ROWTYPE;
   h holds%ROWTYPE;
+  m ledger_messages%ROWTYPE;
   lim spending_limits%ROWTYPE;
 BEGIN
   -- Every lock wait below, the token claim included, ends by the deadline (lock_timeout, this
@@ -129,11 +130,14 @@ BEGIN
       -- by the lifecycle in ledger_messages) was applied before we decided: a stand-in it
       -- approved or a DECLINED that repaired it. That message's money has been decided without
       -- us, so this late decision moves none (docs/ledger.md "Keys": never a second copy).
-      IF v_reason IS NULL AND r->>'transaction_token' IS NOT NULL AND EXISTS (
-          SELECT 1 FROM ledger_messages
-          WHERE kind = v_kind AND message_token = r->>'transaction_token'
-            AND (webhook_at IS NOT NULL OR repaired_at IS NOT NULL)) THEN
-        v_reason := 'DUPLICATE_TRANSACTION';
+      -- The message row is taken (created and locked) as the webhook takes it, before it
+      -- matches: a webhook without jit_funding cannot claim our decision row, so this row is
+      -- where the two serialize (one waits for the other's commit, then sees its effect).
+      IF v_reason IS NULL AND r->>'transaction_token' IS NOT NULL THEN
+        m := ledger_lc_message(v_kind, r->>'transaction_token');
+        IF m.webhook_at IS NOT NULL OR m.repaired_at IS NOT NULL THEN
+          v_reason := 'DUPLICATE_TRANSACTION';
+        END IF;
       END IF;
 
       IF v_reason IS NULL AND v_kind = 'incremental' THEN

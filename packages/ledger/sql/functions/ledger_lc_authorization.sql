@@ -53,6 +53,12 @@ BEGIN
   END IF;
 
   -- Never approved by us: the processor approved it on its own (stand-in, or past our deadline).
+  -- Unless it declined this very message first (its DECLINED was applied before): the repair
+  -- wins in either order of arrival, so this approval places and grows nothing.
+  IF EXISTS (SELECT 1 FROM ledger_messages WHERE kind = p_kind AND message_token = v_tx AND repaired_at IS NOT NULL) THEN
+    PERFORM ledger_lc_record(p_kind, v_tx, d.jit_token, NULL, NULL, 0, false, p_now);
+    RETURN ledger_lc_result('applied', 'declined_before', 'the processor declined this message before it approved it');
+  END IF;
   v_amount := ledger_lc_require_amount(e);
   IF p_kind = 'incremental' THEN
     v_hold := mt.hold_token;

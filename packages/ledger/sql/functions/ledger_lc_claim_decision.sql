@@ -8,6 +8,7 @@ CREATE OR REPLACE FUNCTION ledger_lc_claim_decision (e jsonb, p_now timestamptz)
 LANGUAGE plpgsql AS $$
 DECLARE
   v_cur text := e->>'currency';
+  v_account text;
 BEGIN
   IF NOT coalesce((e->>'claim')::boolean, false) OR e->>'jit_token' IS NULL THEN
     RETURN false;
@@ -26,6 +27,13 @@ BEGIN
   ON CONFLICT (jit_token) DO NOTHING;
   IF NOT FOUND THEN
     RETURN false;
+  END IF;
+  -- A message refused for its currency leaves nothing behind, this row included (it would link
+  -- its JIT token to the purchase), even when it is a redelivery that would change no money.
+  -- A repair (DECLINED) is never refused for its currency field.
+  v_account := ledger_lc_funding_account(e, NULL);
+  IF v_account IS NOT NULL AND e->>'action' NOT LIKE '%\_declined' THEN
+    PERFORM ledger_lc_check_currency(v_account, e);
   END IF;
   PERFORM ledger_emit_decision_event(d, jsonb_build_object('transaction_token', e->>'event_token'))
   FROM decisions d WHERE d.jit_token = e->>'jit_token';

@@ -27,11 +27,12 @@ BEGIN
   v_reason := 'late approval repaired: the processor declined ' || coalesce(e->>'type', p_kind)
     || CASE WHEN coalesce((e->>'timed_out')::boolean, false) THEN ' after the gateway timed out' ELSE '' END;
 
+  -- the message row before matching: a decision of this message in flight holds it (jit_decide)
+  m := ledger_lc_message(p_kind, v_tx);
   SELECT * INTO mt FROM ledger_lc_match(e);
   IF mt.decision_token IS NOT NULL THEN
     SELECT * INTO d FROM decisions WHERE jit_token = mt.decision_token;
   END IF;
-  m := ledger_lc_message(p_kind, v_tx);
   IF d.outcome = 'approved' AND d.kind = p_kind THEN
     -- its decision's own hold only (an incremental's: the purchase it grew)
     v_hold := CASE WHEN mt.own THEN mt.hold_token END;

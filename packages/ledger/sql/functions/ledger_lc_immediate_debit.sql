@@ -19,6 +19,8 @@ BEGIN
   IF NOT ledger_lc_claim('immediate_debit.webhook', v_tx, p_now) OR ledger_lc_seen('immediate_debit', v_tx) THEN
     RETURN ledger_lc_result('duplicate', NULL, 'already applied');
   END IF;
+  -- the message row before matching: a decision of this message in flight holds it (jit_decide)
+  m := ledger_lc_message('immediate_debit', v_tx);
   SELECT * INTO mt FROM ledger_lc_match(e);
   IF mt.decision_token IS NOT NULL THEN
     SELECT * INTO d FROM decisions WHERE jit_token = mt.decision_token;
@@ -28,7 +30,6 @@ BEGIN
     IF EXISTS (SELECT 1 FROM ledger_messages WHERE kind = 'immediate_debit' AND jit_token = d.jit_token AND webhook_at IS NOT NULL) THEN
       RETURN ledger_lc_result('duplicate', NULL, 'decision already confirmed');
     END IF;
-    m := ledger_lc_message('immediate_debit', v_tx);
     v_account := d.account_token;
     PERFORM ledger_lc_check_currency(v_account, e);
     -- what stands debited for it now (a DECLINED repair seen first credited it back)
@@ -47,6 +48,11 @@ BEGIN
     RETURN ledger_lc_result('applied', v_effect, NULL);
   END IF;
 
+  -- Never approved by us, and declined by the processor first: the repair wins in either order.
+  IF m.repaired_at IS NOT NULL THEN
+    PERFORM ledger_lc_record('immediate_debit', v_tx, d.jit_token, NULL, NULL, 0, false, p_now);
+    RETURN ledger_lc_result('applied', 'declined_before', 'the processor declined this message before it approved it');
+  END IF;
   v_amount := ledger_lc_require_amount(e);
   v_account := ledger_lc_funding_account(e, d.jit_token);
   IF v_account IS NULL THEN

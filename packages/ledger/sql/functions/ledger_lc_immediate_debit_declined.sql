@@ -18,11 +18,12 @@ BEGIN
      OR EXISTS (SELECT 1 FROM ledger_messages WHERE kind = 'immediate_debit' AND message_token = v_tx AND repaired_at IS NOT NULL) THEN
     RETURN ledger_lc_result('duplicate', NULL, 'already applied');
   END IF;
+  -- the message row before matching: a decision of this message in flight holds it (jit_decide)
+  m := ledger_lc_message('immediate_debit', v_tx);
   SELECT * INTO mt FROM ledger_lc_match(e);
   IF mt.decision_token IS NOT NULL THEN
     SELECT * INTO d FROM decisions WHERE jit_token = mt.decision_token;
   END IF;
-  m := ledger_lc_message('immediate_debit', v_tx);
   IF d.outcome = 'approved' AND d.kind = 'immediate_debit' THEN
     v_account := d.account_token;
     v_on := CASE WHEN m.webhook_at IS NOT NULL THEN m.amount ELSE d.amount END;

@@ -4,7 +4,8 @@
 --   decision_token  the JIT decision of this network message: its jit_funding.token, its
 --                   gateway_log.transaction_id (as a JIT token or a request token), or its own
 --                   `token` equal to the request token jit_decide recorded (decisions.transaction_token)
---   hold_token      that decision's hold (an incremental's: its original's), else a hold keyed
+--   hold_token      that decision's hold (an incremental's: its original's; ledger_lc_decision_hold,
+--                   which also finds a stand-in hold placed before the decision), else a hold keyed
 --                   or linked by this message's own identifiers (a stand-in hold, a redelivery);
 --                   `own` is true up to here. Else (own false) original_jit_funding_token, then
 --                   preceding_related_transaction_token through the transaction tokens on holds,
@@ -35,8 +36,7 @@ BEGIN
   own := true;
 
   IF d.jit_token IS NOT NULL THEN
-    SELECT h.hold_token INTO hold_token FROM holds h
-    WHERE h.hold_token = CASE WHEN d.kind = 'authorization' THEN d.jit_token ELSE coalesce(d.original_jit_token, d.jit_token) END;
+    hold_token := ledger_lc_decision_hold(d.jit_token);
   END IF;
   -- UNION ALL, not OR: each branch uses its index (an OR of the key and the GIN array scans the table)
   IF hold_token IS NULL THEN
@@ -54,7 +54,7 @@ BEGIN
 
   own := false;
   IF v_orig IS NOT NULL THEN
-    SELECT h.hold_token INTO hold_token FROM holds h WHERE h.hold_token = v_orig;
+    hold_token := ledger_lc_decision_hold(v_orig);
   END IF;
   IF hold_token IS NULL AND v_prec IS NOT NULL THEN
     SELECT x.hold_token INTO hold_token FROM (
@@ -63,8 +63,7 @@ BEGIN
       SELECT h.hold_token, h.opened_at FROM holds h WHERE h.transaction_tokens @> ARRAY[v_prec]
     ) x ORDER BY x.opened_at LIMIT 1;
     IF hold_token IS NULL THEN
-      SELECT h.hold_token INTO hold_token FROM decisions pd
-      JOIN holds h ON h.hold_token = CASE WHEN pd.kind = 'authorization' THEN pd.jit_token ELSE coalesce(pd.original_jit_token, pd.jit_token) END
+      SELECT ledger_lc_decision_hold(pd.jit_token) INTO hold_token FROM decisions pd
       WHERE pd.transaction_token = v_prec ORDER BY pd.created_at LIMIT 1;
     END IF;
     IF hold_token IS NULL THEN

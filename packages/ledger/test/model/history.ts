@@ -90,8 +90,12 @@ export type Op =
    * (their keys are gone by design, past the processor's redelivery window).
    */
   | { t: 'purge' }
-  /** Operations sent at once (concurrently); the database serializes them in some order. */
-  | { t: 'together', ops: Op[] }
+  /**
+   * Operations sent at once (concurrently); the database serializes them in some order. With
+   * `batched`, its processor messages are applied as the txn-worker applies a delivery of
+   * several: one transaction, a savepoint each (applyTransactionEventBatch), beside the others.
+   */
+  | { t: 'together', ops: Op[], batched?: boolean }
 
 export interface Limits { daily: number | null, dailyCount: number | null }
 

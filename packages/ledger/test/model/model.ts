@@ -31,8 +31,12 @@ export interface ModelState {
   holds: Map<number, ModelHold>
   /** JIT token -> the decision recorded under it (ours, or a webhook's tombstone). */
   decisions: Map<string, { outcome: 'approved' | 'declined' }>
-  /** Identifier value -> purchase, for every identifier the ledger has associated with a purchase. */
-  known: Map<string, number>
+  /**
+   * Identifier value -> purchase, for every identifier the ledger has associated with a purchase;
+   * or -> another identifier whose purchase it is (an incremental's JIT and transaction tokens
+   * belong to whatever purchase its original's JIT token leads to, now or once it is known).
+   */
+  known: Map<string, number | string>
   /** `${kind}:${transaction token}` -> the effect of a JIT message (authorization, incremental, immediate_debit). */
   jitEffects: Map<string, JitEffect>
   /** Effect keys of every other money effect: `${kind}:${token}`. */
@@ -169,7 +173,8 @@ export class LedgerModel {
     const jit = this.tk.incJit(p, k)
     const tx = this.tk.incTx(p, k)
     if (s.decisions.has(jit)) return
-    this.learn(s, p, jit, tx)
+    // the decision records its original's JIT token: its tokens lead wherever that one does
+    this.learn(s, this.tk.jit(p), jit, tx)
     const hold = s.holds.get(p)
     const a = BigInt(inc.amount)
     const answered = s.jitEffects.has(`incremental:${tx}`) || s.effects.has(`incremental_declined:${tx}`)
@@ -198,15 +203,22 @@ export class LedgerModel {
     if (!incremental) s.spentA.count++
   }
 
-  /** The ledger now associates these identifiers with purchase p. */
-  private learn (s: ModelState, p: number, ...ids: string[]): void {
+  /** The ledger now associates these identifiers with purchase p (or with the purchase of identifier `p`). */
+  private learn (s: ModelState, p: number | string, ...ids: string[]): void {
     for (const id of ids) if (!s.known.has(id)) s.known.set(id, p)
+  }
+
+  /** The purchase an identifier leads to now. */
+  private purchaseOf (s: ModelState, id: string): number | undefined {
+    let v = s.known.get(id)
+    for (let hops = 0; typeof v === 'string' && hops < 4; hops++) v = s.known.get(v)
+    return typeof v === 'number' ? v : undefined
   }
 
   /** The purchase whose hold a message's identifiers lead to, if any (docs/ledger.md "Keys": any identifier). */
   private findHold (s: ModelState, d: MessageDescriptor): ModelHold | undefined {
     for (const id of d.links) {
-      const p = s.known.get(id)
+      const p = this.purchaseOf(s, id)
       const hold = p === undefined ? undefined : s.holds.get(p)
       if (hold !== undefined) return hold
     }
@@ -294,15 +306,18 @@ export class LedgerModel {
   }
 
   /**
-   * A webhook about a JIT token nobody decided claims its decision (a tombstone). That record
-   * keeps the original_jit_funding_token the message named, so from then on the ledger links
-   * this JIT token (and the message's own token) to that purchase, even while the message waits.
+   * A webhook about a JIT token nobody decided claims its decision (a tombstone), whatever it
+   * then does (a redelivery too: the claim comes before the effect key). That record keeps the
+   * message's own token and the original_jit_funding_token it named, so from then on the ledger
+   * links this JIT token (and the message's own token) to that purchase, even while the message
+   * waits: the purchase's own JIT token, or an incremental's that named its original.
    */
   private tombstone (s: ModelState, d: MessageDescriptor): void {
     if (d.jitToken === null || s.decisions.has(d.jitToken)) return
     s.decisions.set(d.jitToken, { outcome: 'declined' })
     const p = d.p as number
-    if (d.links.includes(this.tk.jit(p)) && d.jitToken !== this.tk.jit(p)) this.learn(s, p, d.jitToken, d.token)
+    if (d.jitToken === this.tk.jit(p)) this.learn(s, p, d.jitToken, d.token)
+    else if (d.links.includes(this.tk.jit(p))) this.learn(s, this.tk.jit(p), d.jitToken, d.token)
   }
 
   private park (s: ModelState, d: MessageDescriptor, retrying: boolean): 'parked' {
@@ -318,7 +333,10 @@ export class LedgerModel {
     const ps = this.h.purchases[p]
     if (ps === undefined) return 'duplicate'
     const eff = s.jitEffects.get(key)
-    if (eff?.webhookSeen === true) return 'duplicate'
+    if (eff?.webhookSeen === true) {
+      this.tombstone(s, d)
+      return 'duplicate'
+    }
     const a = d.amount ?? 0n
     if (eff !== undefined) {
       // our decision's effect: the webhook confirms it; the network's amount wins
@@ -368,10 +386,10 @@ export class LedgerModel {
   private repair (s: ModelState, d: MessageDescriptor): 'applied' | 'duplicate' {
     const kind = d.action === 'auth_declined' ? 'authorization' : d.action === 'inc_declined' ? 'incremental' : 'immediate_debit'
     const key = `${kind}_declined:${d.token}`
+    this.tombstone(s, d)
     if (s.effects.has(key)) return 'duplicate'
     s.effects.add(key)
     const p = d.p as number
-    this.tombstone(s, d)
     const eff = s.jitEffects.get(`${kind}:${d.token}`)
     if (eff === undefined) return 'applied' // nothing was placed for it (a later decision places nothing)
     if (kind === 'immediate_debit') {

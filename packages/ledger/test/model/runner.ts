@@ -8,12 +8,12 @@ import postgres from 'postgres'
 import { createDatabase, runMigrations, type Database } from '@jit/postgres'
 import { createTestDatabase, type Teardownable } from '@jit/test-support'
 import {
-  applyTransactionEvent, checkLedgerInvariants, ledgerMigrationSets, creditAccount, debitAccount, decideJitFunding, expireStaleHolds,
+  applyTransactionEvent, applyTransactionEventBatch, checkLedgerInvariants, ledgerMigrationSets, creditAccount, debitAccount, decideJitFunding, expireStaleHolds,
   jitRequestFingerprint, releaseHold, retryParkedEvents, setLimits, TransactionEventError, upsertCard, upsertUser,
   type JitDecisionRequest
 } from '../../src/index.js'
 import { ACCOUNTS, ACCOUNT_OF, CURRENCY_OF, FOREIGN_CURRENCY, countOps, tokensOf, type AccountId, type CardId, type History, type Op, type Tokens } from './history.js'
-import { buildMessage, JIT_METHOD, MCC } from './messages.js'
+import { buildMessage, JIT_METHOD, MCC, type BuiltMessage } from './messages.js'
 import { LedgerModel, cloneState, initialState, type ModelState } from './model.js'
 import { historyArb, type GeneratorFlag } from './generate.js'
 
@@ -96,7 +96,7 @@ function permutations<T> (items: T[]): T[][] {
 
 /** One line per operation, with the fields of the message it sends that the ledger reads (for findings). */
 export function describeOp (h: History, tk: Tokens, op: Op): string {
-  if (op.t === 'together') return `at once: [ ${op.ops.map(o => describeOp(h, tk, o)).join(' | ')} ]`
+  if (op.t === 'together') return `at once${op.batched === true ? ' (its webhooks as one batch)' : ''}: [ ${op.ops.map(o => describeOp(h, tk, o)).join(' | ')} ]`
   const built = buildMessage(h, tk, op)
   if (built === undefined) {
     const ps = 'p' in op && typeof op.p === 'number' ? h.purchases[op.p] : undefined
@@ -138,6 +138,8 @@ export interface RunStats { histories: number, ops: number }
 export class ModelRunner {
   private tables: string[] = []
   private runId = Math.random().toString(36).slice(2, 6)
+  /** The parked events' tokens in the order the last retry claims them. */
+  private retryOrder: string[] = []
   private count = 0
   readonly stats: RunStats = { histories: 0, ops: 0 }
   /** Milliseconds spent playing operations, reading the ledger back and running the model. */
@@ -225,7 +227,15 @@ export class ModelRunner {
       }
       return out
     }
-    if (op.t === 'retry' && state.parked.size > 1 && state.parked.size <= 5) {
+    if (op.t === 'retry' && state.parked.size > 1) {
+      // the order the ledger retried them in (next attempt, then first parked), read before the
+      // retry; with few parked events every other order too
+      const known = this.retryOrder.filter(token => state.parked.has(token))
+      const sqlOrder = [...known, ...[...state.parked.keys()].filter(token => !known.includes(token))]
+      const s = cloneState(state)
+      model.retry(s, sqlOrder)
+      out.push(s)
+      if (state.parked.size > 5) return out
       for (const order of permutations([...state.parked.keys()])) {
         const s = cloneState(state)
         model.retry(s, order)
@@ -255,24 +265,45 @@ export class ModelRunner {
 
   private async execute (h: History, tk: Tokens, op: Op, i: number): Promise<void> {
     if (op.t === 'together') {
-      await Promise.all(op.ops.map(async inner => await this.execute(h, tk, inner, i)))
+      const batch = op.batched === true ? op.ops.filter(inner => buildMessage(h, tk, inner) !== undefined) : []
+      await Promise.all([
+        ...(batch.length === 0 ? [] : [this.retrying(h, tk, i, 'batch', async () => await this.applyBatch(h, tk, batch))]),
+        ...op.ops.filter(inner => !batch.includes(inner)).map(async inner => await this.execute(h, tk, inner, i))
+      ])
       return
     }
+    await this.retrying(h, tk, i, op.t, async () => await this.executeOnce(h, tk, op))
+  }
+
+  /** Runs `fn` again on what the worker retries with backoff (the transaction rolled back, nothing changed). */
+  private async retrying (h: History, tk: Tokens, i: number, what: string, fn: () => Promise<void>): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.executeOnce(h, tk, op)
+        await fn()
         return
       } catch (err) {
         const code = (err as { code?: string }).code
-        // what the worker retries with backoff: the statement rolled back, nothing changed
         if (code !== undefined && TRANSIENT.has(code) && attempt < 20) {
           await new Promise(resolve => setTimeout(resolve, 5 * (attempt + 1)))
           continue
         }
-        throw new ModelMismatch(`the ledger failed on op ${i} (${op.t}): ${(err as Error).message}`, {
+        throw new ModelMismatch(`the ledger failed on op ${i} (${what}): ${(err as Error).message}`, {
           prefix: tk.prefix, step: i, error: String(err), code, steps: this.steps(h, tk, i)
         })
       }
+    }
+  }
+
+  /**
+   * Processor messages delivered together, applied as the txn-worker applies them: one
+   * transaction, a savepoint each (applyTransactionEventBatch). A refused event fails alone; a
+   * transient failure rolls the whole batch back and it is tried again.
+   */
+  private async applyBatch (h: History, tk: Tokens, ops: Op[]): Promise<void> {
+    const bodies = ops.map(op => (buildMessage(h, tk, op) as BuiltMessage).body)
+    const outcomes = await this.db.sql.begin(async tx => await applyTransactionEventBatch(tx, bodies))
+    for (const outcome of outcomes) {
+      if (!outcome.ok && !(outcome.error instanceof TransactionEventError)) throw outcome.error
     }
   }
 
@@ -340,6 +371,7 @@ export class ModelRunner {
         await expireStaleHolds(sql, { now: new Date(Date.now() + op.days * DAY_MS), defaultDays: 7, mccDays: [{ from: 7011, to: 7011, days: 30 }] })
         return
       case 'retry':
+        this.retryOrder = (await sql<Array<{ token: string }>>`select token from parked_events order by next_attempt_at, first_parked_at`).map(r => r.token)
         for (let pass = 0; pass < 6; pass++) {
           const r = await retryParkedEvents(sql, { now: new Date(Date.now() + 3_600_000), horizonMs: 30 * DAY_MS, backoffMs: 1, maxBackoffMs: 1, limit: 1000 })
           if (r.applied === 0) return
