@@ -25,9 +25,28 @@ CREATE OR REPLACE FUNCTION ledger_apply_transaction (e jsonb, p_park boolean DEF
 LANGUAGE plpgsql AS $$
 DECLARE
   v_now timestamptz := coalesce((e->>'now')::timestamptz, clock_timestamp());
+  v_tx text := e->>'event_token';
+  v_kind text;
 BEGIN
-  IF e->>'event_token' IS NULL THEN
+  IF v_tx IS NULL THEN
     RAISE EXCEPTION 'event without token' USING ERRCODE = 'JT005';
+  END IF;
+  -- A copy without jit_funding was routed by its type, which for some methods names another
+  -- effect: an auth_plus_capture is typed `authorization`, a force capture
+  -- `authorization.clearing`. What the ledger knows of the network message decides instead:
+  -- our decision of it (an immediate debit), or the kind another copy of it was applied as, so
+  -- one message is one effect whichever identifiers each copy carried.
+  IF e->>'method' IS NULL THEN
+    IF e->>'action' IN ('authorization', 'authorization_declined') THEN
+      SELECT d.kind INTO v_kind FROM decisions d WHERE d.jit_token = (SELECT m.decision_token FROM ledger_lc_match(e) m);
+      IF v_kind = 'immediate_debit' THEN
+        e := jsonb_set(e, '{action}', to_jsonb(CASE WHEN e->>'action' = 'authorization' THEN 'immediate_debit' ELSE 'immediate_debit_declined' END));
+      END IF;
+    ELSIF e->>'action' = 'clearing' AND ledger_lc_seen('force_capture', v_tx) THEN
+      e := jsonb_set(e, '{action}', '"force_capture"');
+    END IF;
+  ELSIF e->>'action' = 'force_capture' AND ledger_lc_seen('clearing', v_tx) THEN
+    RETURN ledger_lc_result('duplicate', NULL, 'already applied as a clearing (a copy without jit_funding)');
   END IF;
   RETURN CASE e->>'action'
     WHEN 'authorization' THEN ledger_lc_authorization(e, 'authorization', p_park, v_now)
