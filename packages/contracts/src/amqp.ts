@@ -1,6 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { DECLINE_REASONS, JIT_METHOD_CLASSES } from './jit.js'
-import { literalUnion } from './literals.js'
+import { literalGuard, literalUnion } from './literals.js'
 
 /*
  * The AMQP contract (docs/architecture.md "Contracts"). Names here never change inside a vhost;
@@ -57,9 +57,7 @@ export const COMMAND_TYPES = [
 export type CommandType = typeof COMMAND_TYPES[number]
 
 /** Whether `value` is one of {@link COMMAND_TYPES}. */
-export function isCommandType (value: unknown): value is CommandType {
-  return typeof value === 'string' && (COMMAND_TYPES as readonly string[]).includes(value)
-}
+export const isCommandType = literalGuard(COMMAND_TYPES)
 
 /** Prefix of every webhook event's routing key. */
 export const WEBHOOK_ROUTING_PREFIX = 'webhook'

@@ -2,6 +2,8 @@
  * JIT funding vocabulary: the processor's methods, our decision classes and the decline reasons.
  */
 
+import { literalGuard } from './literals.js'
+
 /**
  * The only decline reasons the processor accepts in `jit_funding.decline_reason`.
  * `AMOUNT_LIMIT_EXCEEDED` covers per-transaction and period spend limits.
@@ -32,12 +34,8 @@ export const DECLINE_REASONS = [
 /** One of {@link DECLINE_REASONS}. */
 export type DeclineReason = typeof DECLINE_REASONS[number]
 
-const DECLINE_REASON_SET: ReadonlySet<string> = new Set(DECLINE_REASONS)
-
 /** Whether `value` is an allowed decline reason. */
-export function isDeclineReason (value: unknown): value is DeclineReason {
-  return typeof value === 'string' && DECLINE_REASON_SET.has(value)
-}
+export const isDeclineReason = literalGuard(DECLINE_REASONS)
 
 /** The `jit_funding_api.method` enum of the processor's swagger, in its order. */
 export const JIT_METHODS = [

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { literalGuard } from './literals.js'
 
 /*
  * Bodies of POST /v1/webhooks/marqeta. Lenient like every inbound schema (docs/processor-protocol.md): a webhook
@@ -25,12 +26,8 @@ export const KNOWN_WEBHOOK_FAMILIES = [
 ] as const
 export type KnownWebhookFamily = typeof KNOWN_WEBHOOK_FAMILIES[number]
 
-const KNOWN_FAMILY_SET: ReadonlySet<string> = new Set(KNOWN_WEBHOOK_FAMILIES)
-
 /** Whether `family` is in {@link KNOWN_WEBHOOK_FAMILIES}. */
-export function isKnownWebhookFamily (family: string): family is KnownWebhookFamily {
-  return KNOWN_FAMILY_SET.has(family)
-}
+export const isKnownWebhookFamily = literalGuard(KNOWN_WEBHOOK_FAMILIES)
 
 /** Largest batch the processor sends (docs/processor-protocol.md). */
 export const MAX_WEBHOOK_BATCH = 10

@@ -8,10 +8,9 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { createClient } from 'redis'
 import { getAccount } from '@jit/ledger'
 import { sharedRedisUrl, waitFor } from '@jit/test-support'
-import { buildApp, type LedgerLifecycle } from '../src/index.js'
-import { ledgerLifecycle } from '../src/ledger-lifecycle.js'
-import { sessionKeyPrefix, type ConsoleSettings } from '../src/console/plugin.js'
-import { authorize, build, fundedCard, queueDepth, silentLogger, txEvent, txRoutingKey } from './helper.js'
+import { sessionKeyPrefix } from '../src/console/plugin.js'
+import { authorize, build, fundedCard, queueDepth, txEvent, txRoutingKey } from './helper.js'
+import { buildConsoleApp, consoleSettings, flakyLedger } from './fixtures/console.js'
 
 // Debian's chromium (Playwright cannot download browsers here); installed once if missing.
 const CHROMIUM = '/usr/bin/chromium'
@@ -24,36 +23,13 @@ const SHOTS = fileURLToPath(new URL('../.tap/console/', import.meta.url))
 mkdirSync(SHOTS, { recursive: true })
 
 const env = await build(t)
-// A ledger that fails while `broken` is set, so a refund dead-letters and can be re-driven from
-// the console once it is "fixed" (the same stand-in for an outage as the CLI's test).
-let broken = true
-const real = ledgerLifecycle()
-const flaky: LedgerLifecycle = {
-  ...real,
-  applyTransactionEvent: async (sql, event, opts) => {
-    if (broken) throw new Error('ledger unavailable (browser test)')
-    return await real.applyTransactionEvent(sql, event, opts)
-  }
-}
-env.startWorker({ ledger: flaky })
+// a refund dead-letters while the ledger is broken and is re-driven from the console once it is fixed
+const flaky = flakyLedger()
+env.startWorker({ ledger: flaky.ledger })
 
 const password = 'Console-Operator-Passw0rd-2026'
-const settings: ConsoleSettings = {
-  OPERATOR_BASIC_AUTH: `support:${password}`,
-  CONSOLE_SESSION_IDLE_S: 600,
-  CONSOLE_SESSION_ABSOLUTE_S: 3600,
-  REDIS_URL: sharedRedisUrl,
-  REDIS_KEY_PREFIX: env.redisPrefix
-}
-const app = await buildApp({
-  config: settings,
-  logger: silentLogger,
-  db: env.db,
-  registry: env.registry,
-  archive: env.archive,
-  console: { settings, archive: env.archive, amqp: env.amqp, publisher: env.publisher }
-})
-t.teardown(() => app.close())
+const settings = consoleSettings(env, 'support', password)
+const app = await buildConsoleApp(t, env, settings)
 const base = await app.listen({ host: '127.0.0.1', port: 0 })
 
 const redis = createClient({ url: sharedRedisUrl })
@@ -70,7 +46,7 @@ await env.sendEvent(txRoutingKey(pending), pending)
 const refund = txEvent(c, { type: 'refund', state: 'COMPLETION', amount: 700 })
 await env.sendEvent(txRoutingKey(refund), refund)
 await waitFor(async () => await queueDepth(env.amqp, 'transactions.dead') >= 2, 20_000, 'both events dead-lettered')
-broken = false
+flaky.broken = false
 
 const browser: Browser = await chromium.launch({
   executablePath: CHROMIUM,
@@ -129,7 +105,7 @@ t.test('re-drive a dead letter and see it applied', async t => {
   await page.getByRole('link', { name: 'Dead letters' }).click()
   await page.getByRole('navigation', { name: 'Queues' }).getByRole('link', { name: 'transactions' }).click()
   const body = await page.locator('main').innerText()
-  t.match(body, /ledger unavailable \(browser test\)/, 'the reason')
+  t.match(body, /ledger unavailable \(test\)/, 'the reason')
   await shot(page, '06-dead-letters')
   await page.getByRole('link', { name: /Re-drive all of transactions\.dead/ }).click()
   await shot(page, '07-redrive-confirm')

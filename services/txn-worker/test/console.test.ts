@@ -6,31 +6,18 @@ import { debitAccount } from '@jit/ledger'
 import { freePort, sharedRedisUrl, sleep, waitFor } from '@jit/test-support'
 import { buildApp } from '../src/index.js'
 import { createOperatorDirectory, hashOperatorPassword } from '../src/console/operators.js'
-import { sessionKeyPrefix, type ConsoleSettings } from '../src/console/plugin.js'
+import { sessionKeyPrefix } from '../src/console/plugin.js'
 import { runCli } from '../src/ops/run-cli.js'
 import { DLX_EXCHANGE, HEADER_FAILURE_REASON, HEADER_ORIGINAL_QUEUE } from '@jit/amqp'
 import { listDeadLetters } from '../src/ops/dead-letters.js'
 import { authorize, build, fundedCard, queueDepth, silentLogger, txEvent, txRoutingKey } from './helper.js'
+import { buildConsoleApp, consoleSettings } from './fixtures/console.js'
 
 const env = await build(t)
 const password = 'Operator-Password-0123456789'
 const basic = { authorization: 'Basic ' + Buffer.from(`ops:${password}`).toString('base64') }
-const settings: ConsoleSettings = {
-  OPERATOR_BASIC_AUTH: `ops:${password}`,
-  CONSOLE_SESSION_IDLE_S: 600,
-  CONSOLE_SESSION_ABSOLUTE_S: 3600,
-  REDIS_URL: sharedRedisUrl,
-  REDIS_KEY_PREFIX: env.redisPrefix
-}
-const app = await buildApp({
-  config: settings,
-  logger: silentLogger,
-  db: env.db,
-  registry: env.registry,
-  archive: env.archive,
-  console: { settings, archive: env.archive, amqp: env.amqp, publisher: env.publisher, loginAttemptsPerMinute: 12 }
-})
-t.teardown(() => app.close())
+const settings = consoleSettings(env, 'ops', password)
+const app = await buildConsoleApp(t, env, settings, { loginAttemptsPerMinute: 12 })
 env.startWorker()
 
 const redis = createClient({ url: sharedRedisUrl })

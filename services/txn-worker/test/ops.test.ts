@@ -4,27 +4,17 @@ import { promisify } from 'node:util'
 import t from 'tap'
 import { DLX_EXCHANGE, HEADER_FAILURE_REASON, HEADER_ORIGINAL_QUEUE } from '@jit/amqp'
 import { getAccount } from '@jit/ledger'
-import { EXIT, listDeadLetters, purgeHistory, redriveDeadLetters, runCli, type LedgerLifecycle } from '../src/index.js'
-import { ledgerLifecycle } from '../src/ledger-lifecycle.js'
+import { EXIT, listDeadLetters, purgeHistory, redriveDeadLetters, runCli } from '../src/index.js'
 import { waitFor } from '@jit/test-support'
 import { build, fundedCard, queueDepth, txEvent, txRoutingKey } from './helper.js'
+import { flakyLedger } from './fixtures/console.js'
 
 const run = promisify(execFile)
 const env = await build(t)
 const { db, amqp } = env
 
-// A ledger that fails while `broken` is set: a stand-in for an outage the real ledger cannot be
-// made to have on demand, so an event dead-letters and can be redriven once it is "fixed".
-let broken = true
-const real = ledgerLifecycle()
-const flaky: LedgerLifecycle = {
-  ...real,
-  applyTransactionEvent: async (sql, event, opts) => {
-    if (broken) throw new Error('ledger unavailable (test)')
-    return await real.applyTransactionEvent(sql, event, opts)
-  }
-}
-env.startWorker({ queues: ['transactions'], loops: false, relay: false, ledger: flaky })
+const flaky = flakyLedger()
+env.startWorker({ queues: ['transactions'], loops: false, relay: false, ledger: flaky.ledger })
 
 const cliEnv = { DATABASE_URL: env.databaseUrl, AMQP_URL: env.amqpUrl, DEPLOY_ENV: 'local', LOG_LEVEL: 'error' }
 
@@ -65,7 +55,7 @@ t.test('dead-letters list shows dead messages with their reasons and loses none'
 })
 
 t.test('dead-letters redrive moves them back to their queue, where they apply once', async t => {
-  broken = false
+  flaky.broken = false
   const cli = capture()
   t.equal(await runCli(['dead-letters', 'redrive', '--queue', 'transactions'], cli.io), EXIT.ok, cli.err.join(''))
   t.match(cli.out.join(''), /1 message\(s\) moved from transactions\.dead: \{"transactions":1\}/)
