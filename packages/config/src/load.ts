@@ -82,23 +82,23 @@ function isValidTimeZone (zone: string): boolean {
   }
 }
 
+/** What `parse` throws, or undefined when it accepts the value. */
+function refusal (parse: () => unknown): string | undefined {
+  try {
+    parse()
+    return undefined
+  } catch (err) {
+    return (err as Error).message
+  }
+}
+
 /** Format checks TypeBox cannot express; secret values are never included in the message. */
 function checkFormat (schema: TSchema, value: string): string | undefined {
   switch (schema.check) {
     case 'basic-auth':
-      try {
-        parseBasicAuth(value)
-        return undefined
-      } catch (err) {
-        return (err as Error).message
-      }
+      return refusal(() => parseBasicAuth(value))
     case 'mcc-days':
-      try {
-        parseMccDays(value)
-        return undefined
-      } catch (err) {
-        return (err as Error).message
-      }
+      return refusal(() => parseMccDays(value))
     case 'timezone':
       return isValidTimeZone(value) ? undefined : `must be an IANA time zone such as UTC or Europe/Paris (got '${value}')`
     case 'url': {

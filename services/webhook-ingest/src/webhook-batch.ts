@@ -32,28 +32,6 @@ const MAX_EVENT_ERRORS = 10
  */
 export const MAX_EVENT_DEPTH = 32
 
-/** How deeply objects and arrays nest in a JSON text JSON.parse accepted (iterative: no recursion). */
-function nestingDepth (text: string): number {
-  let depth = 0
-  let max = 0
-  let i = 0
-  while (i < text.length) {
-    const c = text[i]
-    if (c === '"') {
-      i = skipString(text, i)
-      continue
-    }
-    if (c === '{' || c === '[') {
-      depth++
-      if (depth > max) max = depth
-    } else if (c === '}' || c === ']') {
-      depth--
-    }
-    i++
-  }
-  return max
-}
-
 function isObject (value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
@@ -80,26 +58,41 @@ function skipString (text: string, i: number): number {
   return i
 }
 
+/**
+ * Walks the object or array that starts at `i` (iterative: no recursion): where it ends, and how
+ * deeply objects and arrays nest in it (itself at level 1). On a text holding one scalar: its end,
+ * depth 0.
+ */
+function scanContainer (text: string, i: number): { end: number, depth: number } {
+  let depth = 0
+  let max = 0
+  while (i < text.length) {
+    const c = text[i]
+    if (c === '"') {
+      i = skipString(text, i)
+      continue
+    }
+    if (c === '{' || c === '[') {
+      depth++
+      if (depth > max) max = depth
+    } else if (c === '}' || c === ']') {
+      depth--
+      if (depth === 0) return { end: i + 1, depth: max }
+    }
+    i++
+  }
+  return { end: i, depth: max }
+}
+
+/** How deeply objects and arrays nest in one JSON value's text. */
+function nestingDepth (text: string): number {
+  return scanContainer(text, 0).depth
+}
+
 function skipValue (text: string, i: number): number {
   const first = text[i]
   if (first === '"') return skipString(text, i)
-  if (first === '{' || first === '[') {
-    let depth = 0
-    while (i < text.length) {
-      const c = text[i]
-      if (c === '"') {
-        i = skipString(text, i)
-        continue
-      }
-      if (c === '{' || c === '[') depth++
-      else if (c === '}' || c === ']') {
-        depth--
-        if (depth === 0) return i + 1
-      }
-      i++
-    }
-    return i
-  }
+  if (first === '{' || first === '[') return scanContainer(text, i).end
   // A number, true, false or null: runs until a delimiter.
   while (i < text.length && !',}] \t\n\r'.includes(text[i] ?? '')) i++
   return i
