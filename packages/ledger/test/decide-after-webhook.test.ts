@@ -1,37 +1,13 @@
-import t, { type Test } from 'tap'
-import { applyTransactionEvent, decideJitFunding, getAccount, type TransactionEventInput } from '../src/index.js'
-import { ledgerDatabase, fundedCard, assertInvariants, jitRequest, shop } from './helpers.js'
+import t from 'tap'
+import { applyTransactionEvent, decideJitFunding } from '../src/index.js'
+import { ledgerDatabase, jitRequest, lifecycleKit, withoutGpaOrder } from './helpers.js'
 
 // A JIT decision that arrives after the processor's webhook for the same network message (the
 // request's top-level token) was applied moves no money: the processor decided that message
 // without us (a stand-in approval or a timed-out DECLINED), and the webhook carried no
 // jit_funding, so only the transaction token links the two (docs/ledger.md "Keys").
 const db = await ledgerDatabase(t, { poolMax: 4 })
-
-function moneyTest (name: string, fn: (t: Test) => Promise<void>): void {
-  t.test(name, async t => {
-    await fn(t)
-    await assertInvariants(t, db)
-  })
-}
-
-let n = 0
-async function account (name: string, balance = 100000) {
-  const c = await fundedCard(db, `late-${name}-${++n}`, balance)
-  return { c, s: shop(db, c) }
-}
-
-function withoutGpaOrder (event: TransactionEventInput): TransactionEventInput {
-  const copy = structuredClone(event)
-  delete copy.gpa_order
-  delete copy.gpa_order_unload
-  return copy
-}
-
-async function money (accountToken: string): Promise<{ balance: number, available: number }> {
-  const a = await getAccount(db.sql, accountToken)
-  return { balance: a?.balance ?? NaN, available: a?.available ?? NaN }
-}
+const { account, money, moneyTest } = lifecycleKit(t, db, 'late')
 
 moneyTest('a stand-in PENDING without jit_funding, then our decision of that message: one hold', async t => {
   const { c, s } = await account('standin')

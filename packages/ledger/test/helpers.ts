@@ -1,7 +1,8 @@
+import type { Test } from 'tap'
 import { createDatabase, runMigrations, type Database } from '@jit/postgres'
 import { createTestDatabase, fundedCards, jitRequests, type Teardownable } from '@jit/test-support'
 import { simToken, transactionEvent, purchasesOf, type WebhookSpec, type SimPurchase } from '@jit/processor-sim'
-import { ledgerMigrationSets, checkLedgerInvariants, decideJitFunding, type JitDecisionResult, upsertUser, upsertCard, creditAccount, jitRequestFingerprint, type JitDecisionRequest, type TransactionEventInput } from '../src/index.js'
+import { ledgerMigrationSets, checkLedgerInvariants, decideJitFunding, getAccount, type JitDecisionResult, upsertUser, upsertCard, creditAccount, jitRequestFingerprint, type JitDecisionRequest, type TransactionEventInput } from '../src/index.js'
 
 /** A migrated database of this test file's own. */
 export async function ledgerDatabase (t: Teardownable, opts: { poolMax?: number, statementTimeoutMs?: number } = {}): Promise<Database> {
@@ -70,4 +71,46 @@ export function shop (db: Database, c: { user: string, card: string, account: st
     refund: (p: Purchase | null, amount: number) => sim.refund(p, amount) as TransactionEventInput,
     forceCapture: (amount: number) => sim.forceCapture(amount) as TransactionEventInput
   }
+}
+
+/**
+ * The preamble the lifecycle test files share, for one database: `account(name, balance?)`, a
+ * funded card (1000.00 unless told; tokens unique under `prefix`) with the messages of purchases
+ * on it; `money(account)`, its balance and available; `moneyTest(name, fn)`, a subtest that ends
+ * by checking every ledger invariant (then `after`, when given).
+ */
+export function lifecycleKit (t: Test, db: Database, prefix: string, opts: { after?: (t: Test) => Promise<void> } = {}) {
+  let n = 0
+  return {
+    async account (name: string, balance = 100000) {
+      const c = await fundedCard(db, `${prefix}-${name}-${++n}`, balance)
+      return { c, s: shop(db, c) }
+    },
+    async money (accountToken: string): Promise<{ balance: number, available: number }> {
+      const a = await getAccount(db.sql, accountToken)
+      return { balance: a?.balance ?? NaN, available: a?.available ?? NaN }
+    },
+    moneyTest (name: string, fn: (t: Test) => Promise<void>): void {
+      t.test(name, async t => {
+        await fn(t)
+        await assertInvariants(t, db)
+        if (opts.after !== undefined) await opts.after(t)
+      })
+    }
+  }
+}
+
+/** A copy of the event without `gpa_order.jit_funding` (the order itself stays). */
+export function withoutJitFunding (event: TransactionEventInput): TransactionEventInput {
+  const copy = structuredClone(event) as TransactionEventInput & { gpa_order?: Record<string, unknown> }
+  if (copy.gpa_order !== undefined) delete copy.gpa_order.jit_funding
+  return copy
+}
+
+/** A copy of the event without `gpa_order` or `gpa_order_unload` at all. */
+export function withoutGpaOrder (event: TransactionEventInput): TransactionEventInput {
+  const copy = structuredClone(event)
+  delete copy.gpa_order
+  delete copy.gpa_order_unload
+  return copy
 }

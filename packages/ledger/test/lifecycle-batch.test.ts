@@ -1,22 +1,11 @@
 import t from 'tap'
 import {
-  applyTransactionEvent, applyTransactionEventBatch, batchApplyOrder, getAccount, getHold, TransactionEventError,
-  type TransactionEventInput
+  applyTransactionEvent, applyTransactionEventBatch, batchApplyOrder, getHold, TransactionEventError, type TransactionEventInput
 } from '../src/index.js'
-import { ledgerDatabase, fundedCard, assertInvariants, shop } from './helpers.js'
+import { ledgerDatabase, assertInvariants, lifecycleKit } from './helpers.js'
 
 const db = await ledgerDatabase(t, { poolMax: 4 })
-
-let n = 0
-async function account (name: string) {
-  const c = await fundedCard(db, `batch-${name}-${++n}`, 100000)
-  return { c, s: shop(db, c) }
-}
-
-async function money (accountToken: string): Promise<{ balance: number, available: number }> {
-  const a = await getAccount(db.sql, accountToken)
-  return { balance: a?.balance ?? NaN, available: a?.available ?? NaN }
-}
+const { account, money } = lifecycleKit(t, db, 'batch')
 
 t.test('a batch applies like the same events one by one, each once, in one transaction', async t => {
   const { c, s } = await account('same')

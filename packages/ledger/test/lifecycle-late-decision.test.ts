@@ -1,6 +1,6 @@
 import t from 'tap'
-import { applyTransactionEvent, decideJitFunding, getAccount, retryParkedEvents, TransactionEventError, type TransactionEventInput } from '../src/index.js'
-import { ledgerDatabase, fundedCard, jitRequest, assertInvariants, shop, token, type Purchase } from './helpers.js'
+import { applyTransactionEvent, decideJitFunding, retryParkedEvents, TransactionEventError, type TransactionEventInput } from '../src/index.js'
+import { ledgerDatabase, lifecycleKit, jitRequest, assertInvariants, token, withoutGpaOrder, type Purchase } from './helpers.js'
 
 // A stand-in webhook that carries no jit_funding opens its hold keyed by the message's own
 // token; our decision of that message comes later (and moves no money). From then on the
@@ -9,17 +9,9 @@ import { ledgerDatabase, fundedCard, jitRequest, assertInvariants, shop, token, 
 // the park horizon. And the webhook and the decision of one message serialize even when the
 // webhook has no JIT token to claim: one hold, never two.
 const db = await ledgerDatabase(t, { poolMax: 6 })
-
-let n = 0
-async function card () {
-  const c = await fundedCard(db, `late-decision-${++n}`, 100000)
-  return { c, s: shop(db, c) }
-}
-
-async function money (account: string): Promise<{ balance: number, available: number }> {
-  const a = await getAccount(db.sql, account)
-  return { balance: a?.balance ?? NaN, available: a?.available ?? NaN }
-}
+const kit = lifecycleKit(t, db, 'late-decision')
+const money = kit.money
+const card = async (balance?: number) => await kit.account('card', balance)
 
 /** The body with its gpa_order reduced to `funding.gateway_log.transaction_id = gw` (no jit_funding). */
 function gatewayOnly (body: TransactionEventInput, gw: string): TransactionEventInput {
@@ -28,14 +20,6 @@ function gatewayOnly (body: TransactionEventInput, gw: string): TransactionEvent
   const order = b[key] as { jit_funding?: unknown, funding: { gateway_log: Record<string, unknown> } }
   delete order.jit_funding
   order.funding.gateway_log.transaction_id = gw
-  return b as TransactionEventInput
-}
-
-/** The body without gpa_order at all (no JIT token, no gateway id). */
-function bare (body: TransactionEventInput): TransactionEventInput {
-  const b = structuredClone(body) as Record<string, unknown>
-  delete b.gpa_order
-  delete b.gpa_order_unload
   return b as TransactionEventInput
 }
 
@@ -64,7 +48,7 @@ t.test('a clearing linked only by the gateway id waits, then finds the stand-in 
 t.test('a redelivery with jit_funding links the JIT token to the stand-in hold its bare copy opened', async t => {
   const { c, s } = await card()
   const p = s.purchase(10000)
-  t.equal((await applyTransactionEvent(db.sql, bare(s.pending(p)))).effect, 'standin_hold')
+  t.equal((await applyTransactionEvent(db.sql, withoutGpaOrder(s.pending(p)))).effect, 'standin_hold')
   t.equal((await applyTransactionEvent(db.sql, s.pending(p))).outcome, 'duplicate')
   // linked only by original_jit_funding_token
   const clearing = s.clearing(p, 10000, true)
@@ -77,7 +61,7 @@ t.test('a redelivery with jit_funding links the JIT token to the stand-in hold i
 t.test('a redelivery refused for its currency links nothing', async t => {
   const { c, s } = await card()
   const p = s.purchase(10000)
-  t.equal((await applyTransactionEvent(db.sql, bare(s.pending(p)))).effect, 'standin_hold')
+  t.equal((await applyTransactionEvent(db.sql, withoutGpaOrder(s.pending(p)))).effect, 'standin_hold')
   await t.rejects(applyTransactionEvent(db.sql, s.pending(p, { currency: 'JPY', amount: 100 })), TransactionEventError)
   const reversal = gatewayOnly(s.reversal(p, null), p.jitToken)
   delete (reversal as Record<string, unknown>).preceding_related_transaction_token
@@ -90,7 +74,7 @@ t.test('a PENDING without jit_funding and our decision of that message at once: 
   for (let i = 0; i < 10; i++) {
     const { c, s } = await card()
     const p = s.purchase(10000)
-    await Promise.all([applyTransactionEvent(db.sql, bare(s.pending(p))), decide(c, p)])
+    await Promise.all([applyTransactionEvent(db.sql, withoutGpaOrder(s.pending(p))), decide(c, p)])
     const holds = await db.sql`select hold_token from holds where hold_token in (${p.jitToken}, ${p.txToken})`
     t.equal(holds.length, 1, `one hold (round ${i})`)
     t.same(await money(c.account), { balance: 100000, available: 90000 })

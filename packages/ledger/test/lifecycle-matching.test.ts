@@ -1,45 +1,14 @@
 import t, { type Test } from 'tap'
 import {
-  applyTransactionEvent, checkLedgerInvariants, creditAccount, debitAccount, getAccount, getHold, retryParkedEvents, TransactionEventError,
-  upsertCard, upsertUser, type TransactionEventInput
+  applyTransactionEvent, checkLedgerInvariants, creditAccount, debitAccount, getHold, retryParkedEvents, TransactionEventError, upsertCard, upsertUser, type TransactionEventInput
 } from '../src/index.js'
-import { ledgerDatabase, fundedCard, assertInvariants, shop, webhookEvent, token } from './helpers.js'
+import { ledgerDatabase, webhookEvent, token, lifecycleKit, withoutJitFunding, withoutGpaOrder } from './helpers.js'
 
 // One matching rule for every message type, effect keys that do not depend on which
 // identifiers a message carried, the currency rule, repairs, reserved names and the state that
 // survives a purge of `effects` (docs/ledger.md "Keys").
 const db = await ledgerDatabase(t, { poolMax: 6 })
-
-function moneyTest (name: string, fn: (t: Test) => Promise<void>): void {
-  t.test(name, async t => {
-    await fn(t)
-    await assertInvariants(t, db)
-  })
-}
-
-let n = 0
-async function account (name: string, balance = 100000) {
-  const c = await fundedCard(db, `match-${name}-${++n}`, balance)
-  return { c, s: shop(db, c) }
-}
-
-async function money (accountToken: string): Promise<{ balance: number, available: number }> {
-  const a = await getAccount(db.sql, accountToken)
-  return { balance: a?.balance ?? NaN, available: a?.available ?? NaN }
-}
-
-function withoutJitFunding (event: TransactionEventInput): TransactionEventInput {
-  const copy = structuredClone(event) as TransactionEventInput & { gpa_order?: Record<string, unknown> }
-  if (copy.gpa_order !== undefined) delete copy.gpa_order.jit_funding
-  return copy
-}
-
-function withoutGpaOrder (event: TransactionEventInput): TransactionEventInput {
-  const copy = structuredClone(event)
-  delete copy.gpa_order
-  delete copy.gpa_order_unload
-  return copy
-}
+const { account, money, moneyTest } = lifecycleKit(t, db, 'match')
 
 /** The effects table purged as `jit-ops purge` does after its retention. */
 async function purgeEffects (): Promise<void> {

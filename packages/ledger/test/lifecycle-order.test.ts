@@ -1,19 +1,16 @@
 import t, { type Test } from 'tap'
-import { applyTransactionEvent, getAccount, retryParkedEvents, type TransactionEventInput } from '../src/index.js'
-import { ledgerDatabase, fundedCard, assertInvariants, shop, token, webhookEvent, type Purchase } from './helpers.js'
+import { applyTransactionEvent, retryParkedEvents, type TransactionEventInput } from '../src/index.js'
+import { ledgerDatabase, shop, token, webhookEvent, type Purchase, lifecycleKit } from './helpers.js'
 
 // Any order of arrival of one purchase's events converges to the same balances (invariant 7):
 // early events are parked and retried, late decisions lose to webhooks that came first.
 const db = await ledgerDatabase(t, { poolMax: 6 })
-
-function moneyTest (name: string, fn: (t: Test) => Promise<void>): void {
-  t.test(name, async t => {
-    await fn(t)
-    await assertInvariants(t, db)
+const { account, money, moneyTest } = lifecycleKit(t, db, 'ord', {
+  after: async t => {
     const [parked] = await db.sql<Array<{ n: number }>>`select count(*)::int as n from parked_events`
     t.equal(parked?.n, 0, 'nothing left parked')
-  })
-}
+  }
+})
 
 function permutations<T> (xs: T[]): T[][] {
   if (xs.length <= 1) return [xs]
@@ -27,17 +24,6 @@ function later (): Date {
   return new Date(clock)
 }
 const HORIZON = 365 * 24 * 3600_000
-
-let n = 0
-async function account (name: string, balance = 100000) {
-  const c = await fundedCard(db, `ord-${name}-${++n}`, balance)
-  return { c, s: shop(db, c) }
-}
-
-async function money (accountToken: string): Promise<{ balance: number, available: number }> {
-  const a = await getAccount(db.sql, accountToken)
-  return { balance: a?.balance ?? NaN, available: a?.available ?? NaN }
-}
 
 type Step = { name: string, run: () => Promise<unknown> }
 const event = (name: string, e: TransactionEventInput): Step => ({ name, run: async () => await applyTransactionEvent(db.sql, e) })

@@ -1,23 +1,15 @@
 import t from 'tap'
-import { applyTransactionEvent, getAccount, type TransactionEventInput } from '../src/index.js'
-import { ledgerDatabase, fundedCard, assertInvariants, shop, webhookEvent, type Purchase } from './helpers.js'
+import { applyTransactionEvent, type TransactionEventInput } from '../src/index.js'
+import { ledgerDatabase, lifecycleKit, assertInvariants, shop, webhookEvent, type Purchase } from './helpers.js'
 
 // One network message (one `token`) that the processor both approved on its own (a stand-in
 // PENDING or COMPLETION) and declined (a DECLINED, often timed out), for a purchase we never
 // approved: whichever webhook comes first, the books end alike (docs/ledger.md "Invariants": any
 // order of arrival converges). The repair wins: nothing stays held or debited.
 const db = await ledgerDatabase(t)
-
-let n = 0
-async function card (balance = 100000) {
-  const c = await fundedCard(db, `repair-first-${++n}`, balance)
-  return { c, s: shop(db, c) }
-}
-
-async function money (account: string): Promise<{ balance: number, available: number }> {
-  const a = await getAccount(db.sql, account)
-  return { balance: a?.balance ?? NaN, available: a?.available ?? NaN }
-}
+const kit = lifecycleKit(t, db, 'repair-first')
+const money = kit.money
+const card = async (balance?: number) => await kit.account('card', balance)
 
 async function play (events: TransactionEventInput[]): Promise<void> {
   for (const e of events) await applyTransactionEvent(db.sql, e)

@@ -1,31 +1,13 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import type { TransactionSql } from 'postgres'
 import {
-  applyTransactionEvent, classifyTransactionEvent, decideJitFunding, getAccount, getDecision, getHold, recordTimeoutDecline,
-  releaseHold, TransactionEventError, type TransactionEventInput
+  applyTransactionEvent, classifyTransactionEvent, decideJitFunding, getDecision, getHold, recordTimeoutDecline, releaseHold, TransactionEventError, type TransactionEventInput
 } from '../src/index.js'
-import { ledgerDatabase, fundedCard, assertInvariants, shop, jitRequest, webhookEvent, token } from './helpers.js'
+import { ledgerDatabase, jitRequest, webhookEvent, token, lifecycleKit } from './helpers.js'
 
 // Late approvals, stand-in approvals, resizes and the messages that move money without a hold.
 const db = await ledgerDatabase(t, { poolMax: 6 })
-
-function moneyTest (name: string, fn: (t: Test) => Promise<void>): void {
-  t.test(name, async t => {
-    await fn(t)
-    await assertInvariants(t, db)
-  })
-}
-
-let n = 0
-async function account (name: string, balance = 100000) {
-  const c = await fundedCard(db, `rep-${name}-${++n}`, balance)
-  return { c, s: shop(db, c) }
-}
-
-async function money (accountToken: string): Promise<{ balance: number, available: number }> {
-  const a = await getAccount(db.sql, accountToken)
-  return { balance: a?.balance ?? NaN, available: a?.available ?? NaN }
-}
+const { account, money, moneyTest } = lifecycleKit(t, db, 'rep')
 
 async function outboxCount (routingKey: string, field: string, value: string): Promise<number> {
   const [row] = await db.sql<Array<{ n: number }>>`

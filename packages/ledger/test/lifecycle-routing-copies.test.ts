@@ -1,6 +1,6 @@
 import t from 'tap'
-import { applyTransactionEvent, getAccount, retryParkedEvents, type TransactionEventInput } from '../src/index.js'
-import { ledgerDatabase, fundedCard, assertInvariants, shop, webhookEvent } from './helpers.js'
+import { applyTransactionEvent, retryParkedEvents, type TransactionEventInput } from '../src/index.js'
+import { ledgerDatabase, lifecycleKit, assertInvariants, webhookEvent } from './helpers.js'
 
 // Only jit_funding.method tells some messages from others of their type: an auth_plus_capture
 // is typed `authorization`, a force capture `authorization.clearing`. A copy without
@@ -8,18 +8,10 @@ import { ledgerDatabase, fundedCard, assertInvariants, shop, webhookEvent } from
 // one effect per message token, whichever identifiers each copy carried), so it is routed by
 // what the ledger knows of that message: our decision of it, or the kind its other copy took.
 const db = await ledgerDatabase(t)
+const kit = lifecycleKit(t, db, 'routing-copies')
+const money = kit.money
+const card = async (balance?: number) => await kit.account('card', balance)
 const DAY = 86_400_000
-
-let n = 0
-async function card () {
-  const c = await fundedCard(db, `routing-copies-${++n}`, 100000)
-  return { c, s: shop(db, c) }
-}
-
-async function money (account: string): Promise<{ balance: number, available: number }> {
-  const a = await getAccount(db.sql, account)
-  return { balance: a?.balance ?? NaN, available: a?.available ?? NaN }
-}
 
 function without (e: TransactionEventInput, what: 'gpa_order' | 'jit_funding'): TransactionEventInput {
   const copy = structuredClone(e) as Record<string, unknown>

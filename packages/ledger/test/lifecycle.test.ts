@@ -1,30 +1,11 @@
 import t, { type Test } from 'tap'
-import {
-  applyTransactionEvent, getAccount, getHold, type LifecycleResult, type TransactionEventInput
-} from '../src/index.js'
-import { ledgerDatabase, fundedCard, assertInvariants, shop, type Purchase } from './helpers.js'
+import { applyTransactionEvent, getHold, type LifecycleResult, type TransactionEventInput } from '../src/index.js'
+import { ledgerDatabase, shop, type Purchase, lifecycleKit } from './helpers.js'
 
 // docs/ledger.md "Expected results": the account starts at 1000.00, the authorization is placed by
 // our JIT decision (decideJitFunding), everything else arrives as webhooks.
 const db = await ledgerDatabase(t, { poolMax: 4 })
-
-function moneyTest (name: string, fn: (t: Test) => Promise<void>): void {
-  t.test(name, async t => {
-    await fn(t)
-    await assertInvariants(t, db)
-  })
-}
-
-let n = 0
-async function account (name: string) {
-  const c = await fundedCard(db, `exp-${name}-${++n}`, 100000)
-  return { c, s: shop(db, c) }
-}
-
-async function money (accountToken: string): Promise<{ balance: number, available: number }> {
-  const a = await getAccount(db.sql, accountToken)
-  return { balance: a?.balance ?? NaN, available: a?.available ?? NaN }
-}
+const { account, money, moneyTest } = lifecycleKit(t, db, 'exp')
 
 async function approve (t: Test, s: ReturnType<typeof shop>, p: Purchase): Promise<void> {
   const r = await s.decide(p)
