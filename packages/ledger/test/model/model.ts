@@ -140,6 +140,14 @@ export class LedgerModel {
     }
   }
 
+  /** Parked events attempted in the order the ledger attempted them: each one that applies leaves. */
+  retryInSequence (s: ModelState, sequence: string[]): void {
+    for (const token of sequence) {
+      const d = s.parked.get(token)
+      if (d !== undefined && this.message(s, d, true) !== 'parked') s.parked.delete(token)
+    }
+  }
+
   /** `decidable`: false for a request in another currency or one that starts past its deadline. */
   private decide (s: ModelState, p: number, decidable: boolean): void {
     const ps = this.h.purchases[p]

@@ -138,8 +138,8 @@ export interface RunStats { histories: number, ops: number }
 export class ModelRunner {
   private tables: string[] = []
   private runId = Math.random().toString(36).slice(2, 6)
-  /** The parked events' tokens in the order the last retry claims them. */
-  private retryOrder: string[] = []
+  /** The parked events' tokens in the order the last retry attempted them. */
+  private retrySequence: string[] = []
   private count = 0
   readonly stats: RunStats = { histories: 0, ops: 0 }
   /** Milliseconds spent playing operations, reading the ledger back and running the model. */
@@ -227,21 +227,12 @@ export class ModelRunner {
       }
       return out
     }
-    if (op.t === 'retry' && state.parked.size > 1) {
-      // the order the ledger retried them in (next attempt, then first parked), read before the
-      // retry; with few parked events every other order too
-      const known = this.retryOrder.filter(token => state.parked.has(token))
-      const sqlOrder = [...known, ...[...state.parked.keys()].filter(token => !known.includes(token))]
+    if (op.t === 'retry' && state.parked.size > 0) {
+      // the ledger's own serialization: every attempt, in the order it claimed them (an applied
+      // event wakes the ones waiting for its hold, so the order is only known as it happens)
       const s = cloneState(state)
-      model.retry(s, sqlOrder)
-      out.push(s)
-      if (state.parked.size > 5) return out
-      for (const order of permutations([...state.parked.keys()])) {
-        const s = cloneState(state)
-        model.retry(s, order)
-        out.push(s)
-      }
-      return out
+      model.retryInSequence(s, this.retrySequence)
+      return [s]
     }
     const s = cloneState(state)
     model.apply(s, op)
@@ -371,10 +362,20 @@ export class ModelRunner {
         await expireStaleHolds(sql, { now: new Date(Date.now() + op.days * DAY_MS), defaultDays: 7, mccDays: [{ from: 7011, to: 7011, days: 30 }] })
         return
       case 'retry':
-        this.retryOrder = (await sql<Array<{ token: string }>>`select token from parked_events order by next_attempt_at, first_parked_at`).map(r => r.token)
+        // one attempt at a time, noting which event each claims (the query is the claim's:
+        // nothing else runs during a retry), in passes until one applies nothing
+        this.retrySequence = []
         for (let pass = 0; pass < 6; pass++) {
-          const r = await retryParkedEvents(sql, { now: new Date(Date.now() + 3_600_000), horizonMs: 30 * DAY_MS, backoffMs: 1, maxBackoffMs: 1, limit: 1000 })
-          if (r.applied === 0) return
+          const now = new Date(Date.now() + 3_600_000 + pass)
+          let applied = 0
+          for (let attempt = 0; attempt < 200; attempt++) {
+            const [next] = await sql<Array<{ token: string }>>`
+              select token from parked_events where next_attempt_at <= ${now} order by next_attempt_at, first_parked_at limit 1`
+            if (next === undefined) break
+            this.retrySequence.push(next.token)
+            applied += (await retryParkedEvents(sql, { now, horizonMs: 30 * DAY_MS, backoffMs: 1, maxBackoffMs: 1, limit: 1 })).applied
+          }
+          if (applied === 0) return
         }
         return
       case 'provisionD':
