@@ -18,12 +18,18 @@ export interface ServiceOutboxRelayDeps {
   logger: Logger
   /** Called once per published row with its insert-to-confirm delay, ms. */
   onPublished?: (delayMs: number) => void
+  /**
+   * Wake on the writers' `NOTIFY outbox` (publish at the commit) rather than only poll every
+   * `OUTBOX_RELAY_INTERVAL_MS` (one relay round carries many events).
+   * @default true
+   */
+  listen?: boolean
 }
 
 /**
  * The outbox relay as every service runs it: batch and polling interval from the configuration,
- * woken by the writers' `NOTIFY outbox` (sent in the writing transaction) so an event leaves at
- * its commit rather than at the next poll. Not started: the caller starts it once its
+ * woken (unless `listen` is false) by the writers' `NOTIFY outbox`, sent in the writing
+ * transaction, so an event leaves at its commit rather than at the next poll. Not started: the caller starts it once its
  * connections are up and stops it on shutdown.
  * @example
  * ```ts
@@ -39,7 +45,7 @@ export function createServiceOutboxRelay (deps: ServiceOutboxRelayDeps): OutboxR
     logger: deps.logger,
     batchSize: deps.config.OUTBOX_RELAY_BATCH,
     intervalMs: deps.config.OUTBOX_RELAY_INTERVAL_MS,
-    listenChannel: OUTBOX_CHANNEL,
+    ...(deps.listen === false ? {} : { listenChannel: OUTBOX_CHANNEL }),
     ...(deps.onPublished === undefined ? {} : { onPublished: deps.onPublished })
   })
 }

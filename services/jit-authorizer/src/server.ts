@@ -1,7 +1,6 @@
-import closeWithGrace from 'close-with-grace'
 import pino from 'pino'
 import { JitAuthorizerConfig, loadServiceConfig } from '@jit/config'
-import { createConnections } from '@jit/connections'
+import { closeOnSignal, createConnections } from '@jit/connections'
 import { ledgerMigrationSets } from '@jit/ledger'
 import { createServiceOutboxRelay } from '@jit/outbox'
 import { createMetricsRegistry } from '@jit/profiler'
@@ -34,15 +33,7 @@ connections.onShutdown('drain', async () => { await relay.stop() })
 const app = await buildApp({ config, logger, db: connections.db, cache: connections.cache, registry, connections })
 relay.start()
 
-closeWithGrace({ delay: config.SHUTDOWN_DRAIN_MS + config.SHUTDOWN_TIMEOUT_MS, logger }, async ({ err, signal }) => {
-  if (err !== undefined) logger.error({ err }, 'shutting down after an error')
-  else logger.info({ signal }, 'shutting down')
-  // /ready turns 503 first; requests keep being served while the orchestrator takes this
-  // instance out, then the listener closes (after an error: at once)
-  await connections.drain(err === undefined ? config.SHUTDOWN_DRAIN_MS : 0)
-  // stop accepting and finish in-flight decisions, then drain the relay and close pools
-  await app.close()
-  await connections.close()
-})
+// drain, then finish in-flight decisions, then the relay's batch and the pools
+closeOnSignal({ connections, app, config, logger })
 
 await app.listen({ host: config.HOST, port: config.PORT })

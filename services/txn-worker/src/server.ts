@@ -1,7 +1,6 @@
-import closeWithGrace from 'close-with-grace'
 import { pino } from 'pino'
 import { TxnWorkerConfig, loadServiceConfig } from '@jit/config'
-import { createConnections } from '@jit/connections'
+import { closeOnSignal, createConnections } from '@jit/connections'
 import { createMetricsRegistry } from '@jit/profiler'
 import { buildApp } from './app.js'
 import { createWorkerMetrics } from './metrics.js'
@@ -39,15 +38,6 @@ connections.onShutdown('intake', async () => {
 
 const app = await buildApp({ config, logger, db: connections.db, registry, connections, ready: () => !stopping })
 
-closeWithGrace({ delay: config.SHUTDOWN_DRAIN_MS + config.SHUTDOWN_TIMEOUT_MS, logger }, async ({ err, signal }) => {
-  if (err !== undefined) logger.error({ err }, 'shutting down after an error')
-  else logger.info({ signal }, 'shutting down')
-  // /ready turns 503 first; requests keep being served while the orchestrator takes this
-  // instance out, then the listener closes (after an error: at once)
-  await connections.drain(err === undefined ? config.SHUTDOWN_DRAIN_MS : 0)
-  stopping = true
-  await app.close()
-  await connections.close()
-})
+closeOnSignal({ connections, app, config, logger, onStopping: () => { stopping = true } })
 
 await app.listen({ host: config.HOST, port: config.PORT })

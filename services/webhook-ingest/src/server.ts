@@ -1,7 +1,6 @@
-import closeWithGrace from 'close-with-grace'
 import { pino } from 'pino'
 import { WebhookIngestConfig, loadServiceConfig } from '@jit/config'
-import { createConnections } from '@jit/connections'
+import { closeOnSignal, createConnections } from '@jit/connections'
 import { createMetricsRegistry } from '@jit/profiler'
 import { SERVICE_NAME, buildApp } from './app.js'
 
@@ -39,16 +38,7 @@ const app = buildApp({ config, logger, publisher: connections.publisher, connect
 
 // Order matters: stop accepting and finish in-flight requests (their publishes wait for their
 // confirms), then close the publisher and the connection (connections.close does both, in order).
-closeWithGrace({ delay: config.SHUTDOWN_DRAIN_MS + config.SHUTDOWN_TIMEOUT_MS, logger }, async ({ err, signal }) => {
-  if (err !== undefined) logger.error({ err }, 'shutting down after an error')
-  else logger.info({ signal }, 'shutting down')
-  // /ready turns 503 first; requests keep being served while the orchestrator takes this
-  // instance out, then the listener closes (after an error: at once)
-  await connections.drain(err === undefined ? config.SHUTDOWN_DRAIN_MS : 0)
-  await app.close()
-  await connections.close()
-  logger.info('closed')
-})
+closeOnSignal({ connections, app, config, logger })
 
 try {
   await app.listen({ host: config.HOST, port: config.PORT })
