@@ -1,18 +1,15 @@
 import t from 'tap'
 import { startPrivateRedis, waitFor } from '@jit/test-support'
-import { createConnections } from '../src/index.js'
-import { logger, testConfig, testServers } from './helper.js'
+import { connectionsFor, testConfig, testServers } from './helper.js'
 
 t.test('with Redis stopped, health stays ok and reports the cache down; it comes back by itself', async t => {
   const servers = await testServers(t)
   const redis = await startPrivateRedis(t)
-  const connections = createConnections({
+  const connections = connectionsFor(t, {
     config: testConfig(servers, { REDIS_URL: redis.url }),
-    logger,
     name: 'cache-down',
     use: { amqp: false }
   })
-  t.teardown(async () => { await connections.close() })
   await connections.start()
 
   const up = await connections.health()
@@ -41,13 +38,11 @@ t.test('start() succeeds while Redis is down', async t => {
   const servers = await testServers(t)
   const redis = await startPrivateRedis(t)
   await redis.stop()
-  const connections = createConnections({
+  const connections = connectionsFor(t, {
     config: testConfig(servers, { REDIS_URL: redis.url }),
-    logger,
     name: 'cache-down-at-start',
     use: { amqp: false }
   })
-  t.teardown(async () => { await connections.close() })
   await connections.start()
   const report = await connections.health()
   t.equal(report.ok, true)

@@ -1,12 +1,11 @@
 import { performance } from 'node:perf_hooks'
 import t from 'tap'
 import { createConnections } from '../src/index.js'
-import { logger, testConfig, testServers } from './helper.js'
+import { connectionsFor, logger, testConfig, testServers } from './helper.js'
 
 t.test('close() runs intake hooks, then drain hooks, then closes every connection', async t => {
   const servers = await testServers(t)
-  const connections = createConnections({ config: testConfig(servers), logger, name: 'close-order' })
-  t.teardown(async () => { await connections.close() })
+  const connections = connectionsFor(t, { config: testConfig(servers), name: 'close-order' })
   await connections.start()
   const { db, cache, amqp, publisher } = connections
 
@@ -51,13 +50,11 @@ t.test('close() runs intake hooks, then drain hooks, then closes every connectio
 
 t.test('a failing or hanging hook does not stop later steps; the whole close is bounded', async t => {
   const servers = await testServers(t)
-  const connections = createConnections({
+  const connections = connectionsFor(t, {
     config: testConfig(servers, { SHUTDOWN_TIMEOUT_MS: '1000' }),
-    logger,
     name: 'close-faults',
     use: { cache: false }
   })
-  t.teardown(async () => { await connections.close() })
   await connections.start()
   let otherIntakeRan = false
   connections.onShutdown('intake', async () => { throw new Error('consumer refused to stop') })

@@ -5,6 +5,7 @@ import postgres from 'postgres'
 import { fileURLToPath } from 'node:url'
 import { outboxMigrations } from '@jit/outbox'
 import { CommonConfig, loadConfig, type CommonConfigT } from '@jit/config'
+import { createConnections, type Connections, type ConnectionsOptions } from '../src/index.js'
 import type { MigrationSet } from '@jit/postgres'
 import { createTestDatabase, createTestRedisPrefix, createTestVhost, sharedRedisUrl, type Teardownable } from '@jit/test-support'
 
@@ -66,4 +67,11 @@ export async function withSql<T> (url: string, fn: (sql: postgres.Sql) => Promis
   } finally {
     await sql.end({ timeout: 5 })
   }
+}
+
+/** Connections of a test (the silent logger), closed at its teardown. */
+export function connectionsFor (t: Teardownable, opts: Omit<ConnectionsOptions, 'logger'>): Connections {
+  const connections = createConnections({ logger, ...opts })
+  t.teardown(async () => { await connections.close() })
+  return connections
 }

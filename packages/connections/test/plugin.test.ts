@@ -1,13 +1,12 @@
 import t from 'tap'
 import Fastify from 'fastify'
 import { Registry } from 'prom-client'
-import { createConnections, opsRoutes } from '../src/index.js'
-import { logger, testConfig, testMigrations, testServers } from './helper.js'
+import { opsRoutes } from '../src/index.js'
+import { connectionsFor, logger, testConfig, testMigrations, testServers } from './helper.js'
 
 t.test('opsRoutes serves health, readiness and metrics from the connections', async t => {
   const servers = await testServers(t)
-  const connections = createConnections({ config: testConfig(servers), logger, name: 'plugin-test', migrations: testMigrations })
-  t.teardown(async () => { await connections.close() })
+  const connections = connectionsFor(t, { config: testConfig(servers), name: 'plugin-test', migrations: testMigrations })
   const registry = new Registry()
   let accepting = true
   const app = Fastify({ loggerInstance: logger })

@@ -1,14 +1,13 @@
 import t from 'tap'
 import { freePort } from '@jit/test-support'
 import { ConnectionsStartError, createConnections } from '../src/index.js'
-import { listExchanges, listQueues, logger, testConfig, testMigrations, testServers, withSql } from './helper.js'
+import { connectionsFor, listExchanges, listQueues, logger, testConfig, testMigrations, testServers, withSql } from './helper.js'
 
 const SEED_QUEUES = ['commands', 'jit-funding', 'transactions', 'webhooks']
 
 t.test('start() migrates a fresh database, declares the topology and reports every dependency up', async t => {
   const servers = await testServers(t)
-  const connections = createConnections({ config: testConfig(servers), logger, name: 'connections-test', migrations: testMigrations })
-  t.teardown(async () => { await connections.close() })
+  const connections = connectionsFor(t, { config: testConfig(servers), name: 'connections-test', migrations: testMigrations })
 
   const before = await connections.health()
   t.equal(before.ok, false, 'not ok before start')
@@ -83,8 +82,7 @@ t.test('an unreachable RabbitMQ fails start() with an error naming it, and close
   const servers = await testServers(t)
   const port = await freePort()
   const config = testConfig(servers, { AMQP_URL: `amqp://guest:secret@127.0.0.1:${port}/` })
-  const connections = createConnections({ config, logger, name: 'no-rabbit', connectTimeoutMs: 1000 })
-  t.teardown(async () => { await connections.close() })
+  const connections = connectionsFor(t, { config, name: 'no-rabbit', connectTimeoutMs: 1000 })
   const err = await connections.start().then(() => undefined, (e: unknown) => e)
   t.ok(err instanceof ConnectionsStartError, 'a ConnectionsStartError')
   const startError = err as ConnectionsStartError
@@ -101,8 +99,7 @@ t.test('an unreachable PostgreSQL fails start() naming PostgreSQL only', async t
   const port = await freePort()
   const servers = { databaseUrl: `postgres://postgres@127.0.0.1:${port}/nothing`, amqpUrl: 'amqp://guest:guest@127.0.0.1:5672', redisPrefix: 'unused:' }
   const config = testConfig(servers, { DATABASE_CONNECT_TIMEOUT_MS: '1000' })
-  const connections = createConnections({ config, logger, name: 'no-postgres', use: { amqp: false, cache: false } })
-  t.teardown(async () => { await connections.close() })
+  const connections = connectionsFor(t, { config, name: 'no-postgres', use: { amqp: false, cache: false } })
   const err = await connections.start().then(() => undefined, (e: unknown) => e) as ConnectionsStartError
   t.ok(err instanceof ConnectionsStartError)
   t.equal(err.dependency, 'postgres')
@@ -114,8 +111,7 @@ t.test('an unreachable MongoDB fails start() naming MongoDB', async t => {
   const servers = await testServers(t)
   const port = await freePort()
   const config = testConfig(servers, { MONGO_URL: `mongodb://127.0.0.1:${port}/archive`, MONGO_POOL_MIN: '0', MONGO_POOL_MAX: '2' })
-  const connections = createConnections({ config, logger, name: 'no-mongo', use: { amqp: false, cache: false }, connectTimeoutMs: 1000 })
-  t.teardown(async () => { await connections.close() })
+  const connections = connectionsFor(t, { config, name: 'no-mongo', use: { amqp: false, cache: false }, connectTimeoutMs: 1000 })
   const err = await connections.start().then(() => undefined, (e: unknown) => e) as ConnectionsStartError
   t.ok(err instanceof ConnectionsStartError)
   t.equal(err.dependency, 'archive')
@@ -124,13 +120,11 @@ t.test('an unreachable MongoDB fails start() naming MongoDB', async t => {
 
 t.test('a process without PostgreSQL (webhook-ingest) uses RabbitMQ only', async t => {
   const servers = await testServers(t)
-  const connections = createConnections({
+  const connections = connectionsFor(t, {
     config: testConfig(servers, { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/never' }),
-    logger,
     name: 'ingest-like',
     use: { postgres: false, cache: false }
   })
-  t.teardown(async () => { await connections.close() })
   t.same(connections.uses, { postgres: false, cache: false, amqp: true, archive: false })
   t.throws(() => connections.db, /PostgreSQL is not used.*use\.postgres/)
   t.throws(() => connections.cache, /use\.cache/)
