@@ -1,6 +1,6 @@
 import t from 'tap'
-import { applyTransactionEvent, decideJitFunding, getAccount, type JitDecisionResult, type TransactionEventInput } from '../../src/index.js'
-import { ledgerDatabase, fundedCard, assertInvariants, shop, webhookEvent, jitRequest } from '../helpers.js'
+import { applyTransactionEvent, decideJitFunding, getAccount, type JitDecisionResult } from '../../src/index.js'
+import { ledgerDatabase, fundedCard, assertInvariants, shop, webhookEvent, jitRequest, withoutJitFunding } from '../helpers.js'
 
 // docs/ledger.md "Keys": the webhook that confirms a decision "shares the decision's effect
 // whichever other identifiers it carries" (never a second hold), and "Invariants": "one
@@ -10,12 +10,6 @@ import { ledgerDatabase, fundedCard, assertInvariants, shop, webhookEvent, jitRe
 // Our JIT decision (J, request token T) and the processor's PENDING webhook of that message sent
 // without jit_funding (so it cannot claim the decision row J), at the same time, many rounds.
 const db = await ledgerDatabase(t, { poolMax: 8 })
-
-function withoutJit (e: TransactionEventInput): TransactionEventInput {
-  const copy = structuredClone(e)
-  if (copy.gpa_order !== undefined) delete copy.gpa_order.jit_funding
-  return copy
-}
 
 const variants = [
   { name: 'authorization 100 and its PENDING', method: 'pgfs.authorization', expect: { balance: 100000, available: 90000 } },
@@ -38,8 +32,8 @@ for (const v of variants) {
       const webhook = v.method === 'pgfs.pindebit'
         ? webhookEvent(c, { type: 'pindebit', state: 'COMPLETION', token: p.txToken, amount: p.amount })
         : incremental
-          ? withoutJit(s.incrementalPending(original, p))
-          : withoutJit(v.declined === true ? s.declined(p, true) : s.pending(p))
+          ? withoutJitFunding(s.incrementalPending(original, p))
+          : withoutJitFunding(v.declined === true ? s.declined(p, true) : s.pending(p))
       const later = async <T>(f: () => Promise<T>): Promise<T> => await new Promise(resolve => setImmediate(resolve)).then(f)
       const decide = async () => incremental
         ? (await decideJitFunding(db.sql, [jitRequest(c, p.amount, { jitToken: p.jitToken, method: v.method, kind: 'incremental', originalJitToken: original.jitToken, transactionToken: p.txToken })]))[0] as JitDecisionResult
