@@ -1,6 +1,6 @@
 import t from 'tap'
-import { applyTransactionEvent, retryParkedEvents, type TransactionEventInput } from '../src/index.js'
-import { ledgerDatabase, lifecycleKit, assertInvariants, webhookEvent } from './helpers.js'
+import { applyTransactionEvent, decideJitFunding, retryParkedEvents, type TransactionEventInput } from '../src/index.js'
+import { ledgerDatabase, lifecycleKit, assertInvariants, jitRequest, webhookEvent } from './helpers.js'
 
 // Only jit_funding.method tells some messages from others of their type: an auth_plus_capture
 // is typed `authorization`, a force capture `authorization.clearing`. A copy without
@@ -55,5 +55,29 @@ t.test('force capture 30 and a copy without jit_funding that waits: debited once
   for (const e of [fc, without(fc, 'jit_funding')]) await applyTransactionEvent(db.sql, e, { now })
   await retryParkedEvents(db.sql, { now: new Date(now.getTime() + 15 * DAY), horizonMs: 14 * DAY })
   t.same(await money(c.account), { balance: 97000, available: 97000 })
+  await assertInvariants(t, db)
+})
+
+t.test('a force capture and its copy without gpa_order at the same moment: debited once', async t => {
+  for (let i = 0; i < 10; i++) {
+    const { c, s } = await card()
+    const fc = s.forceCapture(3000)
+    await Promise.all([applyTransactionEvent(db.sql, fc), applyTransactionEvent(db.sql, without(fc, 'gpa_order'))])
+    t.same(await money(c.account), { balance: 97000, available: 97000 }, `round ${i}`)
+  }
+  await assertInvariants(t, db)
+})
+
+t.test('one network message asked under two JIT tokens: the second ask is a duplicate, one hold', async t => {
+  for (const method of ['pgfs.authorization', 'pgfs.pindebit'] as const) {
+    const { c, s } = await card()
+    const p = s.purchase(10000)
+    const kind = method === 'pgfs.pindebit' ? 'immediate_debit' : 'authorization'
+    const ask = async (jitToken: string) => (await decideJitFunding(db.sql, [jitRequest(c, p.amount, { jitToken, method, kind, transactionToken: p.txToken })]))[0]
+    const [first, second] = await Promise.all([ask(p.jitToken), ask(`${p.jitToken}-again`)])
+    t.same([first?.outcome, second?.outcome].sort(), ['approved', 'declined'], `${method}: one approval`)
+    t.equal(first?.decline_reason ?? second?.decline_reason, 'DUPLICATE_TRANSACTION')
+    t.same(await money(c.account), method === 'pgfs.pindebit' ? { balance: 90000, available: 90000 } : { balance: 100000, available: 90000 })
+  }
   await assertInvariants(t, db)
 })

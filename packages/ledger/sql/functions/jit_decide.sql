@@ -137,6 +137,11 @@ BEGIN
         m := ledger_lc_message(v_kind, r->>'transaction_token');
         IF m.webhook_at IS NOT NULL OR m.repaired_at IS NOT NULL THEN
           v_reason := 'DUPLICATE_TRANSACTION';
+        -- the same network message asked again under another JIT token (its request token is
+        -- the message's): one message, one effect; the row lock above serializes the two asks
+        ELSIF EXISTS (SELECT 1 FROM decisions WHERE transaction_token = r->>'transaction_token'
+                        AND jit_token <> v_token AND kind = v_kind AND outcome = 'approved') THEN
+          v_reason := 'DUPLICATE_TRANSACTION';
         END IF;
       END IF;
 

@@ -36,6 +36,11 @@ BEGIN
   -- `authorization.clearing`. What the ledger knows of the network message decides instead:
   -- our decision of it (an immediate debit), or the kind another copy of it was applied as, so
   -- one message is one effect whichever identifiers each copy carried.
+  -- Copies of one network message routed to sibling kinds (clearing / force capture) claim
+  -- different effect keys: they serialize here on the message's token before either looks.
+  IF e->>'action' IN ('clearing', 'force_capture') THEN
+    PERFORM pg_advisory_xact_lock(hashtextextended('ledger-message:' || v_tx, 0));
+  END IF;
   IF e->>'method' IS NULL THEN
     IF e->>'action' IN ('authorization', 'authorization_declined') THEN
       SELECT d.kind INTO v_kind FROM decisions d WHERE d.jit_token = (SELECT m.decision_token FROM ledger_lc_match(e) m);
