@@ -1,20 +1,9 @@
 import t from 'tap'
-import { createTestVhost, sleep, waitFor } from '@jit/test-support'
-import {
-  batchingHandler, createAmqp, PermanentError, DEFAULT_QUEUES, EVENTS_EXCHANGE, type ConsumedMessage
-} from '../src/index.js'
-import { silentLogger } from './helpers.js'
+import { sleep, waitFor } from '@jit/test-support'
+import { batchingHandler, PermanentError, DEFAULT_QUEUES, type ConsumedMessage } from '../src/index.js'
+import { ownQueue, testBroker } from './helpers.js'
 
-const url = await createTestVhost(t)
-const amqp = createAmqp({
-  url,
-  logger: silentLogger,
-  connectionName: 'amqp-batcher-test',
-  topology: { retryDelaysMs: [100], queues: [...DEFAULT_QUEUES, { name: 'batched', bindings: [{ exchange: EVENTS_EXCHANGE, routingKey: 'batched.#' }] }] }
-})
-t.teardown(() => amqp.close())
-await amqp.declareTopology()
-const publisher = amqp.createPublisher()
+const { amqp, publisher } = await testBroker(t, 'amqp-batcher-test', { retryDelaysMs: [100], queues: [...DEFAULT_QUEUES, ownQueue('batched', 'batched.#')] })
 
 t.test('messages delivered together are handled in batches, each acknowledged after its batch, a poison one failing alone', async t => {
   const sizes: number[] = []

@@ -1,31 +1,14 @@
 import t from 'tap'
-import { createTestVhost, sleep, waitFor } from '@jit/test-support'
-import {
-  createAmqp,
-  TransientError,
-  EVENTS_EXCHANGE,
-  RawJson,
-  type ConsumedMessage,
-  type QueueDefinition
-} from '../src/index.js'
-import { silentLogger } from './helpers.js'
+import { sleep, waitFor } from '@jit/test-support'
+import { TransientError, RawJson, type ConsumedMessage } from '../src/index.js'
+import { ownQueue, testBroker } from './helpers.js'
 
 // Failures that are not the message's own: a dependency that is down (transient, requeued
 // uncounted) and a failure copy that cannot even be built (rejected to the dead queue).
-const url = await createTestVhost(t)
-const own = (name: string, routingKey: string): QueueDefinition => ({ name, bindings: [{ exchange: EVENTS_EXCHANGE, routingKey }] })
-const amqp = createAmqp({
-  url,
-  logger: silentLogger,
-  connectionName: 'amqp-consumer-failures-test',
-  topology: {
-    retryDelaysMs: [50, 50, 50],
-    queues: [own('outage', 'outage.#'), own('spin', 'spin.#'), own('closing', 'closing.#'), own('deep', 'deep.#'), own('coded', 'coded.#')]
-  }
+const { amqp, publisher } = await testBroker(t, 'amqp-consumer-failures-test', {
+  retryDelaysMs: [50, 50, 50],
+  queues: ['outage', 'spin', 'closing', 'deep', 'coded'].map(name => ownQueue(name, `${name}.#`))
 })
-t.teardown(() => amqp.close())
-await amqp.declareTopology()
-const publisher = amqp.createPublisher()
 
 async function depth (queue: string): Promise<number> {
   return (await amqp.connection.queueDeclare({ queue, passive: true })).messageCount

@@ -1,40 +1,17 @@
 import t from 'tap'
-import { createTestVhost, sleep, waitFor } from '@jit/test-support'
-import {
-  createAmqp,
-  PermanentError,
-  DEFAULT_QUEUES,
-  EVENTS_EXCHANGE,
-  type ConsumedMessage,
-  type QueueDefinition
-} from '../src/index.js'
-import { silentLogger } from './helpers.js'
+import { sleep, waitFor } from '@jit/test-support'
+import { PermanentError, DEFAULT_QUEUES, EVENTS_EXCHANGE, type ConsumedMessage } from '../src/index.js'
+import { ownQueue, testBroker } from './helpers.js'
 
-const url = await createTestVhost(t)
-
-const own = (name: string, routingKey: string): QueueDefinition => ({ name, bindings: [{ exchange: EVENTS_EXCHANGE, routingKey }] })
 const delays = [100, 300, 600]
-const amqp = createAmqp({
-  url,
-  logger: silentLogger,
-  connectionName: 'amqp-consumer-test',
-  topology: {
-    retryDelaysMs: delays,
-    queues: [
-      ...DEFAULT_QUEUES,
-      own('probe', 'probe.#'),
-      own('flaky-a', 'flaky.#'),
-      own('flaky-b', 'flaky.#'),
-      own('perm', 'perm.#'),
-      own('recover', 'recover.#'),
-      own('conc', 'conc.#'),
-      own('raw', 'raw.#')
-    ]
-  }
+const { amqp, publisher } = await testBroker(t, 'amqp-consumer-test', {
+  retryDelaysMs: delays,
+  queues: [
+    ...DEFAULT_QUEUES,
+    ...[['probe', 'probe.#'], ['flaky-a', 'flaky.#'], ['flaky-b', 'flaky.#'], ['perm', 'perm.#'], ['recover', 'recover.#'], ['conc', 'conc.#'], ['raw', 'raw.#']]
+      .map(([name, key]) => ownQueue(name as string, key as string))
+  ]
 })
-t.teardown(() => amqp.close())
-await amqp.declareTopology()
-const publisher = amqp.createPublisher()
 
 async function deadCount (queue: string): Promise<number> {
   return (await amqp.connection.queueDeclare({ queue: `${queue}.dead`, passive: true })).messageCount

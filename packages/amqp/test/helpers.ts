@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { pino, type Logger } from 'pino'
+import { createTestVhost, type Teardownable } from '@jit/test-support'
+import { createAmqp, EVENTS_EXCHANGE, type Amqp, type Publisher, type QueueDefinition, type TopologyOptions } from '../src/index.js'
 
 const run = promisify(execFile)
 
@@ -25,4 +27,20 @@ export async function closeVhostConnections (vhost: string): Promise<number> {
     closed++
   }
   return closed
+}
+
+/** A test's own queue on `cards.events`, bound with one routing key. */
+export function ownQueue (name: string, routingKey: string): QueueDefinition {
+  return { name, bindings: [{ exchange: EVENTS_EXCHANGE, routingKey }] }
+}
+
+/**
+ * A broker of a test file's own: its vhost, the given topology declared, one publisher; closed at
+ * teardown.
+ */
+export async function testBroker (t: Teardownable, connectionName: string, topology: TopologyOptions): Promise<{ amqp: Amqp, publisher: Publisher }> {
+  const amqp = createAmqp({ url: await createTestVhost(t), logger: silentLogger, connectionName, topology })
+  t.teardown(() => amqp.close())
+  await amqp.declareTopology()
+  return { amqp, publisher: amqp.createPublisher() }
 }
