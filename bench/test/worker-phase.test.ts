@@ -15,6 +15,7 @@ t.test('worker phase --smoke: every confirmed event reaches the ledger once, the
     t.equal(p.applied, p.confirmed, `${p.name}: every confirmed event applied`)
     t.equal(p.invariantViolations, 0, `${p.name}: invariants`)
     t.ok(p.applyEventsPerS > 0 && p.ingest.eventsPerS > 0, `${p.name}: rates measured`)
+    t.ok(p.meanBatch >= 1, `${p.name}: ${p.meanBatch} events per batch`)
     t.ok((p.cpuMsPerEvent['txn-worker'] ?? 0) > 0 && (p.cpuMsPerEvent['postgres (this database)'] ?? 0) > 0, `${p.name}: CPU of the worker and of its PostgreSQL backends measured`)
     t.ok(p.postgres.commitsPerEvent > 0 && p.postgres.rowsWrittenPerEvent > 0, `${p.name}: PostgreSQL work per event measured`)
     if (p.load === 'open') t.ok(p.lagMs !== null && p.lagMs.p99 >= p.lagMs.p50 && p.lagMs.p50 >= 0, `${p.name}: lag measured`)

@@ -88,6 +88,8 @@ export interface WorkerPhaseResult {
   applyEventsPerS: number
   /** Seconds from the end of the load until the last event was applied. */
   drainS: number
+  /** Transaction events per database transaction of the worker (its txn_worker_batch_size). */
+  meanBatch: number
   /**
    * Open loop only: from the send of an event's post to the event seen committed in the ledger
    * (polled every 10 ms, so up to ~10 ms more than the truth), and to the database clock of its
@@ -146,15 +148,27 @@ function webhookRequest (pick: (seq: number) => Card, sent: Map<string, number>)
   }
 }
 
-/** The worker's count of transaction events handled (applied, duplicate, parked or ignored), from its /metrics. */
-async function handledByWorker (origin: string): Promise<number> {
+interface WorkerCounts {
+  /** Transaction events handled (applied, duplicate, parked or ignored). */
+  handled: number
+  /** Transaction events in batches, and the batches (database transactions). */
+  batched: number
+  batches: number
+}
+
+/** The worker's counters of the transactions queue, from its /metrics. */
+async function workerCounts (origin: string): Promise<WorkerCounts> {
   const text = await (await fetch(`${origin}/metrics`)).text()
-  let n = 0
+  const counts: WorkerCounts = { handled: 0, batched: 0, batches: 0 }
   for (const line of text.split('\n')) {
-    const m = /^txn_worker_(messages_applied_total|duplicates_skipped_total|events_ignored_total|events_parked_total)\{([^}]*)\} (\d+)/.exec(line)
-    if (m !== null && (m[1] === 'events_parked_total' || (m[2] ?? '').includes('queue="transactions"'))) n += Number(m[3])
+    const m = /^txn_worker_(messages_applied_total|duplicates_skipped_total|events_ignored_total|events_parked_total|batch_size_sum|batch_size_count)\{([^}]*)\} (\d+)/.exec(line)
+    if (m === null || (m[1] !== 'events_parked_total' && !(m[2] ?? '').includes('queue="transactions"'))) continue
+    const v = Number(m[3])
+    if (m[1] === 'batch_size_sum') counts.batched += v
+    else if (m[1] === 'batch_size_count') counts.batches += v
+    else counts.handled += v
   }
-  return n
+  return counts
 }
 
 interface DbCounters { commits: number, rows: number }
@@ -193,7 +207,7 @@ async function phase (ctx: PhaseContext, name: string, shape: WorkerPhaseResult[
   const pids = Object.values(procs).flat()
   await new Promise(resolve => setTimeout(resolve, 1100))
   const db0 = await dbCounters(sql)
-  const handled0 = await handledByWorker(worker.origin)
+  const counts0 = await workerCounts(worker.origin)
   const cpu0 = cpuOf(pids)
   const t0 = Date.now()
   let benchQueries = 0
@@ -229,11 +243,12 @@ async function phase (ctx: PhaseContext, name: string, shape: WorkerPhaseResult[
   const confirmed = confirmedPosts * PER_POST
   // every confirmed event must reach the ledger (the worker's counters say when, without a query per poll)
   let lastApplied = tIngest
+  let counts1 = counts0
   const deadline = Date.now() + 300_000
   for (;;) {
-    const handled = await handledByWorker(worker.origin) - handled0
+    counts1 = await workerCounts(worker.origin)
     lastApplied = Date.now()
-    if (handled >= confirmed || Date.now() > deadline) break
+    if (counts1.handled - counts0.handled >= confirmed || Date.now() > deadline) break
     // each scrape costs the worker CPU: every 100 ms is a tenth of a second of resolution on a drain of seconds
     await new Promise(resolve => setTimeout(resolve, 100))
   }
@@ -276,6 +291,7 @@ async function phase (ctx: PhaseContext, name: string, shape: WorkerPhaseResult[
     },
     applyEventsPerS: Math.round(applied / ((lastApplied - t0) / 1000)),
     drainS: Math.round((lastApplied - tIngest) / 100) / 10,
+    meanBatch: Math.round((counts1.batched - counts0.batched) / Math.max(1, counts1.batches - counts0.batches) * 10) / 10,
     lagMs,
     cpuMsPerEvent: cpuPerEvent,
     // the dbCounters reads themselves are one commit each
@@ -283,7 +299,7 @@ async function phase (ctx: PhaseContext, name: string, shape: WorkerPhaseResult[
     invariantViolations: violations.length
   }
   if (applied < confirmed) log(`  ${name}: only ${applied} of ${confirmed} confirmed events reached the ledger`)
-  log(`  ${name}: ingest ${result.ingest.eventsPerS}/s, apply ${result.applyEventsPerS}/s, drain ${result.drainS} s${lagMs === null ? '' : `, lag p50 ${lagMs.p50} p99 ${lagMs.p99} ms`}, CPU ms/event ${JSON.stringify(cpuPerEvent)}, PG ${JSON.stringify(result.postgres)}, violations ${violations.length}`)
+  log(`  ${name}: ingest ${result.ingest.eventsPerS}/s, apply ${result.applyEventsPerS}/s (${result.meanBatch} per batch), drain ${result.drainS} s${lagMs === null ? '' : `, lag p50 ${lagMs.p50} p99 ${lagMs.p99} ms`}, CPU ms/event ${JSON.stringify(cpuPerEvent)}, PG ${JSON.stringify(result.postgres)}, violations ${violations.length}`)
   return result
 }
 

@@ -34,6 +34,8 @@ export interface WorkerMetrics {
   parkedForced: Counter
   /** From the broker's publish timestamp of a webhook event to its ledger effect, seconds. */
   webhookToLedgerLag: Histogram
+  /** Messages handled in one database transaction, per batched queue (tunes WORKER_BATCH_MAX). */
+  batchSize: Histogram<'queue'>
 }
 
 /** Options of {@link createWorkerMetrics}. */
@@ -89,6 +91,13 @@ export function createWorkerMetrics (registry: Registry, opts: WorkerMetricsOpti
       name: 'txn_worker_webhook_to_ledger_lag_seconds',
       help: 'From the publish of a transaction webhook event to its ledger effect',
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers
+    }),
+    batchSize: new Histogram({
+      name: 'txn_worker_batch_size',
+      help: 'Messages handled in one database transaction, per batched queue',
+      labelNames: ['queue'],
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
       registers
     })
   }

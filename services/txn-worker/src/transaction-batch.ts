@@ -90,6 +90,7 @@ export function createTransactionBatchHandler (deps: TransactionBatchHandlerDeps
   }
 
   return batchingHandler(async (msgs: ConsumedMessage[]) => {
+    metrics.batchSize.observe({ queue: 'transactions' }, msgs.length)
     const failures: unknown[] = new Array(msgs.length).fill(undefined)
     const events: TransactionEventInput[] = []
     const slots: number[] = []

@@ -76,6 +76,7 @@ export function createWebhookHandler (deps: ArchiveHandlerDeps): MessageHandler 
 export function createWebhookBatchHandler (deps: ArchiveHandlerDeps & { maxBatch: number }): MessageHandler {
   const transitionThenDocument = webhookTransitions(deps)
   return batchingHandler(async msgs => {
+    deps.metrics.batchSize.observe({ queue: 'webhooks' }, msgs.length)
     const failures: unknown[] = new Array(msgs.length).fill(undefined)
     const docs: Array<{ slot: number, doc: ArchiveDocument }> = []
     for (const [slot, msg] of msgs.entries()) {
@@ -213,6 +214,7 @@ export function createDecisionArchiveHandler (deps: ArchiveHandlerDeps): Message
 /** The `jit-funding` queue, batched: the decision documents of a batch archived in one insert ({@link storeDocuments}). */
 export function createDecisionArchiveBatchHandler (deps: ArchiveHandlerDeps & { maxBatch: number }): MessageHandler {
   return batchingHandler(async msgs => {
+    deps.metrics.batchSize.observe({ queue: 'jit-funding' }, msgs.length)
     const failures: unknown[] = new Array(msgs.length).fill(undefined)
     const docs: Array<{ slot: number, doc: ArchiveDocument }> = []
     for (const [slot, msg] of msgs.entries()) {

@@ -56,5 +56,8 @@ t.test('one failing event or document in a batch: the rest applied and archived 
   t.equal(n, 40, 'the 40 good webhooks archived, the refused one not')
   t.ok(Math.max(...batches) > 1, `documents archived in batches (largest ${Math.max(...batches)})`)
   t.ok(batches.length < all.length, `fewer archive calls (${batches.length}) than messages`)
+  const text = await env.registry.metrics()
+  const series = (name: string): number => Number(new RegExp(`^txn_worker_batch_size_${name}\\{[^}]*queue="transactions"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0)
+  t.ok(series('sum') >= all.length && series('sum') / series('count') > 1, `the batch sizes are counted (${series('sum')} messages in ${series('count')} transactions)`)
   t.same(await checkLedgerInvariants(db.sql), [], 'ledger invariants hold')
 })
