@@ -98,6 +98,23 @@ function authorizationThen (amount: number, followUps: FollowUp[], balance: numb
   }
 }
 
+/**
+ * An approved JIT request of `amount` (with `method`, default an authorization), then the webhooks
+ * `events` builds, each in a batch of its own, in order (no PENDING webhook unless it is one of them).
+ */
+function approvedThen (name: string, amount: number, method: string | undefined, events: (sim: ScenarioContext['sim'], p: SimPurchase) => Array<Record<string, unknown>>, balance: number, available: number): Scenario {
+  return {
+    name,
+    balance,
+    available,
+    run: async (x) => {
+      const p = x.purchase(amount)
+      await x.approve(x.sim.request(p, method))
+      for (const event of events(x.sim, p)) await x.webhooks(event)
+    }
+  }
+}
+
 /** Every sequence of the "Expected results" of docs/ledger.md, plus a slow gateway and a balance inquiry. */
 export const SCENARIOS: readonly Scenario[] = [
   // the authorized amount, what follows, then the expected balance and available (minor units)
@@ -109,30 +126,12 @@ export const SCENARIOS: readonly Scenario[] = [
   authorizationThen(10000, [{ reversal: null }], 100000, 100000),
   authorizationThen(10000, [{ clearing: 10000, final: true }, { refund: 10000 }], 100000, 100000),
   authorizationThen(5000, [{ clearing: 2500, final: false }, { reversal: 2500 }], 97500, 97500),
-  {
-    name: 'auth 100; DECLINED webhook with timed_out',
-    balance: 100000,
-    available: 100000,
-    run: async (x) => {
-      const p = x.purchase(10000)
-      await x.approve(x.sim.request(p))
-      await x.webhooks(x.sim.declined(p, true))
-    }
-  },
+  approvedThen('auth 100; DECLINED webhook with timed_out', 10000, undefined, (sim, p) => [sim.declined(p, true)], 100000, 100000),
   authorizationThen(10000, [{ incremental: 2000 }, { clearing: 12000, final: true }], 88000, 88000),
   authorizationThen(10000, [{ incremental: 2000 }, { incremental: 3000 }, { clearing: 15000, final: true }], 85000, 85000),
   authorizationThen(10000, [{ advice: 4000 }, { clearing: 6000, final: true }], 94000, 94000),
   { name: 'force capture 30', balance: 97000, available: 97000, run: async (x) => { await x.webhooks(x.sim.forceCapture(3000)) } },
-  {
-    name: 'single-message PIN debit 30',
-    balance: 97000,
-    available: 97000,
-    run: async (x) => {
-      const p = x.purchase(3000)
-      await x.approve(x.sim.request(p, 'pgfs.pindebit'))
-      await x.webhooks(x.sim.pinDebit(p))
-    }
-  },
+  approvedThen('single-message PIN debit 30', 3000, 'pgfs.pindebit', (sim, p) => [sim.pinDebit(p)], 97000, 97000),
   {
     name: 'auth 100; the same clearing delivered 3 times',
     balance: 90000,
@@ -144,17 +143,8 @@ export const SCENARIOS: readonly Scenario[] = [
       for (let i = 0; i < 3; i++) await x.webhooks(clearing)
     }
   },
-  {
-    name: "auth 100; clearing webhook before the authorization's PENDING webhook",
-    balance: 90000,
-    available: 90000,
-    run: async (x) => {
-      const p = x.purchase(10000)
-      await x.approve(x.sim.request(p))
-      await x.webhooks(x.sim.clearing(p, 10000, true))
-      await x.webhooks(x.sim.pending(p))
-    }
-  },
+  approvedThen("auth 100; clearing webhook before the authorization's PENDING webhook", 10000, undefined,
+    (sim, p) => [sim.clearing(p, 10000, true), sim.pending(p)], 90000, 90000),
   {
     name: 'auth 100 sent 50 times at once with one JIT token',
     balance: 100000,
