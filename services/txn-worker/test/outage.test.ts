@@ -38,8 +38,9 @@ t.test('isTransientFailure recognises real connection-level failures and nothing
   await waitFor(async () => (await db.sql`select 1 from pg_stat_activity where application_name = 'outage-victim' and state = 'active'`).length === 1, 10_000, 'the victim query running')
   await db.sql`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'outage-victim'`
   const terminated = await sleeping
-  // porsager reports the server's FATAL 57P01 or, as the socket closes first, CONNECTION_CLOSED
-  t.match((terminated as { code?: string }).code, /^(57P01|CONNECTION_CLOSED)$/)
+  // porsager reports the server's FATAL 57P01 or, as the socket closes first, CONNECTION_CLOSED;
+  // on a loaded machine the kernel may report the closed socket as ECONNRESET before either
+  t.match((terminated as { code?: string }).code, /^(57P01|CONNECTION_CLOSED|ECONNRESET)$/)
   t.ok(isTransientFailure(terminated), 'the session ended by the server')
 
   const nul = await failureOf(async () => await db.sql`select ${db.sql.json({ a: '\u0000' })}::jsonb`)
