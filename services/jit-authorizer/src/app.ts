@@ -86,6 +86,7 @@ export async function buildApp (deps: JitAuthorizerDeps): Promise<FastifyInstanc
     registry
   })
   const budgetTimeouts = new Counter({ name: 'jit_budget_timeouts_total', help: 'Decisions declined because they ran out of their budget inside PostgreSQL', registers: [registry] })
+  const shedsRecorded = new Counter({ name: 'jit_shed_recorded_total', help: 'Overload sheds written to the ledger off the hot path (recorded), or given up unrecorded (dropped)', labelNames: ['result'], registers: [registry] })
   const batchSizes = new Histogram({ name: 'jit_decision_batch_size', help: 'Decisions per ledger batch (one statement, one commit)', buckets: [1, 2, 4, 8, 16, 32, 64], registers: [registry] })
   const decider = createJitDecider({
     db: deps.db,
@@ -98,8 +99,10 @@ export async function buildApp (deps: JitAuthorizerDeps): Promise<FastifyInstanc
     maxBatch: config.JIT_BATCH_MAX,
     maxConcurrentBatches: config.JIT_BATCH_CONCURRENCY,
     onBudgetExceeded: () => budgetTimeouts.inc(),
-    onBatch: size => batchSizes.observe(size)
+    onBatch: size => batchSizes.observe(size),
+    onShedRecorded: (count, result) => shedsRecorded.inc({ result }, count)
   })
+  app.addHook('onClose', async () => { await decider.close() })
 
   await app.register(opsRoutes, {
     connections: deps.connections,
@@ -112,6 +115,7 @@ export async function buildApp (deps: JitAuthorizerDeps): Promise<FastifyInstanc
     credentials: [parseBasicAuth(config.JIT_BASIC_AUTH), config.JIT_BASIC_AUTH_PREVIOUS === undefined ? null : parseBasicAuth(config.JIT_BASIC_AUTH_PREVIOUS)],
     overloadResponse: config.JIT_OVERLOAD_RESPONSE,
     budgetMs: config.JIT_DECISION_BUDGET_MS,
+    timezone: config.PROGRAM_TIMEZONE,
     registry
   })
   app.decorate('profiler', profiler)

@@ -69,7 +69,7 @@ const resolveMember = (m: Member, outcome: MemberOutcome): void => { settle(m, (
 const rejectMember = (m: Member, err: unknown): void => { settle(m, () => m.reject(err)) }
 
 /** The TIMEOUT decline exactly as jit_decide records it (`decline_memos`' TIMEOUT row). */
-function timeoutDecline (request: JitDecisionRequest): JitDecisionResult {
+export function timeoutDecline (request: JitDecisionRequest): JitDecisionResult {
   return {
     status: 402,
     response: { jit_funding: { ...request.echo, ...TIMEOUT_DECLINE } },

@@ -10,7 +10,8 @@ import {
   jitRequestFingerprint, loadUser, loadCard, loadLimits, limitsCacheKey,
   type JitDecisionRequest, type JitDecisionResult, type JitEcho, type UserRecord, type CardRecord, type LimitsRecord
 } from '@jit/ledger'
-import { createDecisionBatcher } from './batcher.js'
+import { createDecisionBatcher, timeoutDecline } from './batcher.js'
+import { createShedRecorder } from './shed-recorder.js'
 import { createLocalCache } from './local-cache.js'
 
 /** The decision stages, each timed by the profiler. */
@@ -35,12 +36,19 @@ export interface JitDeciderDeps {
   maxBatch?: number
   /** Batches in flight at once (JIT_BATCH_CONCURRENCY). @default 4 */
   maxConcurrentBatches?: number
-  /** How long users, cards and limits are served from process memory, ms. @default 5000 */
+  /**
+   * How long users, cards and limits are served from process memory, ms. Long on purpose: the
+   * statement compares every revision read here, so a stale entry costs one retry on fresh data
+   * (and is dropped), never an answer; a short one only sent repeat visitors back to Redis.
+   * @default 60000
+   */
   localCacheTtlMs?: number
   /** Counts decisions that ran out of their budget. */
   onBudgetExceeded?: () => void
   /** Called with the size of every batch sent (metrics). */
   onBatch?: (size: number) => void
+  /** Called with the number of overload sheds recorded or dropped unrecorded (metrics). */
+  onShedRecorded?: (count: number, result: 'recorded' | 'dropped') => void
 }
 
 export interface JitAnswer {
@@ -110,6 +118,96 @@ async function by<T> (promise: Promise<T>, deadlineMs: number): Promise<T | unde
   }
 }
 
+/**
+ * The ledger request of a parsed JIT funding request, before screening: the same fingerprint
+ * and echo whether it is then decided or only recorded (an overload shed), so a repeat of the
+ * token replays it.
+ */
+export function decisionRequest (body: JitFundingRequest, jf: InboundJitFunding, source: JitFundingSource, timezone: string, deadlineMs: number): JitDecisionRequest {
+  const kind = classifyJitMethod(String(jf.method))
+  const userToken = String(jf.user_token)
+  const cardToken = typeof body.card_token === 'string' && body.card_token.length > 0 ? body.card_token : null
+  const rawCurrency = typeof body.currency_code === 'string' ? body.currency_code : 'USD'
+  const currency = isKnownCurrency(rawCurrency) ? rawCurrency : 'USD'
+  const originalJitToken = typeof jf.original_jit_funding_token === 'string' ? jf.original_jit_funding_token : null
+  const mcc = typeof body.card_acceptor?.mcc === 'string' ? body.card_acceptor.mcc : null
+
+  let amount = 0
+  let declineReason: string | null = null
+  let echoAmount: number
+  try {
+    if (!isKnownCurrency(rawCurrency)) throw new MoneyError('UNKNOWN_CURRENCY', `unknown currency ${rawCurrency}`)
+    amount = parseAmount(jf.amount, currency, { allowZero: ZERO_ALLOWED.has(kind) })
+    // the echo is exact: formatted from the minor units that were decided on
+    echoAmount = formatAmount(amount, currency)
+  } catch (err) {
+    if (!(err instanceof MoneyError)) throw err
+    declineReason = 'INVALID_AMOUNT'
+    echoAmount = fallbackEchoAmount(jf.amount)
+  }
+
+  return {
+    jitToken: String(jf.token),
+    fingerprint: jitRequestFingerprint({
+      method: String(jf.method),
+      userToken,
+      actingUserToken: typeof jf.acting_user_token === 'string' ? jf.acting_user_token : null,
+      cardToken,
+      amount: declineReason === null ? String(amount) : JSON.stringify(jf.amount ?? null),
+      currency: rawCurrency,
+      originalJitToken
+    }),
+    method: String(jf.method),
+    kind,
+    userToken,
+    cardToken,
+    accountToken: null,
+    amount,
+    currency,
+    mcc,
+    originalJitToken,
+    transactionToken: typeof body.token === 'string' ? body.token : null,
+    declineReason,
+    expect: null,
+    echo: echoOf(jf, echoAmount),
+    timezone,
+    source,
+    actingUserToken: validActingUser(jf.acting_user_token),
+    deadlineMs
+  }
+}
+
+/** The ledger request of a body whose token, method and user token parse but something else does not. */
+export function invalidRequest (identity: Record<string, unknown>, reason: 'INVALID_AMOUNT' | 'TRANSACTION_NOT_PERMITTED', timezone: string, deadlineMs: number): JitDecisionRequest {
+  return {
+    jitToken: String(identity.token),
+    fingerprint: jitRequestFingerprint({
+      method: String(identity.method),
+      userToken: String(identity.user_token),
+      actingUserToken: null,
+      cardToken: null,
+      amount: JSON.stringify(identity.amount ?? null),
+      currency: 'invalid',
+      originalJitToken: null
+    }),
+    method: String(identity.method),
+    kind: classifyJitMethod(String(identity.method)),
+    userToken: String(identity.user_token),
+    cardToken: null,
+    accountToken: null,
+    amount: 0,
+    currency: 'USD',
+    mcc: null,
+    originalJitToken: null,
+    transactionToken: null,
+    declineReason: reason,
+    expect: null,
+    echo: echoOf(identity, fallbackEchoAmount(identity.amount)),
+    timezone,
+    deadlineMs
+  }
+}
+
 /** Screening attempts on (re)loaded data before a stale cache counts as exhausted. */
 const MAX_STALE_ATTEMPTS = 3
 
@@ -132,9 +230,11 @@ interface Snapshot {
 export function createJitDecider (deps: JitDeciderDeps): {
   decide: (request: JitFundingRequest, jitFunding: InboundJitFunding, source: JitFundingSource, deadlineMs?: number) => Promise<JitAnswer>
   declineInvalid: (identity: Record<string, unknown>, reason: 'INVALID_AMOUNT' | 'TRANSACTION_NOT_PERMITTED', deadlineMs?: number) => Promise<JitAnswer>
+  shed: (request: JitDecisionRequest) => JitAnswer
+  close: () => Promise<void>
 } {
   const { db, profiler, logger, timezone } = deps
-  const cache = createLocalCache(deps.cache, { ttlMs: deps.localCacheTtlMs ?? 5000, maxEntries: 200_000 })
+  const cache = createLocalCache(deps.cache, { ttlMs: deps.localCacheTtlMs ?? 60_000, maxEntries: 200_000 })
   const currentMonth = monthClock(timezone)
   const batcher = createDecisionBatcher({
     sql: db.sql,
@@ -144,6 +244,7 @@ export function createJitDecider (deps: JitDeciderDeps): {
     graceMs: deps.graceMs ?? 500,
     onBatch: deps.onBatch
   })
+  const sheds = createShedRecorder({ sql: db.sql, logger, ...(deps.onShedRecorded === undefined ? {} : { onRecorded: deps.onShedRecorded }) })
 
   /**
    * A scope's limits through the cache. "No limits" (the common case) is cached too, as a
@@ -172,57 +273,8 @@ export function createJitDecider (deps: JitDeciderDeps): {
 
   async function decide (body: JitFundingRequest, jf: InboundJitFunding, source: JitFundingSource, deadlineMs = Date.now() + deps.budgetMs): Promise<JitAnswer> {
     const timer = profiler.start()
-    const kind = classifyJitMethod(String(jf.method))
-    const userToken = String(jf.user_token)
-    const cardToken = typeof body.card_token === 'string' && body.card_token.length > 0 ? body.card_token : null
-    const rawCurrency = typeof body.currency_code === 'string' ? body.currency_code : 'USD'
-    const currency = isKnownCurrency(rawCurrency) ? rawCurrency : 'USD'
-    const originalJitToken = typeof jf.original_jit_funding_token === 'string' ? jf.original_jit_funding_token : null
-    const mcc = typeof body.card_acceptor?.mcc === 'string' ? body.card_acceptor.mcc : null
-
-    let amount = 0
-    let declineReason: string | null = null
-    let echoAmount: number
-    try {
-      if (!isKnownCurrency(rawCurrency)) throw new MoneyError('UNKNOWN_CURRENCY', `unknown currency ${rawCurrency}`)
-      amount = parseAmount(jf.amount, currency, { allowZero: ZERO_ALLOWED.has(kind) })
-      // the echo is exact: formatted from the minor units that were decided on
-      echoAmount = formatAmount(amount, currency)
-    } catch (err) {
-      if (!(err instanceof MoneyError)) throw err
-      declineReason = 'INVALID_AMOUNT'
-      echoAmount = fallbackEchoAmount(jf.amount)
-    }
-
-    const base: JitDecisionRequest = {
-      jitToken: String(jf.token),
-      fingerprint: jitRequestFingerprint({
-        method: String(jf.method),
-        userToken,
-        actingUserToken: typeof jf.acting_user_token === 'string' ? jf.acting_user_token : null,
-        cardToken,
-        amount: declineReason === null ? String(amount) : JSON.stringify(jf.amount ?? null),
-        currency: rawCurrency,
-        originalJitToken
-      }),
-      method: String(jf.method),
-      kind,
-      userToken,
-      cardToken,
-      accountToken: null,
-      amount,
-      currency,
-      mcc,
-      originalJitToken,
-      transactionToken: typeof body.token === 'string' ? body.token : null,
-      declineReason,
-      expect: null,
-      echo: echoOf(jf, echoAmount),
-      timezone,
-      source,
-      actingUserToken: validActingUser(jf.acting_user_token),
-      deadlineMs
-    }
+    const base = decisionRequest(body, jf, source, timezone, deadlineMs)
+    const { kind, userToken, cardToken, currency } = base
 
     let result: JitDecisionResult | undefined
     for (let attempt = 0; result === undefined; attempt++) {
@@ -307,38 +359,24 @@ export function createJitDecider (deps: JitDeciderDeps): {
 
   /** A request whose token, method and user token parse but something else does not: a recorded 402. */
   async function declineInvalid (identity: Record<string, unknown>, reason: 'INVALID_AMOUNT' | 'TRANSACTION_NOT_PERMITTED', deadlineMs = Date.now() + deps.budgetMs): Promise<JitAnswer> {
-    const request: JitDecisionRequest = {
-      jitToken: String(identity.token),
-      fingerprint: jitRequestFingerprint({
-        method: String(identity.method),
-        userToken: String(identity.user_token),
-        actingUserToken: null,
-        cardToken: null,
-        amount: JSON.stringify(identity.amount ?? null),
-        currency: 'invalid',
-        originalJitToken: null
-      }),
-      method: String(identity.method),
-      kind: classifyJitMethod(String(identity.method)),
-      userToken: String(identity.user_token),
-      cardToken: null,
-      accountToken: null,
-      amount: 0,
-      currency: 'USD',
-      mcc: null,
-      originalJitToken: null,
-      transactionToken: null,
-      declineReason: reason,
-      expect: null,
-      echo: echoOf(identity, fallbackEchoAmount(identity.amount)),
-      timezone,
-      deadlineMs
-    }
+    const request = invalidRequest(identity, reason, timezone, deadlineMs)
     const result = await runLedger(request, deadlineMs)
     if (result === 'stale') throw new Error('a decision without cached revisions cannot be stale')
     profiler.recordOutcome(result.outcome, result.decline_reason ?? undefined)
     return { status: result.status, body: result.response, outcome: result.outcome, declineReason: result.decline_reason }
   }
 
-  return { decide, declineInvalid }
+  /**
+   * An overload shed (built by {@link decisionRequest} or {@link invalidRequest}): answered the
+   * TIMEOUT decline at once, without the database, and recorded as exactly that off the hot path
+   * (shed-recorder.ts), so a repeat of the token gets the same answer.
+   */
+  function shed (request: JitDecisionRequest): JitAnswer {
+    sheds.record(request)
+    profiler.recordOutcome('declined', 'TIMEOUT')
+    const answer = timeoutDecline(request)
+    return { status: answer.status, body: answer.response, outcome: answer.outcome, declineReason: answer.decline_reason }
+  }
+
+  return { decide, declineInvalid, shed, close: sheds.close }
 }

@@ -26,8 +26,12 @@ const connections = createConnections({
 await connections.start()
 
 const registry = createMetricsRegistry({ service: 'jit-authorizer' })
-// publishes the decisions' events (ledger_emit notifies the relay in the decision's transaction)
-const relay = createServiceOutboxRelay({ config, sql: connections.db.sql, publisher: connections.publisher, logger })
+// Publishes the decisions' events, polling only: waking on every decision's `NOTIFY outbox`
+// cost a relay transaction (and a publish round) per decision in this process, and raced the
+// workers' relays, which do wake on it and publish at the commit. Polled, one relay round
+// carries every event of OUTBOX_RELAY_INTERVAL_MS, and an authorizer running without workers
+// still publishes everything.
+const relay = createServiceOutboxRelay({ config, sql: connections.db.sql, publisher: connections.publisher, logger, listen: false })
 connections.onShutdown('drain', async () => { await relay.stop() })
 
 const app = await buildApp({ config, logger, db: connections.db, cache: connections.cache, registry, connections })

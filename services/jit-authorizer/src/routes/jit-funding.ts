@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { Counter, type Registry } from 'prom-client'
 import { HttpErrorBody, JitProgramResponse, httpError, isUnstorableText, parseJitFundingRequest, type InboundJitFundingT, type JitFundingRequestT } from '@jit/contracts'
 import { createBasicAuthVerifier, type BasicCredentials } from '@jit/http-auth'
-import { echoOf, fallbackEchoAmount, type createJitDecider } from '../decide.js'
+import { decisionRequest, echoOf, fallbackEchoAmount, invalidRequest, type createJitDecider } from '../decide.js'
 
 export interface JitFundingRouteOptions {
   decider: ReturnType<typeof createJitDecider>
@@ -12,6 +12,8 @@ export interface JitFundingRouteOptions {
   overloadResponse: 'decline' | 'unavailable'
   /** JIT_DECISION_BUDGET_MS: the decision's deadline counts from the request's arrival. */
   budgetMs: number
+  /** PROGRAM_TIMEZONE (a recorded shed is a decision like any other). */
+  timezone: string
   registry: Registry
 }
 
@@ -30,7 +32,6 @@ function hasUnstorableDecisionField (body: JitFundingRequestT, jf: InboundJitFun
     .some(isUnstorableText)
 }
 
-const OVERLOAD_MEMO = 'Declined: the gateway is overloaded; try again.'
 const FAILURE_MEMO = 'Declined: the gateway could not decide; try again.'
 
 /**
@@ -86,15 +87,22 @@ export const jitFundingRoutes: FastifyPluginAsync<JitFundingRouteOptions> = asyn
     }
     // the budget counts from the request's arrival
     const deadlineMs = Date.now() - reply.elapsedTime + opts.budgetMs
+    const decidable = parsed.kind === 'ok' && !hasUnstorableDecisionField(parsed.request, parsed.jitFunding)
+    const invalidReason = parsed.kind === 'invalid' && parsed.errors.some(e => e.path.endsWith('/amount')) ? 'INVALID_AMOUNT' : 'TRANSACTION_NOT_PERMITTED'
     if (req.shedding === true) {
       shed.inc({ cause: 'overload' })
+      // 503: no decision at all (the processor's stand-in decides); nothing to record
       if (opts.overloadResponse === 'unavailable') return await reply.code(503).header('Retry-After', '1').send(httpError('SERVICE_UNAVAILABLE', 'overloaded'))
-      return await reply.code(402).send(undecided(identity, OVERLOAD_MEMO))
+      // a decline, recorded in bulk off the hot path: a repeat of the token gets the same
+      const answer = opts.decider.shed(parsed.kind === 'ok' && decidable
+        ? decisionRequest(parsed.request, parsed.jitFunding as InboundJitFundingT, parsed.source, opts.timezone, deadlineMs)
+        : invalidRequest(identity, invalidReason, opts.timezone, deadlineMs))
+      return await reply.code(answer.status).send(answer.body)
     }
     try {
-      const answer = parsed.kind === 'ok' && !hasUnstorableDecisionField(parsed.request, parsed.jitFunding)
+      const answer = parsed.kind === 'ok' && decidable
         ? await opts.decider.decide(parsed.request, parsed.jitFunding as InboundJitFundingT, parsed.source, deadlineMs)
-        : await opts.decider.declineInvalid(identity, parsed.kind === 'invalid' && parsed.errors.some(e => e.path.endsWith('/amount')) ? 'INVALID_AMOUNT' : 'TRANSACTION_NOT_PERMITTED', deadlineMs)
+        : await opts.decider.declineInvalid(identity, invalidReason, deadlineMs)
       // One line per decision: the request id (from Nginx), the JIT token and where the time went.
       req.log.info({ jit_token: identity.token, method: identity.method, outcome: answer.outcome, decline_reason: answer.declineReason ?? undefined, stages_ms: answer.timingsMs }, 'jit decision')
       return await reply.code(answer.status).send(answer.body)

@@ -45,8 +45,6 @@ export interface PhaseCounts {
   declined: number
   eventsAccepted: number
   webhook503: number
-  /** Declines that said the gateway was overloaded (shed without a decision). */
-  shed: number
 }
 
 /**
@@ -74,7 +72,7 @@ export class Processor {
   phase (name: string): PhaseCounts {
     let c = this.counts.get(name)
     if (c === undefined) {
-      c = { sent: 0, unsent: 0, inTime: 0, late: 0, unanswered: 0, approved: 0, declined: 0, eventsAccepted: 0, webhook503: 0, shed: 0 }
+      c = { sent: 0, unsent: 0, inTime: 0, late: 0, unanswered: 0, approved: 0, declined: 0, eventsAccepted: 0, webhook503: 0 }
       this.counts.set(name, c)
     }
     return c
@@ -126,7 +124,6 @@ export class Processor {
       check: (status, body, seq) => {
         const purchase = bySeq.get(seq)
         if (purchase === undefined) return false
-        if (status === 402 && body !== null && body.includes('overloaded')) counts.shed++
         purchase.status = status
         purchase.latencyMs = performance.now() - purchase.sentAt
         const answered = status === 200 || status === 402
