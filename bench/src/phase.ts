@@ -58,8 +58,8 @@ function basic (user: string, password: string): string {
   return 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64')
 }
 
-interface Teardowns { teardown: (fn: () => unknown) => void, run: () => Promise<void> }
-function teardowns (): Teardowns {
+export interface Teardowns { teardown: (fn: () => unknown) => void, run: () => Promise<void> }
+export function teardowns (): Teardowns {
   const fns: Array<() => unknown> = []
   return {
     teardown: fn => { fns.push(fn) },
@@ -77,7 +77,7 @@ async function backendPids (database: string): Promise<number[]> {
   }
 }
 
-async function startSide (side: Side, workload: Workload, database: string, url: string, timing: PhaseTiming, td: Teardowns): Promise<{ services: Service[], jitAuthorization: string, webhookAuthorization?: string, jit: Service, webhooks?: Service }> {
+export async function startSide (side: Side, workload: Workload, database: string, url: string, timing: PhaseTiming, td: Teardowns): Promise<{ services: Service[], jitAuthorization: string, webhookAuthorization?: string, jit: Service, webhooks?: Service }> {
   const jitPassword = strongPassword()
   if (side === 'base') {
     const port = await freePort()

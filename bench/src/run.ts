@@ -106,7 +106,7 @@ async function migrateWith (env: Record<string, string>): Promise<void> {
   await stopService(jit)
 }
 
-async function ensureSeed (opts: BenchOptions): Promise<string> {
+export async function ensureSeed (opts: BenchOptions): Promise<string> {
   const name = seedName(root, opts.seed)
   if (await databaseExists(name)) return name
   if (opts.mode !== 'smoke') await dropOldSeeds(name)
