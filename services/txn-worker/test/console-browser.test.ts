@@ -5,12 +5,11 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { createClient } from 'redis'
 import { getAccount } from '@jit/ledger'
-import { sharedRedisUrl, waitFor } from '@jit/test-support'
+import { waitFor } from '@jit/test-support'
 import { sessionKeyPrefix } from '../src/console/plugin.js'
-import { authorize, build, fundedCard, queueDepth, txEvent, txRoutingKey } from './helper.js'
-import { buildConsoleApp, consoleSettings, flakyLedger } from './fixtures/console.js'
+import { build, queueDepth, txEvent, txRoutingKey } from './helper.js'
+import { buildConsoleApp, consoleCardholder, consoleSettings, flakyLedger, sessionRedis } from './fixtures/console.js'
 
 // Debian's chromium (Playwright cannot download browsers here); installed once if missing.
 const CHROMIUM = '/usr/bin/chromium'
@@ -32,14 +31,8 @@ const settings = consoleSettings(env, 'support', password)
 const app = await buildConsoleApp(t, env, settings)
 const base = await app.listen({ host: '127.0.0.1', port: 0 })
 
-const redis = createClient({ url: sharedRedisUrl })
-await redis.connect()
-t.teardown(() => redis.close())
-
-// A cardholder with 50.00 who bought groceries for 12.00, then tried 9,999.99 and was declined.
-const c = await fundedCard(env.db, `browser-${process.pid}`, 5000)
-const approved = await authorize(env.db, c, 1200)
-const declined = await authorize(env.db, c, 999_999)
+const redis = await sessionRedis(t)
+const { c, approved, declined } = await consoleCardholder(env, `browser-${process.pid}`)
 const pending = txEvent(c, { type: 'authorization', state: 'PENDING', amount: 1200, jit: { token: approved.jitToken, method: 'pgfs.authorization' } })
 await env.sendEvent(txRoutingKey(pending), pending)
 // the refund that dead-letters while the ledger is "down"

@@ -1,17 +1,16 @@
 import t from 'tap'
 import { PassThrough } from 'node:stream'
-import { createClient } from 'redis'
 import { ConfigError, TxnWorkerConfig, loadConfig } from '@jit/config'
 import { debitAccount } from '@jit/ledger'
-import { freePort, sharedRedisUrl, sleep, waitFor } from '@jit/test-support'
+import { freePort, sleep, waitFor } from '@jit/test-support'
 import { buildApp } from '../src/index.js'
 import { createOperatorDirectory, hashOperatorPassword } from '../src/console/operators.js'
 import { sessionKeyPrefix } from '../src/console/plugin.js'
 import { runCli } from '../src/ops/run-cli.js'
 import { DLX_EXCHANGE, HEADER_FAILURE_REASON, HEADER_ORIGINAL_QUEUE } from '@jit/amqp'
 import { listDeadLetters } from '../src/ops/dead-letters.js'
-import { authorize, build, fundedCard, queueDepth, silentLogger, txEvent, txRoutingKey } from './helper.js'
-import { buildConsoleApp, consoleSettings } from './fixtures/console.js'
+import { build, queueDepth, silentLogger, txEvent, txRoutingKey } from './helper.js'
+import { buildConsoleApp, consoleCardholder, consoleSettings, sessionRedis } from './fixtures/console.js'
 
 const env = await build(t)
 const password = 'Operator-Password-0123456789'
@@ -20,13 +19,8 @@ const settings = consoleSettings(env, 'ops', password)
 const app = await buildConsoleApp(t, env, settings, { loginAttemptsPerMinute: 12 })
 env.startWorker()
 
-const redis = createClient({ url: sharedRedisUrl })
-await redis.connect()
-t.teardown(() => redis.close())
-
-const c = await fundedCard(env.db, `console-${process.pid}`, 5000)
-const approved = await authorize(env.db, c, 1200)
-const declined = await authorize(env.db, c, 999_999)
+const redis = await sessionRedis(t)
+const { c, approved, declined } = await consoleCardholder(env, `console-${process.pid}`)
 await debitAccount(env.db.sql, { accountToken: c.account, currency: 'USD', amount: 300, effectKind: 'test.debit', effectKey: `console-debit-${process.pid}`, force: false })
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
