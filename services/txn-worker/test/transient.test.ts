@@ -43,7 +43,11 @@ t.test('a deadlock victim (40P01) is transient', async t => {
   let bothLocked = 0
   const barrier = async (): Promise<void> => {
     bothLocked++
-    while (bothLocked < 2) await sleep(5)
+    // the other transaction's barrier() call raises it while this one sleeps
+    for (;;) {
+      if (bothLocked >= 2) return
+      await sleep(5)
+    }
   }
   const cross = (db: typeof a, first: number, second: number): Promise<unknown> => db.sql.begin(async tx => {
     await tx`update rows set n = n + 1 where id = ${first}`
