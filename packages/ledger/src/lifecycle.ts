@@ -233,7 +233,7 @@ const REPAIRS = new Set<TransactionAction>(['authorization_declined', 'increment
 const CLAIMING = new Set<TransactionAction>(['authorization', 'authorization_declined', 'incremental', 'incremental_declined', 'immediate_debit', 'immediate_debit_declined'])
 
 /** The normalized event ledger_apply_transaction reads (its schema: {@link LifecycleEvent}). */
-function normalize (event: TransactionEventInput, action: Exclude<TransactionAction, 'ignored'>, now: Date | undefined, pastHorizon: boolean): LifecycleEvent {
+function normalize (event: TransactionEventInput, action: Exclude<TransactionAction, 'ignored'>, now: Date | undefined, pastHorizon: boolean, copyLinks: string[]): LifecycleEvent {
   const token = str(event.token)
   if (token === null) throw new TransactionEventError('INVALID_EVENT', 'transaction event without a token')
   const jit = jitFundingOf(event)
@@ -290,6 +290,7 @@ function normalize (event: TransactionEventInput, action: Exclude<TransactionAct
     gateway_token: str(gatewayLog?.transaction_id),
     original_jit_token: str(jit?.original_jit_funding_token),
     preceding_token: str(event.preceding_related_transaction_token),
+    copy_links: copyLinks,
     claim,
     jit_kind: jitKind,
     method,
@@ -317,14 +318,14 @@ function toResult (row: Record<string, unknown>, action: TransactionAction): Lif
   return result
 }
 
-async function applyNormalized (sql: Sql, event: TransactionEventInput, now: Date | undefined, park: boolean, pastHorizon = false): Promise<LifecycleResult> {
+async function applyNormalized (sql: Sql, event: TransactionEventInput, now: Date | undefined, park: boolean, pastHorizon = false, copyLinks: string[] = []): Promise<LifecycleResult> {
   if (obj(event) === null) throw new TransactionEventError('INVALID_EVENT', 'a transaction event must be an object')
   if (str(event.token) === null || str(event.type) === null) {
     throw new TransactionEventError('INVALID_EVENT', 'a transaction event needs a token and a type')
   }
   const action = classifyTransactionEvent(event)
   if (action === 'ignored') return { outcome: 'ignored', action, reason: `${event.type} ${event.state ?? ''} moves no money`.trim() }
-  const normalized = normalize(event, action, now, pastHorizon)
+  const normalized = normalize(event, action, now, pastHorizon, copyLinks)
   try {
     const [row] = await sql<Array<{ result: Record<string, unknown> }>>`
       select ledger_apply_transaction(${sql.json(normalized as never)}::jsonb, ${park}) as result
@@ -409,6 +410,8 @@ interface ParkedRow {
   reason: string
   first_parked_at: Date
   attempts: number
+  /** The identifiers of every copy of the event that was parked (see ledger_lc_park). */
+  waiting_for: string[]
 }
 
 /**
@@ -479,7 +482,7 @@ export async function retryParkedEvents (sql: Sql, opts: RetryParkedOptions): Pr
     try {
       const done = await inTransaction(async tx => {
         const [row] = await tx<ParkedRow[]>`
-          select token, payload, reason, first_parked_at, attempts from parked_events
+          select token, payload, reason, first_parked_at, attempts, waiting_for from parked_events
           where next_attempt_at <= ${now}
           order by next_attempt_at, first_parked_at
           limit 1 for update skip locked
@@ -489,7 +492,7 @@ export async function retryParkedEvents (sql: Sql, opts: RetryParkedOptions): Pr
         // Past the horizon its purchase is not coming: one that moved settled money (a clearing)
         // applies as a forced effect, since the money did move; any other is handed over below.
         const late = now.getTime() - row.first_parked_at.getTime() >= opts.horizonMs
-        const result = await applyNormalized(tx, row.payload, now, false, late)
+        const result = await applyNormalized(tx, row.payload, now, false, late, row.waiting_for)
         if (result.outcome !== 'parked') {
           await tx`delete from parked_events where token = ${row.token}`
           applied++

@@ -33,6 +33,11 @@ export const LifecycleEventSchema = Type.Object({
   original_jit_token: Nullable(Token),
   /** `preceding_related_transaction_token`. */
   preceding_token: Nullable(Token),
+  /**
+   * A parked event's retry: every identifier its copies carried (parked_events.waiting_for),
+   * tried by ledger_lc_match when the stored copy's own identifiers link nothing.
+   */
+  copy_links: Type.Array(Token),
   /** The webhook may take the decision row of its JIT token (see ledger_lc_claim_decision). */
   claim: Type.Boolean(),
   /** The JIT method class the claimed decision row records. */

@@ -20,6 +20,7 @@ DECLARE
   v_tx text := e->>'event_token';
   v_orig text := e->>'original_jit_token';
   v_prec text := e->>'preceding_token';
+  v_link text;
   d decisions%ROWTYPE;
 BEGIN
   IF v_jit IS NOT NULL THEN
@@ -70,6 +71,19 @@ BEGIN
       SELECT m.hold_token INTO hold_token FROM ledger_messages m
       WHERE m.message_token = v_prec AND m.hold_token IS NOT NULL ORDER BY m.created_at LIMIT 1;
     END IF;
+  END IF;
+  -- A parked event's retry: the identifiers its other copies carried, whatever their role (a
+  -- JIT token, a request token, a hold's transaction token).
+  IF hold_token IS NULL AND e ? 'copy_links' THEN
+    FOR v_link IN SELECT jsonb_array_elements_text(e->'copy_links') LOOP
+      SELECT ledger_lc_decision_hold(d2.jit_token) INTO hold_token FROM decisions d2
+      WHERE d2.jit_token = v_link OR d2.transaction_token = v_link ORDER BY d2.created_at LIMIT 1;
+      IF hold_token IS NULL THEN
+        SELECT h.hold_token INTO hold_token FROM holds h
+        WHERE h.hold_token = v_link OR h.transaction_tokens @> ARRAY[v_link] ORDER BY h.opened_at LIMIT 1;
+      END IF;
+      EXIT WHEN hold_token IS NOT NULL;
+    END LOOP;
   END IF;
   IF hold_token IS NULL THEN
     own := NULL;

@@ -17,6 +17,16 @@ BEGIN
       ARRAY(SELECT t FROM unnest(ARRAY[e->>'original_jit_token', e->>'jit_token', e->>'gateway_token', e->>'preceding_token']) AS t WHERE t IS NOT NULL),
       p_now, p_now)
     ON CONFLICT (token) DO NOTHING;
+    IF NOT FOUND THEN
+      -- Another copy of this message waits already: the row keeps every identifier either copy
+      -- carried (its retry tries them all, ledger_lc_match `copy_links`, and any of them wakes
+      -- it), so whichever copy came first the message finds its purchase. Only a row no retry
+      -- holds is touched (SKIP LOCKED).
+      UPDATE parked_events p SET waiting_for = ARRAY(
+          SELECT DISTINCT t FROM unnest(p.waiting_for || ARRAY[e->>'original_jit_token', e->>'jit_token', e->>'gateway_token', e->>'preceding_token']) AS t
+          WHERE t IS NOT NULL)
+      WHERE p.token IN (SELECT token FROM parked_events WHERE token = e->>'event_token' FOR UPDATE SKIP LOCKED);
+    END IF;
   END IF;
   RETURN ledger_lc_result('parked', NULL, p_reason);
 END

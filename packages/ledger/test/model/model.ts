@@ -328,8 +328,12 @@ export class LedgerModel {
     else if (d.links.includes(this.tk.jit(p))) this.learn(s, this.tk.jit(p), d.jitToken, d.token)
   }
 
+  /** Parks a message; a later copy of a waiting one adds the identifiers it carries (the first copy is the one retried). */
   private park (s: ModelState, d: MessageDescriptor, retrying: boolean): 'parked' {
-    if (!retrying && !s.parked.has(d.token)) s.parked.set(d.token, d)
+    if (retrying) return 'parked'
+    const first = s.parked.get(d.token)
+    if (first === undefined) s.parked.set(d.token, d)
+    else s.parked.set(d.token, { ...first, links: [...new Set([...first.links, ...d.links])] })
     return 'parked'
   }
 
