@@ -1,6 +1,6 @@
 import t from 'tap'
-import { applyTransactionEvent, getHold, retryParkedEvents, type TransactionEventInput } from '../src/index.js'
-import { ledgerDatabase, lifecycleKit, withoutJitFunding } from './helpers.js'
+import { applyTransactionEvent, creditAccount, getHold, retryParkedEvents, upsertCard, upsertUser, type TransactionEventInput } from '../src/index.js'
+import { ledgerDatabase, lifecycleKit, shop, token, withoutGpaOrder, withoutJitFunding } from './helpers.js'
 
 // Two copies of one clearing (one `token`) wait for their purchase, one carrying every link and
 // one only its own gateway log id (no jit_funding, no preceding token). The parked row keeps
@@ -33,3 +33,24 @@ for (const decided of [false, true]) {
     })
   }
 }
+
+moneyTest('a clearing copy without identifiers waits for its account; a linked copy then keeps it waiting for its hold', async t => {
+  // no card, user or account yet: every kind waits (README decision 11)
+  const c = { user: token('u'), card: token('c'), account: '' }
+  c.account = c.user
+  const s = shop(db, c)
+  const p = s.purchase(10000)
+  const clearing = s.clearing(p, 10000, true)
+  const bare = withoutGpaOrder(clearing) as Record<string, unknown>
+  delete bare.preceding_related_transaction_token
+  t.equal((await applyTransactionEvent(db.sql, bare as TransactionEventInput)).outcome, 'parked', 'no account yet')
+  await upsertUser(db.sql, { user_token: c.user, status: 'ACTIVE' })
+  await creditAccount(db.sql, { accountToken: c.account, currency: 'USD', amount: 100000, effectKind: 'test.load', effectKey: `load-${c.user}` })
+  await upsertCard(db.sql, { card_token: c.card, user_token: c.user, status: 'ACTIVE', expiration: '2099-12' })
+  t.equal((await applyTransactionEvent(db.sql, clearing)).outcome, 'parked', 'the linked copy: its hold is not known yet')
+  await retryParkedEvents(db.sql, { now: new Date(Date.now() + 60_000), horizonMs: 14 * 86_400_000 })
+  t.same(await money(c.account), { balance: 100000, available: 100000 }, 'not debited as unlinked: it waits for its purchase')
+  t.equal((await s.decide(p)).outcome, 'approved')
+  await retryParkedEvents(db.sql, { now: new Date(Date.now() + 120_000), horizonMs: 14 * 86_400_000 })
+  t.same(await money(c.account), { balance: 90000, available: 90000 }, 'auth 100; clear 100 final')
+})

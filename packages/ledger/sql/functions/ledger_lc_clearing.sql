@@ -27,8 +27,10 @@ BEGIN
   SELECT * INTO mt FROM ledger_lc_match(e);
   v_hold := mt.hold_token;
   IF v_hold IS NULL THEN
+    -- linkable: it, or another parked copy of it (copy_links), carries an identifier
     IF NOT v_late AND (e->>'original_jit_token' IS NOT NULL OR e->>'jit_token' IS NOT NULL
-       OR e->>'gateway_token' IS NOT NULL OR e->>'preceding_token' IS NOT NULL) THEN
+       OR e->>'gateway_token' IS NOT NULL OR e->>'preceding_token' IS NOT NULL
+       OR jsonb_array_length(coalesce(e->'copy_links', '[]')) > 0) THEN
       DELETE FROM effects WHERE kind = 'clearing' AND key = v_key;
       RETURN ledger_lc_park(e, 'the cleared authorization is not known yet', p_park, p_now);
     END IF;
