@@ -78,6 +78,13 @@ t.test('one network message asked under two JIT tokens: the second ask is a dupl
     t.same([first?.outcome, second?.outcome].sort(), ['approved', 'declined'], `${method}: one approval`)
     t.equal(first?.decline_reason ?? second?.decline_reason, 'DUPLICATE_TRANSACTION')
     t.same(await money(c.account), method === 'pgfs.pindebit' ? { balance: 90000, available: 90000 } : { balance: 100000, available: 90000 })
+    // the processor's webhook of that message names the JIT token it asked last
+    const last = first?.outcome === 'approved' ? `${p.jitToken}-again` : p.jitToken
+    await applyTransactionEvent(db.sql, webhookEvent(c, method === 'pgfs.pindebit'
+      ? { type: 'pindebit', state: 'COMPLETION', token: p.txToken, amount: p.amount, jit: { token: last, method } }
+      : { type: 'authorization', state: 'PENDING', token: p.txToken, amount: p.amount, jit: { token: last, method } }))
+    t.same(await money(c.account), method === 'pgfs.pindebit' ? { balance: 90000, available: 90000 } : { balance: 100000, available: 90000 },
+      `${method}: its webhook confirms the approval`)
   }
   await assertInvariants(t, db)
 })

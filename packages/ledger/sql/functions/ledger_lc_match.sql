@@ -22,6 +22,7 @@ DECLARE
   v_prec text := e->>'preceding_token';
   v_link text;
   d decisions%ROWTYPE;
+  a decisions%ROWTYPE;
 BEGIN
   IF v_jit IS NOT NULL THEN
     SELECT * INTO d FROM decisions WHERE jit_token = v_jit;
@@ -32,6 +33,15 @@ BEGIN
   END IF;
   IF d.jit_token IS NULL THEN
     SELECT * INTO d FROM decisions WHERE transaction_token = v_tx ORDER BY created_at LIMIT 1;
+  END IF;
+  -- The same network message asked again under another JIT token: that later ask was declined
+  -- DUPLICATE_TRANSACTION, and the message's decision is the one we approved for its token.
+  IF d.jit_token IS NOT NULL AND d.outcome <> 'approved' AND d.transaction_token IS NOT NULL THEN
+    SELECT * INTO a FROM decisions
+    WHERE transaction_token = d.transaction_token AND kind = d.kind AND outcome = 'approved' ORDER BY created_at LIMIT 1;
+    IF a.jit_token IS NOT NULL THEN
+      d := a;
+    END IF;
   END IF;
   decision_token := d.jit_token;
   own := true;
