@@ -254,7 +254,9 @@ t.test(`hostile input: ${runs} generated inputs over the JIT endpoint, the webho
     .map(([token, status]) => ({ token, answered: status, recorded: decisionRows.find(d => d.jit_token === token) }))
   t.same(mismatched.slice(0, 5), [], 'each recorded decision is the answer that was sent')
   const evented = new Set<string>()
-  for (const row of await sql<Array<{ payload: string }>>`select payload::text as payload from outbox`) {
+  // the answers of the command cases go through the outbox too, and a hold.release names a JIT
+  // token of the same index (`validCommand`): only what the JIT path writes is looked at
+  for (const row of await sql<Array<{ payload: string }>>`select payload::text as payload from outbox where routing_key not like 'command.%'`) {
     for (const m of row.payload.matchAll(new RegExp(`fzj-${run}-\\d+`, 'g'))) evented.add(m[0])
   }
   const declined = [...jitAnswered].filter(([, status]) => status !== 200 && status !== 402).map(([token]) => token)
