@@ -103,3 +103,23 @@ t.test('a lost clearing is reported until the processor re-sends it', async t =>
   const after = await reconcile()
   t.equal(after.code, 0, after.out)
 })
+
+t.test('the Core API reads a webhook endpoint, a transaction and a funding source by token, 404 naming what is missing', async t => {
+  const get = async (path: string): Promise<{ status: number, body: Record<string, unknown> }> => {
+    const res = await fetch(`${sandbox.url}${path}`, { headers: { authorization: coreAuth } })
+    return { status: res.status, body: await res.json() as Record<string, unknown> }
+  }
+  const endpoint = sandbox.state.webhookFor('transactions')
+  t.ok(endpoint, 'an endpoint was registered by processor setup')
+  const found = await get(`/webhooks/${String(endpoint?.token)}`)
+  t.equal(found.status, 200)
+  t.equal(found.body.token, endpoint?.token)
+  const [txToken, tx] = [...sandbox.state.transactions.entries()][0] ?? []
+  t.ok(tx, 'the earlier tests made transactions')
+  t.same((await get(`/transactions/${String(txToken)}`)).body, tx?.event, 'a transaction is its event')
+  for (const [path, what] of [['/webhooks/nope', 'webhook'], ['/transactions/nope', 'transaction'], ['/fundingsources/programgateway/nope', 'funding source']] as const) {
+    const missing = await get(path)
+    t.equal(missing.status, 404, path)
+    t.equal(missing.body.error_message, `${what} not found`)
+  }
+})

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { Type, type Static } from '@sinclair/typebox'
 import { parseAmount } from '@jit/contracts'
 import { createBasicAuthVerifier } from '@jit/http-auth'
@@ -116,6 +116,15 @@ const TransactionList = Type.Object({
 const FaultRequest = Type.Object({ status: Type.Integer({ minimum: 400, maximum: 599 }), times: Type.Integer({ minimum: 1, maximum: 100 }), path: Type.Optional(Type.String()), delay_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 60000 })) }, { additionalProperties: false })
 
 const MAX_PAGE = 100
+
+/** The handler of a `GET .../:token`: the entry of `store` (seen through `view`), or a 404 naming `what`. */
+function byToken<T, V = T> (store: ReadonlyMap<string, T>, what: string, view: (entry: T) => V = entry => entry as unknown as V) {
+  return async (req: FastifyRequest, reply: FastifyReply): Promise<V | FastifyReply> => {
+    const entry = store.get((req.params as { token: string }).token)
+    if (entry === undefined) return await reply.code(404).send(error(404, `${what} not found`))
+    return view(entry)
+  }
+}
 
 function error (code: number, message: string): { error_code: string, error_message: string } {
   return { error_code: String(code), error_message: message }
@@ -347,11 +356,7 @@ export function buildSandboxApp (options: SandboxOptions): { app: FastifyInstanc
     state.fundingSources.set(token, source)
     return await reply.code(201).send(source)
   })
-  app.get('/fundingsources/programgateway/:token', { schema: { params: Type.Object({ token: Type.String() }), response: fsResponses } }, async (req, reply) => {
-    const source = state.fundingSources.get((req.params as { token: string }).token)
-    if (source === undefined) return await reply.code(404).send(error(404, 'funding source not found'))
-    return source
-  })
+  app.get('/fundingsources/programgateway/:token', { schema: { params: Type.Object({ token: Type.String() }), response: fsResponses } }, byToken(state.fundingSources, 'funding source'))
 
   // --- Core API: webhook endpoints ---------------------------------------------------------------
   const whResponses = { 200: WebhookResponse, 201: WebhookResponse, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody }
@@ -364,11 +369,7 @@ export function buildSandboxApp (options: SandboxOptions): { app: FastifyInstanc
     state.webhooks.set(token, endpoint)
     return await reply.code(201).send(endpoint)
   })
-  app.get('/webhooks/:token', { schema: { params: Type.Object({ token: Type.String() }), response: whResponses } }, async (req, reply) => {
-    const endpoint = state.webhooks.get((req.params as { token: string }).token)
-    if (endpoint === undefined) return await reply.code(404).send(error(404, 'webhook not found'))
-    return endpoint
-  })
+  app.get('/webhooks/:token', { schema: { params: Type.Object({ token: Type.String() }), response: whResponses } }, byToken(state.webhooks, 'webhook'))
   app.post('/webhooks/:token/:event_type/:event_token', {
     schema: {
       params: Type.Object({ token: Type.String(), event_type: Type.String(), event_token: Type.String() }),
@@ -407,11 +408,7 @@ export function buildSandboxApp (options: SandboxOptions): { app: FastifyInstanc
     const data = all.slice(from, from + count).map(t => t.event)
     return { count: data.length, start_index: from, end_index: from + Math.max(0, data.length - 1), is_more: from + data.length < all.length, data }
   })
-  app.get('/transactions/:token', { schema: { params: Type.Object({ token: Type.String() }), response: { 200: Type.Record(Type.String(), Type.Unknown()), 401: ErrorBody, 404: ErrorBody } } }, async (req, reply) => {
-    const t = state.transactions.get((req.params as { token: string }).token)
-    if (t === undefined) return await reply.code(404).send(error(404, 'transaction not found'))
-    return t.event
-  })
+  app.get('/transactions/:token', { schema: { params: Type.Object({ token: Type.String() }), response: { 200: Type.Record(Type.String(), Type.Unknown()), 401: ErrorBody, 404: ErrorBody } } }, byToken(state.transactions, 'transaction', t => t.event))
 
   // --- the simulator's own controls (not part of the processor's API) ---------------------------
   app.post('/_sim/faults', { schema: { body: FaultRequest, response: { 204: Type.Null(), 400: ErrorBody } } }, async (req, reply) => {
