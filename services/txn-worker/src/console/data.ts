@@ -23,6 +23,7 @@ export function money (minor: number | null | undefined, currency: string | null
   try {
     return formatAmountString(minor, currency)
   } catch {
+    // A currency the contracts do not know has no exponent to format with: minor units still stand.
     return null
   }
 }

@@ -6,6 +6,7 @@ import { HttpErrorBody, httpError } from '@jit/contracts'
 import type { BasicCredentials } from '@jit/http-auth'
 import type { Database } from '@jit/postgres'
 import { listActions } from '../console/actions.js'
+import { holdSummaryBody } from './bodies.js'
 import { operatorAuthHook } from './operator.js'
 import { decisionsOf, holdsOf, money, search, SearchInputError, timelineOf, type DecisionDetail, type TimelineOwner } from '../console/data.js'
 
@@ -226,23 +227,8 @@ export const consoleApiRoutes: FastifyPluginAsync<ConsoleApiOptions> = async (pa
     return {
       account_token: token,
       holds: holds.map(h => ({
-        hold_token: h.hold_token,
-        account_token: h.account_token,
-        user_token: h.user_token,
-        card_token: h.card_token,
-        currency: h.currency,
-        mcc: h.mcc,
-        state: h.state,
-        forced: h.forced,
-        authorized_minor: h.authorized,
-        captured_minor: h.captured,
-        released_minor: h.released,
-        remaining_minor: h.remaining,
-        remaining: money(h.remaining, h.currency),
-        age_seconds: Math.max(0, Math.floor((now - h.opened_at.getTime()) / 1000)),
-        opened_at: h.opened_at.toISOString(),
-        last_activity_at: h.last_activity_at.toISOString(),
-        closed_at: h.closed_at === null ? null : h.closed_at.toISOString()
+        ...holdSummaryBody(h),
+        age_seconds: Math.max(0, Math.floor((now - h.opened_at.getTime()) / 1000))
       })),
       next_before: holds.length === limit && last !== undefined ? last.opened_at.toISOString() : null
     }

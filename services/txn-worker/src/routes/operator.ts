@@ -1,10 +1,12 @@
 import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { HttpErrorBody, formatAmountString, httpError } from '@jit/contracts'
+import { HttpErrorBody, httpError } from '@jit/contracts'
 import { createBasicAuthVerifier, type BasicCredentials } from '@jit/http-auth'
 import { getAccount, getDecision, getHold, getJournal, listOpenHolds, type HoldView } from '@jit/ledger'
 import type { Database } from '@jit/postgres'
+import { money } from '../console/data.js'
+import { holdSummaryBody } from './bodies.js'
 
 /** Options of {@link operatorRoutes}. */
 export interface OperatorRoutesOptions {
@@ -120,40 +122,15 @@ function responses (ok: TSchema): Record<number, TSchema> {
   return { 200: ok, 400: HttpErrorBody, 401: HttpErrorBody, 404: HttpErrorBody }
 }
 
-function money (minor: number | null, currency: string | null): string | null {
-  if (minor === null || currency === null) return null
-  try {
-    return formatAmountString(minor, currency)
-  } catch {
-    // A currency the contracts do not know has no exponent to format with: minor units still stand.
-    return null
-  }
-}
-
 function holdBody (h: HoldView): Static<typeof HoldBody> {
   return {
-    hold_token: h.hold_token,
-    account_token: h.account_token,
-    user_token: h.user_token,
-    card_token: h.card_token,
-    currency: h.currency,
-    mcc: h.mcc,
+    ...holdSummaryBody(h),
     transaction_tokens: h.transaction_tokens,
-    state: h.state,
-    forced: h.forced,
-    authorized_minor: h.authorized,
     authorized: money(h.authorized, h.currency),
-    captured_minor: h.captured,
     captured: money(h.captured, h.currency),
-    released_minor: h.released,
     released: money(h.released, h.currency),
-    remaining_minor: h.remaining,
-    remaining: money(h.remaining, h.currency),
     over_captured_minor: h.over_captured,
-    over_captured: money(h.over_captured, h.currency),
-    opened_at: h.opened_at.toISOString(),
-    last_activity_at: h.last_activity_at.toISOString(),
-    closed_at: h.closed_at === null ? null : h.closed_at.toISOString()
+    over_captured: money(h.over_captured, h.currency)
   }
 }
 

@@ -1,0 +1,45 @@
+import type { HoldSummary } from '@jit/ledger'
+import { money } from '../console/data.js'
+
+/**
+ * The fields a hold has in every operator answer (the operator API's hold and the console's
+ * hold list): amounts in minor units under `_minor`, the remaining amount also as a decimal
+ * string, times as ISO strings. Each route adds what only it shows.
+ */
+export function holdSummaryBody (h: HoldSummary): {
+  hold_token: string
+  account_token: string
+  user_token: string | null
+  card_token: string | null
+  currency: string
+  mcc: string | null
+  state: HoldSummary['state']
+  forced: boolean
+  authorized_minor: number
+  captured_minor: number
+  released_minor: number
+  remaining_minor: number
+  remaining: string | null
+  opened_at: string
+  last_activity_at: string
+  closed_at: string | null
+} {
+  return {
+    hold_token: h.hold_token,
+    account_token: h.account_token,
+    user_token: h.user_token,
+    card_token: h.card_token,
+    currency: h.currency,
+    mcc: h.mcc,
+    state: h.state,
+    forced: h.forced,
+    authorized_minor: h.authorized,
+    captured_minor: h.captured,
+    released_minor: h.released,
+    remaining_minor: h.remaining,
+    remaining: money(h.remaining, h.currency),
+    opened_at: h.opened_at.toISOString(),
+    last_activity_at: h.last_activity_at.toISOString(),
+    closed_at: h.closed_at === null ? null : h.closed_at.toISOString()
+  }
+}
