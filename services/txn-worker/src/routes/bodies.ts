@@ -1,20 +1,8 @@
 import type { HoldSummary } from '@jit/ledger'
 import { money } from '../console/data.js'
 
-/**
- * The fields a hold has in every operator answer (the operator API's hold and the console's
- * hold list): amounts in minor units under `_minor`, the remaining amount also as a decimal
- * string, times as ISO strings. Each route adds what only it shows.
- */
-export function holdSummaryBody (h: HoldSummary): {
-  hold_token: string
-  account_token: string
-  user_token: string | null
-  card_token: string | null
-  currency: string
-  mcc: string | null
-  state: HoldSummary['state']
-  forced: boolean
+/** What {@link holdSummaryBody} answers: the hold's own fields, its amounts renamed `_minor`. */
+export type HoldSummaryBody = Pick<HoldSummary, 'hold_token' | 'account_token' | 'user_token' | 'card_token' | 'currency' | 'mcc' | 'state' | 'forced'> & {
   authorized_minor: number
   captured_minor: number
   released_minor: number
@@ -23,7 +11,14 @@ export function holdSummaryBody (h: HoldSummary): {
   opened_at: string
   last_activity_at: string
   closed_at: string | null
-} {
+}
+
+/**
+ * The fields a hold has in every operator answer (the operator API's hold and the console's
+ * hold list): amounts in minor units under `_minor`, the remaining amount also as a decimal
+ * string, times as ISO strings. Each route adds what only it shows.
+ */
+export function holdSummaryBody (h: HoldSummary): HoldSummaryBody {
   return {
     hold_token: h.hold_token,
     account_token: h.account_token,
