@@ -6,8 +6,8 @@
  */
 export { buildApp, type TxnWorkerAppDeps } from './app.js'
 export {
-  createWorker, WORKER_QUEUES,
-  type TxnWorker, type TxnWorkerDeps, type WorkerConfig, type WorkerQueue
+  createWorker, createWorkerOn, WORKER_QUEUES,
+  type TxnWorker, type TxnWorkerDeps, type WorkerClients, type WorkerConfig, type WorkerQueue
 } from './worker.js'
 export { createWorkerMetrics, type WorkerMetrics } from './metrics.js'
 export { txnWorkerMigrations, txnWorkerMigrationSets } from './migrations.js'

@@ -5,7 +5,7 @@ import { createMetricsRegistry } from '@jit/profiler'
 import { buildApp } from './app.js'
 import { createWorkerMetrics } from './metrics.js'
 import { txnWorkerMigrationSets } from './migrations.js'
-import { createWorker } from './worker.js'
+import { createWorkerOn } from './worker.js'
 
 // a wrong configuration exits 78 naming every problem, as in every service
 const config = loadServiceConfig(TxnWorkerConfig, 'txn-worker')
@@ -18,16 +18,7 @@ await connections.start()
 
 const registry = createMetricsRegistry({ service: 'txn-worker' })
 const metrics = createWorkerMetrics(registry, { sql: connections.db.sql })
-const worker = createWorker({
-  config,
-  logger,
-  db: connections.db,
-  cache: connections.cache,
-  amqp: connections.amqp,
-  publisher: connections.publisher,
-  archive: connections.archive,
-  metrics
-})
+const worker = createWorkerOn(connections, { config, logger, metrics })
 let stopping = false
 // intake: consumers stop taking messages and finish those in flight, loops and relay stop;
 // connections.close() then closes the publisher, the broker connection and the pools, in order.

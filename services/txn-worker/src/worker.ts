@@ -5,6 +5,7 @@ import {
 } from '@jit/amqp'
 import { createServiceOutboxRelay, type OutboxRelay, type OutboxRelayStats } from '@jit/outbox'
 import type { DocumentArchive } from '@jit/archive'
+import type { Connections } from '@jit/connections'
 import { parseMccDays, type TxnWorkerConfigT } from '@jit/config'
 import type { Database } from '@jit/postgres'
 import type { Cache } from '@jit/redis'
@@ -176,4 +177,21 @@ export function createWorker (deps: TxnWorkerDeps): TxnWorker {
     consumerStats: () => Object.fromEntries(consumers.map(c => [c.queue, c.stats()])),
     relayStats: () => relay?.stats() ?? null
   }
+}
+
+/** The clients a worker takes from its process's {@link Connections} (started, topology declared). */
+export type WorkerClients = Pick<Connections, 'db' | 'cache' | 'amqp' | 'publisher' | 'archive'>
+
+/**
+ * {@link createWorker} on the clients of started connections: the server and the in-process test
+ * stacks build their worker the same way.
+ * @example
+ * ```ts
+ * await connections.start()
+ * const worker = createWorkerOn(connections, { config, logger, metrics })
+ * ```
+ */
+export function createWorkerOn (connections: WorkerClients, deps: Omit<TxnWorkerDeps, keyof WorkerClients>): TxnWorker {
+  const { db, cache, amqp, publisher, archive } = connections
+  return createWorker({ ...deps, db, cache, amqp, publisher, archive })
 }

@@ -11,7 +11,7 @@ import { basicAuthHeader } from '@jit/http-auth'
 import { createTestDatabase, createTestVhost, createTestRedisPrefix, type Teardownable } from '@jit/test-support'
 import { buildApp as buildAuthorizer } from '@jit/jit-authorizer'
 import { buildApp as buildIngest } from '@jit/webhook-ingest'
-import { buildApp as buildWorkerApp, createWorker, createWorkerMetrics, txnWorkerMigrationSets, type TxnWorker } from '@jit/txn-worker'
+import { buildApp as buildWorkerApp, createWorkerOn, createWorkerMetrics, txnWorkerMigrationSets, type TxnWorker } from '@jit/txn-worker'
 
 const JIT_AUTH = basicAuthHeader('jit-e2e', 'E2e-Only-Passw0rd-For-Jit!')
 const WEBHOOK_AUTH = basicAuthHeader('hooks-e2e', 'E2e-Only-Passw0rd-Hooks!')
@@ -86,16 +86,7 @@ export async function startStack (t: Teardownable): Promise<Stack> {
   const ingest = buildIngest({ config: ingestConfig, logger, publisher: ingestConnections.publisher, connections: ingestConnections, registry: createMetricsRegistry({ service: 'webhook-ingest' }) })
 
   const workerRegistry = createMetricsRegistry({ service: 'txn-worker' })
-  const worker = createWorker({
-    config: workerConfig,
-    logger,
-    db: workerConnections.db,
-    cache: workerConnections.cache,
-    amqp: workerConnections.amqp,
-    publisher: workerConnections.publisher,
-    archive: workerConnections.archive,
-    metrics: createWorkerMetrics(workerRegistry)
-  })
+  const worker = createWorkerOn(workerConnections, { config: workerConfig, logger, metrics: createWorkerMetrics(workerRegistry) })
   const operator = await buildWorkerApp({ config: workerConfig, logger, db: workerConnections.db, registry: workerRegistry, connections: workerConnections })
 
   // A listener of command answers, as an internal service would bind one.

@@ -10,7 +10,7 @@ import { basicAuthHeader } from '@jit/http-auth'
 import { createTestDatabase, createTestVhost, createTestRedisPrefix, type Teardownable } from '@jit/test-support'
 import { buildApp as buildAuthorizer } from '@jit/jit-authorizer'
 import { buildApp as buildIngest } from '@jit/webhook-ingest'
-import { createWorker, createWorkerMetrics, txnWorkerMigrationSets } from '@jit/txn-worker'
+import { createWorkerOn, createWorkerMetrics, txnWorkerMigrationSets } from '@jit/txn-worker'
 import { LogScanner, secretForms } from './log-scan.js'
 import { TEST_PAN } from './hostile.js'
 
@@ -85,16 +85,7 @@ export async function startInProcessStack (t: Teardownable, env: Record<string, 
   await connections.start()
   const authorizer = await buildAuthorizer({ config: authConfig, logger, db: connections.db, cache: connections.cache, registry: createMetricsRegistry({ service: 'jit-authorizer' }) })
   const ingest = buildIngest({ config: ingestConfig, logger, publisher: connections.publisher, registry: createMetricsRegistry({ service: 'webhook-ingest' }) })
-  const worker = createWorker({
-    config: workerConfig,
-    logger,
-    db: connections.db,
-    cache: connections.cache,
-    amqp: connections.amqp,
-    publisher: connections.publisher,
-    archive: connections.archive,
-    metrics: createWorkerMetrics(createMetricsRegistry({ service: 'txn-worker' }))
-  })
+  const worker = createWorkerOn(connections, { config: workerConfig, logger, metrics: createWorkerMetrics(createMetricsRegistry({ service: 'txn-worker' })) })
 
   const broker = new Connection(base.AMQP_URL)
   const rawPublisher = broker.createPublisher({ confirm: true })
