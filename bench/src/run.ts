@@ -39,26 +39,21 @@ export function benchOptions (mode: BenchOptions['mode'], log: (line: string) =>
     }
   }
   const seed: SeedSpec = { accounts: 20_000, balance: 100_000_000, hotCards: 200, hotBalance: 1_000_000_000_000 }
-  if (mode === 'quick') {
-    return {
-      mode,
-      seed,
-      timing: { warmupMs: 1500, closedMs: 3000, connections: 32, stepMs: 1500, ladderStart: 60, ladderFactor: 1.6, ladderMax: 12_000, maxInFlight: 256, poolMax: 20 },
-      workloads: all,
-      order,
-      worker: true,
-      log
-    }
-  }
   return {
     mode,
     seed,
-    timing: { warmupMs: 5000, closedMs: 10_000, connections: 32, stepMs: 5000, ladderStart: 50, ladderFactor: 1.25, ladderMax: 12_000, maxInFlight: 256, poolMax: 20 },
+    timing: TIMING[mode],
     workloads: all,
     order,
     worker: true,
     log
   }
+}
+
+/** Phase timing of the quick and full runs: same seed, workloads and order, shorter phases and a coarser ladder for quick. */
+const TIMING: Record<'quick' | 'full', PhaseTiming> = {
+  quick: { warmupMs: 1500, closedMs: 3000, connections: 32, stepMs: 1500, ladderStart: 60, ladderFactor: 1.6, ladderMax: 12_000, maxInFlight: 256, poolMax: 20 },
+  full: { warmupMs: 5000, closedMs: 10_000, connections: 32, stepMs: 5000, ladderStart: 50, ladderFactor: 1.25, ladderMax: 12_000, maxInFlight: 256, poolMax: 20 }
 }
 
 export interface BenchResults {
