@@ -74,19 +74,27 @@ export function createWebhookHandler (deps: ArchiveHandlerDeps): MessageHandler 
  * acknowledged only after its own document is stored, and fails alone.
  */
 export function createWebhookBatchHandler (deps: ArchiveHandlerDeps & { maxBatch: number }): MessageHandler {
-  const transitionThenDocument = webhookTransitions(deps)
+  return archiveBatchHandler(deps, 'webhooks', webhookTransitions(deps))
+}
+
+/**
+ * A batched archiving handler of `queue`: each message's document is made in delivery order (a
+ * message whose document cannot be made fails alone), then the batch's documents are stored
+ * with one insert ({@link storeDocuments}).
+ */
+function archiveBatchHandler (deps: ArchiveHandlerDeps & { maxBatch: number }, queue: 'webhooks' | 'jit-funding', documentOf: (msg: ConsumedMessage) => ArchiveDocument | Promise<ArchiveDocument>): MessageHandler {
   return batchingHandler(async msgs => {
-    deps.metrics.batchSize.observe({ queue: 'webhooks' }, msgs.length)
+    deps.metrics.batchSize.observe({ queue }, msgs.length)
     const failures: unknown[] = new Array(msgs.length).fill(undefined)
     const docs: Array<{ slot: number, doc: ArchiveDocument }> = []
     for (const [slot, msg] of msgs.entries()) {
       try {
-        docs.push({ slot, doc: await transitionThenDocument(msg) })
+        docs.push({ slot, doc: await documentOf(msg) })
       } catch (err) {
         failures[slot] = err
       }
     }
-    await storeDocuments(deps, 'webhooks', docs, failures)
+    await storeDocuments(deps, queue, docs, failures)
     return failures
   }, { maxBatch: deps.maxBatch })
 }
@@ -213,18 +221,5 @@ export function createDecisionArchiveHandler (deps: ArchiveHandlerDeps): Message
 
 /** The `jit-funding` queue, batched: the decision documents of a batch archived in one insert ({@link storeDocuments}). */
 export function createDecisionArchiveBatchHandler (deps: ArchiveHandlerDeps & { maxBatch: number }): MessageHandler {
-  return batchingHandler(async msgs => {
-    deps.metrics.batchSize.observe({ queue: 'jit-funding' }, msgs.length)
-    const failures: unknown[] = new Array(msgs.length).fill(undefined)
-    const docs: Array<{ slot: number, doc: ArchiveDocument }> = []
-    for (const [slot, msg] of msgs.entries()) {
-      try {
-        docs.push({ slot, doc: decisionDocument(msg) })
-      } catch (err) {
-        failures[slot] = err
-      }
-    }
-    await storeDocuments(deps, 'jit-funding', docs, failures)
-    return failures
-  }, { maxBatch: deps.maxBatch })
+  return archiveBatchHandler(deps, 'jit-funding', decisionDocument)
 }
