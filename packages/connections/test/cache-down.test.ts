@@ -1,16 +1,23 @@
 import t from 'tap'
-import { startPrivateRedis, waitFor } from '@jit/test-support'
+import { startPrivateRedis, waitFor, type PrivateRedis, type Teardownable } from '@jit/test-support'
+import type { Connections } from '../src/index.js'
 import { connectionsFor, testConfig, testServers } from './helper.js'
 
-t.test('with Redis stopped, health stays ok and reports the cache down; it comes back by itself', async t => {
+/**
+ * Started connections (no AMQP) on a Redis of this test's own, which the test can stop and start;
+ * `down`: that Redis is stopped before the connections start.
+ */
+async function startOnPrivateRedis (t: Teardownable, name: string, { down }: { down: boolean }): Promise<{ redis: PrivateRedis, connections: Connections }> {
   const servers = await testServers(t)
   const redis = await startPrivateRedis(t)
-  const connections = connectionsFor(t, {
-    config: testConfig(servers, { REDIS_URL: redis.url }),
-    name: 'cache-down',
-    use: { amqp: false }
-  })
+  if (down) await redis.stop()
+  const connections = connectionsFor(t, { config: testConfig(servers, { REDIS_URL: redis.url }), name, use: { amqp: false } })
   await connections.start()
+  return { redis, connections }
+}
+
+t.test('with Redis stopped, health stays ok and reports the cache down; it comes back by itself', async t => {
+  const { redis, connections } = await startOnPrivateRedis(t, 'cache-down', { down: false })
 
   const up = await connections.health()
   t.equal(up.dependencies.redis?.up, true, 'redis up at first')
@@ -35,15 +42,7 @@ t.test('with Redis stopped, health stays ok and reports the cache down; it comes
 })
 
 t.test('start() succeeds while Redis is down', async t => {
-  const servers = await testServers(t)
-  const redis = await startPrivateRedis(t)
-  await redis.stop()
-  const connections = connectionsFor(t, {
-    config: testConfig(servers, { REDIS_URL: redis.url }),
-    name: 'cache-down-at-start',
-    use: { amqp: false }
-  })
-  await connections.start()
+  const { connections } = await startOnPrivateRedis(t, 'cache-down-at-start', { down: true })
   const report = await connections.health()
   t.equal(report.ok, true)
   t.equal(report.dependencies.redis?.up, false)
