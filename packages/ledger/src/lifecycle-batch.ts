@@ -77,6 +77,9 @@ export async function applyTransactionEventBatch (tx: Sql, events: readonly Tran
   const abortsBatch = opts.abortsBatch ?? defaultAbortsBatch
   const applyOpts = opts.now === undefined ? {} : { now: opts.now }
   const outcomes: BatchEventOutcome[] = new Array(events.length)
+  // every event's card lock first, in one order, before any event takes a row (ledger_lock_cards)
+  const cards = events.map(e => typeof e?.card_token === 'string' ? e.card_token : null)
+  await tx`select ledger_lock_cards(${cards}::text[])`
   for (const i of batchApplyOrder(events)) {
     const event = events[i] as TransactionEventInput
     try {

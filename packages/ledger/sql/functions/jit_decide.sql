@@ -61,6 +61,7 @@ DECLARE
   d decisions%ROWTYPE;
   a accounts%ROWTYPE;
   h holds%ROWTYPE;
+  v_standin holds%ROWTYPE;
   m ledger_messages%ROWTYPE;
   lim spending_limits%ROWTYPE;
 BEGIN
@@ -97,6 +98,11 @@ BEGIN
   -- (lock_timeout), its changes roll back and the token is recorded as a TIMEOUT decline in this
   -- same statement, so a repeat can never be decided anew in between.
   BEGIN
+    -- the card's lock comes first of all (ledger_lock_cards): a batch took it for every member
+    -- already; alone, this decision takes it here
+    IF v_card IS NOT NULL THEN
+      PERFORM pg_advisory_xact_lock(ledger_card_lock_key(v_card));
+    END IF;
     INSERT INTO decisions (jit_token, request_fingerprint, method, kind, user_token, card_token,
       original_jit_token, transaction_token, outcome, amount, currency, http_status, response)
     VALUES (v_token, r->>'fingerprint', r->>'method', v_kind, v_user, v_card,
@@ -142,6 +148,18 @@ BEGIN
         ELSIF EXISTS (SELECT 1 FROM decisions WHERE transaction_token = r->>'transaction_token'
                         AND jit_token <> v_token AND kind = v_kind AND outcome = 'approved') THEN
           v_reason := 'DUPLICATE_TRANSACTION';
+        -- A single-message debit's bare copy (typed `authorization`) applied before we decided:
+        -- repaired (DECLINED), the message's money is settled without us; approved as a stand-in
+        -- hold, that hold is this debit's and is released as it is posted (counted as available
+        -- for this approval), so the message moves its money once.
+        ELSIF v_kind = 'immediate_debit' THEN
+          IF EXISTS (SELECT 1 FROM ledger_messages WHERE kind = 'authorization'
+                       AND message_token = r->>'transaction_token' AND repaired_at IS NOT NULL) THEN
+            v_reason := 'DUPLICATE_TRANSACTION';
+          ELSE
+            SELECT * INTO v_standin FROM ledger_lc_standin_debit_hold(r->>'transaction_token') sh
+            WHERE sh.account_token = v_account;
+          END IF;
         END IF;
       END IF;
 
@@ -163,7 +181,7 @@ BEGIN
           v_reason := 'CLOSED_ACCOUNT';
         ELSIF a.currency <> v_currency THEN
           v_reason := 'TRANSACTION_NOT_PERMITTED';
-        ELSIF a.balance - a.held - v_amount < -a.credit_line THEN
+        ELSIF a.balance - a.held + coalesce(v_standin.remaining, 0) - v_amount < -a.credit_line THEN
           v_reason := 'INSUFFICIENT_FUNDS';
         END IF;
       END IF;
@@ -233,6 +251,10 @@ BEGIN
           PERFORM ledger_emit_hold_event('ledger.hold.increased', h, v_amount, jsonb_build_object(
             'reason', 'jit.incremental', 'effect_key', 'incremental:' || v_token, 'transaction_token', r->>'transaction_token'));
         ELSE
+          IF v_standin.hold_token IS NOT NULL THEN
+            PERFORM ledger_lc_release(v_standin.hold_token, v_standin.remaining, true, 'CLOSED', 'released', 'immediate_debit:' || v_token,
+              jsonb_build_object('cause', 'standin_hold_was_a_debit', 'transaction_token', r->>'transaction_token'), v_now, 'ledger.hold.released');
+          END IF;
           PERFORM ledger_post('purchase', 'immediate_debit:' || v_token, v_account, -v_amount, 'network_settlement', r->>'method');
           INSERT INTO effects (kind, key, result) VALUES ('immediate_debit', v_token, jsonb_build_object('amount', v_amount));
           PERFORM ledger_emit_account_event('ledger.account.debited', v_account, v_amount, jsonb_build_object(
@@ -303,6 +325,19 @@ BEGIN
   IF current_setting('synchronous_commit') NOT IN ('on', 'local', 'remote_write', 'remote_apply') THEN
     RAISE EXCEPTION 'JIT decisions need synchronous_commit on (got %)', current_setting('synchronous_commit') USING ERRCODE = 'JT004';
   END IF;
+  -- Every member's card lock before any member takes a row (docs/ledger.md "Lock order"), so a
+  -- webhook batch of the same cards can never hold a message row a later member needs while
+  -- waiting for an account row an earlier member took. The wait ends by the batch's budget;
+  -- past it the members take their own locks and end as their deadline says.
+  IF rs->0 ? 'budget_ms' THEN
+    PERFORM set_config('lock_timeout', greatest(1, floor((rs->0->>'budget_ms')::numeric
+      - extract(epoch from clock_timestamp() - statement_timestamp()) * 1000))::bigint::text || 'ms', true);
+  END IF;
+  BEGIN
+    PERFORM ledger_lock_cards(ARRAY(SELECT x->>'card_token' FROM jsonb_array_elements(rs) AS x));
+  EXCEPTION WHEN lock_not_available THEN
+    NULL;
+  END;
   RETURN QUERY SELECT jit_decide(x.value) FROM jsonb_array_elements(rs) WITH ORDINALITY AS x (value, n) ORDER BY x.n;
 END
 $$;

@@ -14,8 +14,9 @@
 --   now             the time the caller applies it at (tests travel in time), payload (the raw event)
 -- What later events read about a message lives in ledger_messages (never purged); `effects` rows
 -- are pure idempotency records.
--- Lock order everywhere: the decision claim, the effect key, the message row (ledger_messages),
--- the hold row, the account row; the parked_events rows are only ever touched without waiting
+-- Lock order everywhere: the card (ledger_lock_cards), the decision claim, the effect key, the
+-- message row (ledger_messages), the hold row, the account row; the parked_events rows are only
+-- ever touched without waiting
 -- (ON CONFLICT DO NOTHING, SKIP LOCKED), so a retry worker holding a parked row can never
 -- deadlock with a live delivery.
 
@@ -30,6 +31,12 @@ DECLARE
 BEGIN
   IF v_tx IS NULL THEN
     RAISE EXCEPTION 'event without token' USING ERRCODE = 'JT005';
+  END IF;
+  -- The card's lock first of all (ledger_lock_cards; a batch took it for all its events): our
+  -- decision of this message and the message's webhook serialize here, so the routing below
+  -- reads a decision that has committed, never one being made.
+  IF e->>'card_token' IS NOT NULL THEN
+    PERFORM pg_advisory_xact_lock(ledger_card_lock_key(e->>'card_token'));
   END IF;
   -- A copy without jit_funding was routed by its type, which for some methods names another
   -- effect: an auth_plus_capture is typed `authorization`, a force capture

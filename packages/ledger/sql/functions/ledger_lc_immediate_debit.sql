@@ -14,6 +14,7 @@ DECLARE
   mt record;
   d decisions%ROWTYPE;
   m ledger_messages%ROWTYPE;
+  h holds%ROWTYPE;
 BEGIN
   PERFORM ledger_lc_claim_decision(e, p_now);
   IF NOT ledger_lc_claim('immediate_debit.webhook', v_tx, p_now) OR ledger_lc_seen('immediate_debit', v_tx) THEN
@@ -60,6 +61,11 @@ BEGIN
     RETURN ledger_lc_park(e, 'no funding account for the card or user yet', p_park, p_now);
   END IF;
   PERFORM ledger_lc_check_currency(v_account, e);
+  -- its bare copy came first and opened a stand-in hold: the debit replaces that hold
+  FOR h IN SELECT * FROM ledger_lc_standin_debit_hold(v_tx) LOOP
+    PERFORM ledger_lc_release(h.hold_token, h.remaining, true, 'CLOSED', 'released', 'immediate_debit:' || v_tx,
+      jsonb_build_object('cause', 'standin_hold_was_a_debit', 'transaction_token', v_tx), p_now, 'ledger.hold.released');
+  END LOOP;
   PERFORM ledger_lc_debit(v_account, v_amount, 'immediate_debit', v_tx, e,
     CASE WHEN coalesce((e->>'past_horizon')::boolean, false) THEN 'past_park_horizon.' ELSE 'standin.' END || coalesce(e->>'method', e->>'type'));
   PERFORM ledger_lc_record('immediate_debit', v_tx, d.jit_token, NULL, v_account, v_amount, true, p_now);

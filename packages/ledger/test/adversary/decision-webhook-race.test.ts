@@ -4,9 +4,9 @@ import { ledgerDatabase, fundedCard, assertInvariants, shop, webhookEvent, jitRe
 
 // docs/ledger.md "Keys": the webhook that confirms a decision "shares the decision's effect
 // whichever other identifiers it carries" (never a second hold), and "Invariants": "one
-// decision per JIT token (... one hold at most)"; DOMAIN.md: "Races between the synchronous
-// decision and the later webhook for the same purchase are common: the webhook may arrive before
-// the decision's own record is written."
+// decision per JIT token (... one hold at most)"; docs/processor-protocol.md: webhooks "arrive
+// late, twice and out of order" (the webhook may arrive before the decision's own record is
+// written).
 // Our JIT decision (J, request token T) and the processor's PENDING webhook of that message sent
 // without jit_funding (so it cannot claim the decision row J), at the same time, many rounds.
 const db = await ledgerDatabase(t, { poolMax: 8 })
