@@ -19,8 +19,22 @@ DECLARE
   v_late boolean := coalesce((e->>'past_horizon')::boolean, false);
   mt record;
   h holds%ROWTYPE;
+  m ledger_messages%ROWTYPE;
 BEGIN
   IF NOT ledger_lc_claim('clearing', v_key, p_now) OR ledger_lc_seen('clearing', v_tx) THEN
+    -- A copy of it with nothing to link came first and was a plain debit; this copy links it to
+    -- its purchase's open hold: the debit already posted is that hold's capture (nothing is
+    -- posted again), so the order of the two copies does not decide the money.
+    SELECT * INTO m FROM ledger_messages WHERE kind = 'clearing' AND message_token = v_tx FOR UPDATE;
+    IF m.webhook_at IS NOT NULL AND m.hold_token IS NULL AND m.account_token IS NOT NULL THEN
+      SELECT * INTO mt FROM ledger_lc_match(e);
+      IF mt.hold_token IS NOT NULL THEN
+        SELECT * INTO h FROM holds WHERE hold_token = mt.hold_token FOR UPDATE;
+        IF h.state = 'OPEN' AND h.account_token = m.account_token THEN
+          RETURN ledger_lc_clearing_attach(e, m, h, p_now);
+        END IF;
+      END IF;
+    END IF;
     RETURN ledger_lc_result('duplicate', NULL, 'already applied');
   END IF;
   v_amount := ledger_lc_require_amount(e);
@@ -87,5 +101,40 @@ BEGIN
   END IF;
   PERFORM ledger_lc_record('clearing', v_tx, NULL, v_hold, h.account_token, v_amount, v_over > 0, p_now);
   RETURN ledger_lc_result('applied', CASE WHEN v_over > 0 THEN 'captured_over' ELSE 'captured' END, NULL, v_hold);
+END
+$$;
+
+-- A clearing already posted as a plain debit (`m`, its copy with nothing to link) joins the open
+-- hold `h` its later copy links it to: captured += min(debited, R), the excess an over-capture
+-- as a clearing would record; a final clearing releases the rest. The balance does not change
+-- (the debit was posted once); only held does.
+CREATE OR REPLACE FUNCTION ledger_lc_clearing_attach (e jsonb, m ledger_messages, h holds, p_now timestamptz) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_key text := e->>'event_token';
+  v_capture bigint := least(m.amount, h.remaining);
+  v_final boolean := coalesce((e->>'is_final')::boolean, false);
+BEGIN
+  PERFORM ledger_lc_check_currency(h.account_token, e);
+  h := ledger_lc_link(h.hold_token, v_key, p_now);
+  UPDATE holds SET captured = captured + v_capture, over_captured = over_captured + (m.amount - v_capture),
+    last_activity_at = greatest(last_activity_at, p_now)
+  WHERE hold_token = h.hold_token RETURNING * INTO h;
+  UPDATE accounts SET held = held - v_capture, updated_at = clock_timestamp() WHERE account_token = h.account_token;
+  INSERT INTO hold_history (hold_token, action, amount, effect_key, detail)
+  VALUES (h.hold_token, 'captured', v_capture, 'clearing:' || v_key, jsonb_build_object(
+    'cleared', m.amount, 'over_captured', m.amount - v_capture, 'final', v_final, 'transaction_token', v_key,
+    'debited_before', true));
+  PERFORM ledger_emit_hold_event('ledger.hold.captured', h, m.amount, jsonb_build_object(
+    'captured_now', v_capture, 'over_capture', m.amount - v_capture, 'is_final_clearing', v_final,
+    'transaction_token', v_key, 'effect_key', 'clearing:' || v_key,
+    'balance', (SELECT balance FROM accounts WHERE account_token = h.account_token),
+    'available', (SELECT balance - held FROM accounts WHERE account_token = h.account_token)));
+  IF v_final THEN
+    h := ledger_lc_release(h.hold_token, h.remaining, true, 'CLOSED', 'released', 'clearing:' || v_key,
+      jsonb_build_object('cause', 'final_clearing', 'transaction_token', v_key), p_now, 'ledger.hold.released');
+  END IF;
+  UPDATE ledger_messages SET hold_token = h.hold_token WHERE kind = 'clearing' AND message_token = v_key;
+  RETURN ledger_lc_result('applied', 'captured_linked', 'its copy without links was debited before; now its hold''s capture', h.hold_token);
 END
 $$;

@@ -41,6 +41,11 @@ export interface ModelState {
   jitEffects: Map<string, JitEffect>
   /** Effect keys of every other money effect: `${kind}:${token}`. */
   effects: Set<string>
+  /**
+   * Clearings applied as a plain debit with nothing to link (message token -> amount debited): a
+   * later copy that links one to an open hold makes that debit the hold's capture.
+   */
+  unlinkedClearings: Map<string, bigint>
   /** Events waiting for their purchase, by token (the first delivery is the one kept). */
   parked: Map<string, MessageDescriptor>
   /** Card D, its user and its account exist (until then the ledger knows no funding account for it). */
@@ -58,6 +63,7 @@ export function initialState (h: History): ModelState {
     known: new Map(),
     jitEffects: new Map(),
     effects: new Set(),
+    unlinkedClearings: new Map(),
     parked: new Map(),
     spentA: { amount: 0n, count: 0 }
   }
@@ -265,7 +271,18 @@ export class LedgerModel {
       case 'immediate_declined': return this.repair(s, d)
       case 'clearing': {
         const key = `clearing:${d.token}`
-        if (s.effects.has(key)) return 'duplicate'
+        if (s.effects.has(key)) {
+          // its copy with nothing to link was a plain debit; this copy links it to an open hold:
+          // that debit becomes the hold's capture, posted once (docs/ledger.md "Invariants")
+          const debited = s.unlinkedClearings.get(d.token)
+          const hold = debited === undefined ? undefined : this.findHold(s, d)
+          if (debited === undefined || hold === undefined || hold.state !== 'OPEN' || hold.account !== d.account) return 'duplicate'
+          s.unlinkedClearings.delete(d.token)
+          this.learn(s, hold.p, d.token)
+          this.release(s, hold, debited < hold.remaining ? debited : hold.remaining, null)
+          if (d.final) this.release(s, hold, hold.remaining, 'CLOSED')
+          return 'applied'
+        }
         const a = d.amount ?? 0n
         const hold = this.findHold(s, d)
         const linkable = d.links.length > 1
@@ -274,6 +291,7 @@ export class LedgerModel {
         s.accounts[d.account].balance -= a
         if (hold === undefined || hold.state !== 'OPEN') {
           if (hold !== undefined) this.learn(s, hold.p, d.token)
+          else s.unlinkedClearings.set(d.token, a)
           return 'applied' // a plain debit: nothing to link, or the hold is closed
         }
         this.learn(s, hold.p, d.token)
