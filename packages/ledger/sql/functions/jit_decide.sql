@@ -98,10 +98,16 @@ BEGIN
   -- (lock_timeout), its changes roll back and the token is recorded as a TIMEOUT decline in this
   -- same statement, so a repeat can never be decided anew in between.
   BEGIN
-    -- the card's lock comes first of all (ledger_lock_cards): a batch took it for every member
-    -- already; alone, this decision takes it here
-    IF v_card IS NOT NULL THEN
-      PERFORM pg_advisory_xact_lock(ledger_card_lock_key(v_card));
+    -- The card's lock comes first of all (ledger_lock_cards): a batch took it for every member
+    -- already; alone, this decision takes it here. Only a decision that may move money needs it
+    -- (a decline already decided, e.g. past the deadline, is recorded at once); a wait for it
+    -- that reaches the deadline is a TIMEOUT decline like any other lock wait.
+    IF v_card IS NOT NULL AND v_reason IS NULL THEN
+      BEGIN
+        PERFORM pg_advisory_xact_lock(ledger_card_lock_key(v_card));
+      EXCEPTION WHEN lock_not_available THEN
+        v_reason := 'TIMEOUT';
+      END;
     END IF;
     INSERT INTO decisions (jit_token, request_fingerprint, method, kind, user_token, card_token,
       original_jit_token, transaction_token, outcome, amount, currency, http_status, response)
