@@ -277,9 +277,14 @@ moneyTest('an event for a card not provisioned yet is parked, not lost', async t
   const ghost = { user: token('ghost-user'), card: token('ghost-card') }
   const r = await applyTransactionEvent(db.sql, webhookEvent(ghost, { type: 'refund', state: 'COMPLETION', amount: 500 }))
   t.equal(r.outcome, 'parked')
-  t.match(r.reason, /no funding account/)
+  t.equal(r.reason, 'card not provisioned yet')
+  // naming no card, it waits for the user's own account instead
+  const { card_token: _card, ...noCard } = webhookEvent(ghost, { type: 'refund', state: 'COMPLETION', amount: 700 })
+  const n = await applyTransactionEvent(db.sql, noCard)
+  t.equal(n.outcome, 'parked')
+  t.equal(n.reason, 'no funding account for the card or user yet')
   const [row] = await db.sql<Array<{ n: number }>>`select count(*)::int as n from parked_events where payload->>'user_token' = ${ghost.user}`
-  t.equal(row?.n, 1)
+  t.equal(row?.n, 2)
   await db.sql`delete from parked_events where payload->>'user_token' = ${ghost.user}`
 })
 

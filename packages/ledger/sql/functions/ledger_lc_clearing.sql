@@ -53,7 +53,7 @@ BEGIN
     v_account := ledger_lc_funding_account(e, mt.decision_token);
     IF v_account IS NULL THEN
       DELETE FROM effects WHERE kind = 'clearing' AND key = v_key;
-      RETURN ledger_lc_park(e, 'no funding account for the card or user yet', p_park, p_now);
+      RETURN ledger_lc_park(e, ledger_lc_no_account_reason(e), p_park, p_now);
     END IF;
     PERFORM ledger_lc_check_currency(v_account, e);
     PERFORM ledger_lc_debit(v_account, v_amount, 'clearing', v_key, e,

@@ -58,7 +58,7 @@ BEGIN
   v_account := ledger_lc_funding_account(e, d.jit_token);
   IF v_account IS NULL THEN
     DELETE FROM effects WHERE kind = 'immediate_debit.webhook' AND key = v_tx;
-    RETURN ledger_lc_park(e, 'no funding account for the card or user yet', p_park, p_now);
+    RETURN ledger_lc_park(e, ledger_lc_no_account_reason(e), p_park, p_now);
   END IF;
   PERFORM ledger_lc_check_currency(v_account, e);
   -- its bare copy came first and opened a stand-in hold: the debit replaces that hold

@@ -27,7 +27,7 @@ BEGIN
   END IF;
   IF v_account IS NULL THEN
     DELETE FROM effects WHERE kind = p_kind AND key = v_tx;
-    RETURN ledger_lc_park(e, 'no funding account for the card or user yet', p_park, p_now);
+    RETURN ledger_lc_park(e, ledger_lc_no_account_reason(e), p_park, p_now);
   END IF;
   PERFORM ledger_lc_check_currency(v_account, e);
   IF p_direction > 0 THEN
