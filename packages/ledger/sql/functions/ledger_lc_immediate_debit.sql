@@ -49,8 +49,10 @@ BEGIN
     RETURN ledger_lc_result('applied', v_effect, NULL);
   END IF;
 
-  -- Never approved by us, and declined by the processor first: the repair wins in either order.
-  IF m.repaired_at IS NOT NULL THEN
+  -- Never approved by us, and declined by the processor first: the repair wins in either order,
+  -- whichever kind recorded it (a bare DECLINED copy is routed as an authorization).
+  IF m.repaired_at IS NOT NULL OR EXISTS (SELECT 1 FROM ledger_messages WHERE kind = 'authorization'
+                                            AND message_token = v_tx AND repaired_at IS NOT NULL) THEN
     PERFORM ledger_lc_record('immediate_debit', v_tx, d.jit_token, NULL, NULL, 0, false, p_now);
     RETURN ledger_lc_result('applied', 'declined_before', 'the processor declined this message before it approved it');
   END IF;

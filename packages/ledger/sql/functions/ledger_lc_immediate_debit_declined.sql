@@ -12,6 +12,8 @@ DECLARE
   mt record;
   d decisions%ROWTYPE;
   m ledger_messages%ROWTYPE;
+  h holds%ROWTYPE;
+  v_standin text;
 BEGIN
   v_claimed := ledger_lc_claim_decision(e, p_now);
   IF NOT ledger_lc_claim('immediate_debit_declined', v_tx, p_now)
@@ -31,10 +33,22 @@ BEGIN
     v_account := m.account_token;
     v_on := m.amount;
   END IF;
+  -- its bare copy came first and opened a stand-in hold: the message was declined, so that hold
+  -- goes back too, and the copy's row is repaired so its later approval copies move nothing
+  FOR h IN SELECT * FROM ledger_lc_standin_debit_hold(v_tx) LOOP
+    PERFORM ledger_lc_release(h.hold_token, h.remaining, true, 'CLOSED', 'released', 'immediate_debit_declined:' || v_tx,
+      jsonb_build_object('cause', 'immediate_debit.declined', 'transaction_token', v_tx), p_now, 'ledger.hold.released');
+    UPDATE ledger_messages SET repaired_at = p_now, repaired_amount = repaired_amount + h.remaining
+    WHERE kind = 'authorization' AND message_token = v_tx;
+    v_standin := h.hold_token;
+  END LOOP;
   v_back := greatest(coalesce(v_on, 0) - m.repaired_amount, 0);
   UPDATE ledger_messages SET repaired_at = p_now, repaired_amount = repaired_amount + v_back,
     jit_token = coalesce(jit_token, d.jit_token), account_token = coalesce(account_token, v_account)
   WHERE kind = 'immediate_debit' AND message_token = v_tx;
+  IF (v_account IS NULL OR v_back = 0) AND v_standin IS NOT NULL THEN
+    RETURN ledger_lc_result('applied', 'hold_released', 'late approval repaired: the stand-in hold of its bare copy', v_standin);
+  END IF;
   IF v_account IS NULL OR v_back = 0 THEN
     RETURN ledger_lc_result('applied', CASE WHEN v_claimed THEN 'tombstone' ELSE 'nothing_to_release' END,
       'no debit was made for it');
