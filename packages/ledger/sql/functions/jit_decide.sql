@@ -38,7 +38,6 @@ DECLARE
   v_kind text := r->>'kind';
   v_amount bigint := coalesce((r->>'amount')::bigint, 0);
   v_currency text := r->>'currency';
-  v_exp integer := ledger_exponent(r->>'currency');
   v_reason text := r->>'decline_reason';
   v_now timestamptz := clock_timestamp();
   v_tz text := coalesce(r->>'timezone', 'UTC');
@@ -46,7 +45,6 @@ DECLARE
   v_user text := r->>'user_token';
   v_account text := r->>'account_token';
   v_purchase text;
-  v_rev bigint;
   v_spent bigint;
   v_count integer;
   v_day date;
