@@ -26,30 +26,13 @@ function familyLabel (family: string | null): string {
 
 /** Registers the webhook metrics on `registry` (one registry per app, never the global one). */
 export function createWebhookMetrics (registry: Registry): WebhookMetrics {
-  const batches = new Counter({
-    name: 'webhook_batches_total',
-    help: 'Webhook POSTs by family and outcome (accepted, ping, invalid, unauthorized, unavailable)',
-    labelNames: ['family', 'outcome'] as const,
-    registers: [registry]
-  })
-  const events = new Counter({
-    name: 'webhook_events_published_total',
-    help: 'Webhook events published and confirmed by the broker, by family',
-    labelNames: ['family'] as const,
-    registers: [registry]
-  })
-  const authFailures = new Counter({
-    name: 'webhook_auth_failures_total',
-    help: 'Webhook requests refused with 401, by kind (basic_missing, basic_invalid, signature_missing, signature_invalid)',
-    labelNames: ['kind'] as const,
-    registers: [registry]
-  })
-  const invalid = new Counter({
-    name: 'webhook_invalid_requests_total',
-    help: 'Webhook requests refused with 4xx for their body, by error code',
-    labelNames: ['error'] as const,
-    registers: [registry]
-  })
+  // Every webhook counter: labelled, on this app's registry.
+  const counter = <L extends string> (name: string, help: string, labelNames: readonly L[]): Counter<L> =>
+    new Counter({ name, help, labelNames, registers: [registry] })
+  const batches = counter('webhook_batches_total', 'Webhook POSTs by family and outcome (accepted, ping, invalid, unauthorized, unavailable)', ['family', 'outcome'])
+  const events = counter('webhook_events_published_total', 'Webhook events published and confirmed by the broker, by family', ['family'])
+  const authFailures = counter('webhook_auth_failures_total', 'Webhook requests refused with 401, by kind (basic_missing, basic_invalid, signature_missing, signature_invalid)', ['kind'])
+  const invalid = counter('webhook_invalid_requests_total', 'Webhook requests refused with 4xx for their body, by error code', ['error'])
   const publishSeconds = new Histogram({
     name: 'webhook_publish_duration_seconds',
     help: 'Time from the first publish of a batch to the last broker confirm (or the first failure)',
