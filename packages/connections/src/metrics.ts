@@ -42,27 +42,12 @@ export function registerConnectionMetrics (registry: Registry, connections: Conn
   const registers = [registry]
   const report = cached(healthCacheMs, async () => await connections.health())
 
-  /* eslint-disable no-new -- prom-client metrics register themselves; the object is not needed. */
-  new Gauge({
-    name: `${prefix}_dependency_up`,
-    help: 'Whether a dependency answered its last health probe (1) or not (0); required="true" ones make the service unready',
-    labelNames: ['dependency', 'required'],
-    registers,
-    async collect () {
-      this.reset()
-      for (const [dependency, h] of Object.entries((await report()).dependencies)) this.set({ dependency, required: String(h.required) }, h.up ? 1 : 0)
-    }
+  gauge(`${prefix}_dependency_up`, 'Whether a dependency answered its last health probe (1) or not (0); required="true" ones make the service unready', ['dependency', 'required'], async function () {
+    for (const [dependency, h] of Object.entries((await report()).dependencies)) this.set({ dependency, required: String(h.required) }, h.up ? 1 : 0)
   })
-  new Gauge({
-    name: `${prefix}_dependency_probe_duration_seconds`,
-    help: 'Round trip of the last health probe of a dependency, seconds (absent when it failed)',
-    labelNames: ['dependency'],
-    registers,
-    async collect () {
-      this.reset()
-      for (const [dependency, h] of Object.entries((await report()).dependencies)) {
-        if (h.latencyMs !== null) this.set({ dependency }, h.latencyMs / 1000)
-      }
+  gauge(`${prefix}_dependency_probe_duration_seconds`, 'Round trip of the last health probe of a dependency, seconds (absent when it failed)', ['dependency'], async function () {
+    for (const [dependency, h] of Object.entries((await report()).dependencies)) {
+      if (h.latencyMs !== null) this.set({ dependency }, h.latencyMs / 1000)
     }
   })
 
@@ -85,25 +70,13 @@ export function registerConnectionMetrics (registry: Registry, connections: Conn
         // Unreadable (PostgreSQL down): no sample rather than a misleading 0; dependency_up says why.
         try { return await readOutboxBacklog(db.sql) } catch { return null }
       })
-      new Gauge({
-        name: `${prefix}_outbox_pending_messages`,
-        help: 'Outbox rows written but not yet published to RabbitMQ',
-        registers,
-        async collect () {
-          this.reset()
-          const b = await backlog()
-          if (b !== null) this.set(b.pending)
-        }
+      gauge(`${prefix}_outbox_pending_messages`, 'Outbox rows written but not yet published to RabbitMQ', [], async function () {
+        const b = await backlog()
+        if (b !== null) this.set(b.pending)
       })
-      new Gauge({
-        name: `${prefix}_outbox_oldest_pending_age_seconds`,
-        help: 'Age of the oldest unpublished outbox row, seconds (0 when none)',
-        registers,
-        async collect () {
-          this.reset()
-          const b = await backlog()
-          if (b !== null) this.set(b.oldestAgeSeconds)
-        }
+      gauge(`${prefix}_outbox_oldest_pending_age_seconds`, 'Age of the oldest unpublished outbox row, seconds (0 when none)', [], async function () {
+        const b = await backlog()
+        if (b !== null) this.set(b.oldestAgeSeconds)
       })
     }
   }
@@ -117,36 +90,32 @@ export function registerConnectionMetrics (registry: Registry, connections: Conn
   }
 
   if (connections.uses.amqp) {
-    new Gauge({
-      name: `${prefix}_amqp_queue_messages`,
-      help: 'Messages waiting in a work queue (ready), its retry queues (retry) and its dead-letter queue (dead)',
-      labelNames: ['queue', 'state'],
-      registers,
-      async collect () {
-        this.reset()
-        for (const q of queuesOf(await report())) {
-          this.set({ queue: q.queue, state: 'ready' }, q.messages)
-          this.set({ queue: q.queue, state: 'retry' }, q.retryMessages)
-          this.set({ queue: q.queue, state: 'dead' }, q.deadMessages)
-        }
+    gauge(`${prefix}_amqp_queue_messages`, 'Messages waiting in a work queue (ready), its retry queues (retry) and its dead-letter queue (dead)', ['queue', 'state'], async function () {
+      for (const q of queuesOf(await report())) {
+        this.set({ queue: q.queue, state: 'ready' }, q.messages)
+        this.set({ queue: q.queue, state: 'retry' }, q.retryMessages)
+        this.set({ queue: q.queue, state: 'dead' }, q.deadMessages)
       }
     })
-    new Gauge({
-      name: `${prefix}_amqp_queue_consumers`,
-      help: 'Consumers of a work queue',
-      labelNames: ['queue'],
-      registers,
-      async collect () {
-        this.reset()
-        for (const q of queuesOf(await report())) this.set({ queue: q.queue }, q.consumers)
-      }
+    gauge(`${prefix}_amqp_queue_consumers`, 'Consumers of a work queue', ['queue'], async function () {
+      for (const q of queuesOf(await report())) this.set({ queue: q.queue }, q.consumers)
     })
   }
-  /* eslint-enable no-new */
 
-  function gauge<L extends string> (name: string, help: string, labelNames: L[], collect: (this: Gauge<L>) => void): void {
-    // eslint-disable-next-line no-new
-    new Gauge<L>({ name, help, labelNames, registers, collect })
+  // A gauge read at scrape time. Reset first: a series the source no longer reports (a queue gone,
+  // a failed probe's latency, an unreadable outbox) is not exported with its last value.
+  function gauge<L extends string> (name: string, help: string, labelNames: L[], read: (this: Gauge<L>) => void | Promise<void>): void {
+    // eslint-disable-next-line no-new -- prom-client metrics register themselves; the object is not needed.
+    new Gauge<L>({
+      name,
+      help,
+      labelNames,
+      registers,
+      async collect () {
+        this.reset()
+        await read.call(this)
+      }
+    })
   }
 
   // Counters read from a monotonic source: reset and re-add, so the exported value is the source's.
