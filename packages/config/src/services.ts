@@ -1,4 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox'
+import { Type, type Static, type StringOptions, type TOptional, type TProperties, type TSchema, type TString } from '@sinclair/typebox'
 import { BasicAuthSecret, Secret, StringEnum, UrlString } from './keywords.js'
 
 const ms = (description: string, defaultValue: number, minimum = 1, maximum?: number) =>
@@ -53,15 +53,31 @@ export const CommonConfig = Type.Object({
   PROGRAM_TIMEZONE: Type.String({ description: 'IANA time zone of the card program, for spending-limit periods', default: 'UTC', check: 'timezone' })
 })
 
-const port = (defaultValue: number) =>
-  Type.Integer({ description: `HTTP port (default ${defaultValue} for this service)`, default: defaultValue, minimum: 1, maximum: 65535 })
+/** A service's variables: the common ones, its HTTP port (`defaultPort` unless set), then its own. */
+function serviceConfig<P extends TProperties> (defaultPort: number, properties: P) {
+  return Type.Object({
+    ...CommonConfig.properties,
+    PORT: Type.Integer({ description: `HTTP port (default ${defaultPort} for this service)`, default: defaultPort, minimum: 1, maximum: 65535 }),
+    ...properties
+  })
+}
+
+type Rotatable<N extends string, S extends TSchema> = { [K in N]: S } & { [K in `${N}_PREVIOUS`]: TOptional<TString> }
+
+/**
+ * `NAME` and `NAME_PREVIOUS`: a secret and the one it replaces, still accepted during a rotation
+ * (optional, of the same `kind`; empty: none). `previous` says what it is ('JIT user:password').
+ */
+function rotatable<N extends string, S extends TSchema> (name: N, current: S, kind: (options: StringOptions) => TString, previous: string): Rotatable<N, S> {
+  return {
+    [name]: current,
+    [`${name}_PREVIOUS`]: Type.Optional(kind({ description: `Previous ${previous}, still accepted during a rotation; empty: none` }))
+  } as Rotatable<N, S>
+}
 
 /** jit-authorizer: answers the processor's Gateway JIT funding requests. */
-export const JitAuthorizerConfig = Type.Object({
-  ...CommonConfig.properties,
-  PORT: port(3001),
-  JIT_BASIC_AUTH: BasicAuthSecret({ description: 'user:password the processor sends on JIT funding requests' }),
-  JIT_BASIC_AUTH_PREVIOUS: Type.Optional(BasicAuthSecret({ description: 'Previous JIT user:password, still accepted during a rotation; empty: none' })),
+export const JitAuthorizerConfig = serviceConfig(3001, {
+  ...rotatable('JIT_BASIC_AUTH', BasicAuthSecret({ description: 'user:password the processor sends on JIT funding requests' }), BasicAuthSecret, 'JIT user:password'),
   JIT_DECISION_BUDGET_MS: ms('Time budget of one JIT decision, ms (the processor waits about 3 s)', 1500, 50, 2900),
   JIT_DECISION_GRACE_MS: Type.Integer({
     description: 'After the deadline, how long the authorizer waits for a cancelled decision\'s outcome before it answers an unrecorded decline, ms (budget + grace must stay within the processor\'s 3 s)',
@@ -76,22 +92,15 @@ export const JitAuthorizerConfig = Type.Object({
 })
 
 /** webhook-ingest: receives the processor's webhooks. */
-export const WebhookIngestConfig = Type.Object({
-  ...CommonConfig.properties,
-  PORT: port(3002),
-  WEBHOOK_BASIC_AUTH: BasicAuthSecret({ description: 'user:password the processor sends on webhooks' }),
-  WEBHOOK_BASIC_AUTH_PREVIOUS: Type.Optional(BasicAuthSecret({ description: 'Previous webhook user:password, still accepted during a rotation; empty: none' })),
-  WEBHOOK_HMAC_SECRET: Type.Optional(Secret({ description: 'Secret of the X-Marqeta-Signature HMAC of the raw body; empty: no signature required' })),
-  WEBHOOK_HMAC_SECRET_PREVIOUS: Type.Optional(Secret({ description: 'Previous HMAC secret, still accepted during a rotation; empty: none' })),
+export const WebhookIngestConfig = serviceConfig(3002, {
+  ...rotatable('WEBHOOK_BASIC_AUTH', BasicAuthSecret({ description: 'user:password the processor sends on webhooks' }), BasicAuthSecret, 'webhook user:password'),
+  ...rotatable('WEBHOOK_HMAC_SECRET', Type.Optional(Secret({ description: 'Secret of the X-Marqeta-Signature HMAC of the raw body; empty: no signature required' })), Secret, 'HMAC secret'),
   WEBHOOK_MAX_BODY_BYTES: ms('Largest webhook body accepted, bytes', 1048576)
 })
 
 /** txn-worker: applies transaction events to the ledger and expires holds. */
-export const TxnWorkerConfig = Type.Object({
-  ...CommonConfig.properties,
-  PORT: port(3003),
-  OPERATOR_BASIC_AUTH: BasicAuthSecret({ description: 'user:password of the operator endpoints' }),
-  OPERATOR_BASIC_AUTH_PREVIOUS: Type.Optional(BasicAuthSecret({ description: 'Previous operator user:password, still accepted during a rotation; empty: none' })),
+export const TxnWorkerConfig = serviceConfig(3003, {
+  ...rotatable('OPERATOR_BASIC_AUTH', BasicAuthSecret({ description: 'user:password of the operator endpoints' }), BasicAuthSecret, 'operator user:password'),
   CONSOLE_OPERATORS: Type.Optional(Secret({ description: 'Operator console accounts: comma-separated user:hash pairs (each hash from jit-ops operators hash); empty: the OPERATOR_BASIC_AUTH user and password', pattern: '^[A-Za-z0-9._@-]{1,64}:scrypt\\.[A-Za-z0-9._-]+(,[A-Za-z0-9._@-]{1,64}:scrypt\\.[A-Za-z0-9._-]+)*$' })),
   CONSOLE_SESSION_SECRET: Type.Optional(Secret({ description: 'Secret signing operator console session cookies (at least 32 characters); empty: derived from OPERATOR_BASIC_AUTH', minLength: 32 })),
   CONSOLE_SESSION_IDLE_S: ms('An operator console session ends after this many seconds without a request', 1800, 60),
