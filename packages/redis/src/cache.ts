@@ -50,7 +50,10 @@ export interface CacheStats {
   misses: number
   /** Cache operations that failed or were skipped because Redis was down or slow. */
   errors: number
-  /** Loader calls made by `getOrLoad` (concurrent misses of one key share one call). */
+  /**
+   * Loader calls made by `getOrLoad` (concurrent misses of one key share one call) and by
+   * `getManyOrLoad` (one call for all the entries of one read that missed).
+   */
   loads: number
   /** Successful `invalidate` and `invalidateKind` calls. */
   invalidations: number
@@ -83,6 +86,16 @@ export interface Cache {
    * one key in this process share a single `load()` call (and its answer or error).
    */
   getOrLoad: <T>(kind: CacheKind, key: string, load: () => Promise<T | null>) => Promise<T | null>
+  /**
+   * Several values of any kinds in one round trip (one MGET, one deadline), then one `load()` call
+   * for the entries Redis did not answer (absent, invalidated, undecodable, or all of them when
+   * Redis is down or slow): `load` gets their indexes in `entries` and resolves their values in
+   * that order. Its non-null answers are written back in the background, as `getOrLoad` does
+   * (NX, so a tombstone wins), and `null` is returned and not cached. Resolves the values in
+   * `entries` order; the loader's own error propagates unchanged. Concurrent reads are not
+   * merged here (the caller's in-process layer does that).
+   */
+  getManyOrLoad: <T>(entries: ReadonlyArray<CacheEntryKey>, load: (missing: number[]) => Promise<ReadonlyArray<T | null>>) => Promise<Array<T | null>>
   /** The cached value, or `undefined` on a miss or any cache failure. */
   get: <T>(kind: CacheKind, key: string) => Promise<T | undefined>
   /**
@@ -111,6 +124,12 @@ export interface Cache {
   stats: () => CacheStats
   /** Waits for background writes (bounded by the command timeout), then drops the connection. */
   close: () => Promise<void>
+}
+
+/** One entry of a {@link Cache.getManyOrLoad} read. */
+export interface CacheEntryKey {
+  kind: CacheKind
+  key: string
 }
 
 /** Why a cache operation did not reach Redis: not connected, or too slow. */
@@ -274,17 +293,35 @@ export function createCache (opts: CacheOptions): Cache {
       record(kind, false)
       return undefined
     }
-    let found: { value: unknown } | undefined
+    return found(kind, fullKey, raw)
+  }
+
+  /** What a reply holds for one key, counted as a hit or a miss. */
+  function found (kind: CacheKind, fullKey: string, raw: string | null): { value: unknown } | undefined {
+    let value: { value: unknown } | undefined
     try {
-      found = decode(raw)
+      value = decode(raw)
     } catch (err) {
       // Not written by us (or by an incompatible version): drop it so a fill can replace it.
       fail('decode', err)
       track(command(async () => { await client.unlink(fullKey) }).catch((err: unknown) => fail('unlink', err)))
-      found = undefined
+      value = undefined
     }
-    record(kind, found !== undefined)
-    return found
+    record(kind, value !== undefined)
+    return value
+  }
+
+  /** Several keys in one MGET; every one a miss when Redis fails. */
+  async function readMany (kinds: CacheKind[], fullKeys: string[]): Promise<Array<{ value: unknown } | undefined>> {
+    let raws: Array<string | null>
+    try {
+      raws = await command(async () => await client.mGet(fullKeys))
+    } catch (err) {
+      fail('mget', err)
+      for (const kind of kinds) record(kind, false)
+      return fullKeys.map(() => undefined)
+    }
+    return fullKeys.map((fullKey, i) => found(kinds[i] as CacheKind, fullKey, raws[i] ?? null))
   }
 
   /** The JSON of a value, or undefined (counted and logged) when it has none, e.g. a cycle. */
@@ -309,12 +346,21 @@ export function createCache (opts: CacheOptions): Cache {
    * fill. If Redis is already known to be unavailable the read counted the failure; skip quietly.
    */
   function fill (kind: CacheKind, fullKey: string, value: unknown): void {
+    fillMany([{ kind, fullKey, value }])
+  }
+
+  /** Fills of one read: sent together (one write on the socket) under one deadline. */
+  function fillMany (items: Array<{ kind: CacheKind, fullKey: string, value: unknown }>): void {
     if (!available()) return
-    const payload = encode(value)
-    if (payload === undefined) return
+    const writes: Array<{ fullKey: string, payload: string, ttl: number }> = []
+    for (const item of items) {
+      const payload = encode(item.value)
+      if (payload !== undefined) writes.push({ fullKey: item.fullKey, payload, ttl: ttlOf(item.kind) })
+    }
+    if (writes.length === 0) return
     track(command(async () => {
-      await client.set(fullKey, payload, { expiration: { type: 'EX', value: ttlOf(kind) }, condition: 'NX' })
-    }).catch((err: unknown) => fail('fill', err)))
+      await Promise.all(writes.map(async w => await client.set(w.fullKey, w.payload, { expiration: { type: 'EX', value: w.ttl }, condition: 'NX' })))
+    }).then(() => {}, (err: unknown) => fail('fill', err)))
   }
 
   async function loadAndFill<T> (kind: CacheKind, fullKey: string, load: () => Promise<T | null>): Promise<T | null> {
@@ -361,6 +407,34 @@ export function createCache (opts: CacheOptions): Cache {
         started.then(forget, forget)
       }
       return await loading
+    },
+
+    async getManyOrLoad<T> (entries: ReadonlyArray<CacheEntryKey>, load: (missing: number[]) => Promise<ReadonlyArray<T | null>>): Promise<Array<T | null>> {
+      const kinds = entries.map(e => e.kind)
+      const fullKeys = entries.map(e => keyOf(e.kind, e.key))
+      if (entries.length === 0) return []
+      let read: Array<{ value: unknown } | undefined>
+      if (available()) read = await readMany(kinds, fullKeys)
+      else {
+        // down or slow: skipped (one error, every entry a miss) without building the refusal
+        counters.errors++
+        for (const kind of kinds) record(kind, false)
+        read = fullKeys.map(() => undefined)
+      }
+      const values = read.map(r => (r === undefined ? null : r.value as T))
+      const missing: number[] = []
+      read.forEach((r, i) => { if (r === undefined) missing.push(i) })
+      if (missing.length === 0) return values
+      counters.loads++
+      const loaded = await load(missing)
+      const fills: Array<{ kind: CacheKind, fullKey: string, value: unknown }> = []
+      missing.forEach((i, j) => {
+        const value = loaded[j] ?? null
+        values[i] = value
+        if (value !== null) fills.push({ kind: kinds[i] as CacheKind, fullKey: fullKeys[i] as string, value })
+      })
+      fillMany(fills)
+      return values
     },
 
     async get<T> (kind: CacheKind, key: string): Promise<T | undefined> {

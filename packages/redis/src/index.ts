@@ -9,5 +9,6 @@ export {
   type Cache,
   type CacheKind,
   type CacheOptions,
-  type CacheStats
+  type CacheStats,
+  type CacheEntryKey
 } from './cache.js'

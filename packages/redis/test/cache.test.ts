@@ -100,6 +100,42 @@ t.test('concurrent getOrLoad of one key share one load', async t => {
   t.equal(await cache.getOrLoad('limits', 'u2', async () => 7), 7)
 })
 
+t.test('getManyOrLoad: one read for every entry, one load for the misses only, fills them', async t => {
+  const { cache, prefix } = await newCache(t)
+  await cache.set('user', 'u1', { status: 'ACTIVE' })
+  await cache.set('limits', 'card:c1:USD', { none: true })
+  const asked: number[][] = []
+  const load = async (missing: number[]): Promise<Array<unknown>> => {
+    asked.push(missing)
+    return missing.map(i => (i === 1 ? { card: 'c1' } : null))
+  }
+  const entries = [{ kind: 'user', key: 'u1' }, { kind: 'card', key: 'c1' }, { kind: 'limits', key: 'card:c1:USD' }, { kind: 'limits', key: 'user:u1:USD' }]
+  t.same(await cache.getManyOrLoad(entries, load), [{ status: 'ACTIVE' }, { card: 'c1' }, { none: true }, null], 'values in entry order')
+  t.same(asked, [[1, 3]], 'one load, for the two misses')
+  t.ok(await stored(`${prefix}card:c1`), 'the loaded card filled')
+  const ttl = await raw.ttl(`${prefix}card:c1`)
+  t.ok(ttl > 890 && ttl <= 900, `with the card TTL (${ttl})`)
+  t.equal(await raw.exists(`${prefix}limits:user:u1:USD`), 0, 'a null answer is not cached')
+  t.same(await cache.getManyOrLoad(entries, load), [{ status: 'ACTIVE' }, { card: 'c1' }, { none: true }, null])
+  t.same(asked, [[1, 3], [3]], 'the filled card is a hit the second time')
+  const stats = cache.stats()
+  t.same(stats.byKind, { user: { hits: 2, misses: 0 }, card: { hits: 1, misses: 1 }, limits: { hits: 2, misses: 2 } })
+  t.equal(stats.loads, 2)
+  t.same(await cache.getManyOrLoad([], load), [], 'nothing asked, nothing read')
+  t.same(asked.length, 2)
+})
+
+t.test('getManyOrLoad: a tombstone is a miss its fill cannot overwrite; the loader error propagates', async t => {
+  const { cache, prefix } = await newCache(t)
+  t.equal(await cache.invalidate('card', 'c1'), true)
+  t.same(await cache.getManyOrLoad([{ kind: 'card', key: 'c1' }], async () => [{ status: 'ACTIVE' }]), [{ status: 'ACTIVE' }])
+  await new Promise(resolve => setTimeout(resolve, 100))
+  t.equal(await raw.get(`${prefix}card:c1`), '!invalidated', 'the tombstone stays')
+  const dbDown = new Error('connection refused by postgres')
+  await t.rejects(cache.getManyOrLoad([{ kind: 'user', key: 'u9' }], async () => { throw dbDown }), dbDown)
+  t.equal(cache.stats().errors, 0, 'a loader failure is not a cache error')
+})
+
 t.test('set and get round-trip JSON; unencodable values are dropped without throwing', async t => {
   const { cache, prefix } = await newCache(t)
   await cache.set('card', 'c1', { token: 'c1', tags: ['a'], nested: { x: null } })
@@ -215,6 +251,7 @@ t.test('after close nothing reaches Redis and nothing throws', async t => {
   const { cache, prefix } = await newCache(t)
   await cache.close()
   t.equal(await cache.getOrLoad('user', 'u1', async () => 'loaded'), 'loaded')
+  t.same(await cache.getManyOrLoad([{ kind: 'user', key: 'u1' }, { kind: 'card', key: 'c1' }], async missing => missing.map(i => `loaded ${i}`)), ['loaded 0', 'loaded 1'])
   await cache.set('user', 'u2', 'x')
   t.equal(await raw.exists(`${prefix}user:u2`), 0)
   t.equal(await cache.invalidate('user', 'u1'), false)

@@ -40,6 +40,10 @@ t.test('Redis stopped: loader answers, fast, errors counted, then reconnects and
   t.ok(slowest < 1000, `every call returned fast (slowest ${slowest.toFixed(1)} ms)`)
   t.equal(cache.stats().errors - errorsBefore, calls, 'every failed read counted')
   t.equal(cache.stats().connected, false)
+  const many = await timed(async () => await cache.getManyOrLoad([{ kind: 'user', key: 'u1' }, { kind: 'card', key: 'c1' }], async missing => missing.map(i => `from-postgres ${i}`)))
+  t.same(many.result, ['from-postgres 0', 'from-postgres 1'], 'several entries: every one from the loader')
+  t.ok(many.ms < 1000, `fast (${many.ms.toFixed(1)} ms)`)
+  t.equal(cache.stats().errors - errorsBefore, calls + 1, 'the skipped read counted once')
   t.equal(await cache.get('user', 'u1'), undefined)
   await cache.set('user', 'u1', 'x') // must not throw
   t.equal(await cache.invalidate('user', 'u1'), false, 'the caller learns the invalidation did not happen')

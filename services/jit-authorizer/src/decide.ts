@@ -7,15 +7,19 @@ import {
   type InboundJitFundingT as InboundJitFunding, type JitFundingRequestT as JitFundingRequest, type JitFundingSource
 } from '@jit/contracts'
 import {
-  jitRequestFingerprint, loadUser, loadCard, loadLimits, limitsCacheKey,
+  jitRequestFingerprint, limitsCacheKey,
   type JitDecisionRequest, type JitDecisionResult, type JitEcho, type UserRecord, type CardRecord, type LimitsRecord
 } from '@jit/ledger'
 import { createDecisionBatcher, timeoutDecline } from './batcher.js'
 import { createShedRecorder } from './shed-recorder.js'
 import { createLocalCache } from './local-cache.js'
+import { loadScreeningRows, type ScreeningRows } from './snapshot.js'
 
-/** The decision stages, each timed by the profiler. */
-export const DECISION_STAGES = ['user_lookup', 'card_lookup', 'limits_check', 'decision'] as const
+/**
+ * The decision stages, each timed by the profiler: `lookups` (the request read, and the user,
+ * card and limits from memory, Redis or PostgreSQL) and `decision` (the ledger statement).
+ */
+export const DECISION_STAGES = ['lookups', 'decision'] as const
 export type DecisionStage = typeof DECISION_STAGES[number]
 
 export interface JitDeciderDeps {
@@ -215,11 +219,40 @@ const MAX_STALE_ATTEMPTS = 3
 /** The cached marker of a scope without limits. */
 interface NoLimits { none: true, revision: 0 }
 
-interface Snapshot {
-  user: UserRecord | null
-  card: CardRecord | null
-  cardLimits: LimitsRecord | null
-  userLimits: LimitsRecord | null
+type Snapshot = ScreeningRows
+
+/** What the caches hold under one key of a snapshot. */
+type CachedRow = UserRecord | CardRecord | LimitsRecord | NoLimits
+type SnapshotPart = keyof Snapshot
+interface SnapshotKey { kind: 'user' | 'card' | 'limits', key: string, part: SnapshotPart }
+
+/** The cache keys of a decision's rows (the keys every service invalidates), the card's only with a card. */
+function snapshotKeys (userToken: string, cardToken: string | null, currency: string): SnapshotKey[] {
+  const keys: SnapshotKey[] = [
+    { kind: 'user', key: userToken, part: 'user' },
+    { kind: 'limits', key: limitsCacheKey('user', userToken, currency), part: 'userLimits' }
+  ]
+  if (cardToken !== null) {
+    keys.push({ kind: 'card', key: cardToken, part: 'card' }, { kind: 'limits', key: limitsCacheKey('card', cardToken, currency), part: 'cardLimits' })
+  }
+  return keys
+}
+
+/** The value cached for one key: a missing user or card is not cached (null), missing limits are the marker. */
+function cachedRow (rows: Snapshot, key: SnapshotKey): CachedRow | null {
+  const row = rows[key.part]
+  return row === null && key.kind === 'limits' ? { none: true, revision: 0 } : row
+}
+
+/** The snapshot of the values of {@link snapshotKeys}, in their order. */
+function snapshotOf (values: Array<CachedRow | null>): Snapshot {
+  const limits = (v: CachedRow | null | undefined): LimitsRecord | null => v === null || v === undefined || 'none' in v ? null : v as LimitsRecord
+  return {
+    user: (values[0] ?? null) as UserRecord | null,
+    userLimits: limits(values[1]),
+    card: (values[2] ?? null) as CardRecord | null,
+    cardLimits: limits(values[3])
+  }
 }
 
 /**
@@ -248,14 +281,35 @@ export function createJitDecider (deps: JitDeciderDeps): {
   const sheds = createShedRecorder({ sql: db.sql, logger, ...(deps.onShedRecorded === undefined ? {} : { onRecorded: deps.onShedRecorded }) })
 
   /**
-   * A scope's limits through the cache. "No limits" (the common case) is cached too, as a
+   * The user, card and limits of a decision: from process memory when fresh there (no round
+   * trip at all), else in one Redis read and, for what Redis lacks, one PostgreSQL statement
+   * (loadScreeningRows) for all four. "No limits" (the common case) is cached too, as a
    * revision-0 marker, so a decision without limits does not query PostgreSQL for them; limits
-   * set later invalidate the entry, and the ledger statement compares the revision anyway.
+   * set later invalidate the entry, and the ledger statement compares every revision anyway.
    */
-  async function cachedLimits (scope: 'user' | 'card', token: string, currency: string): Promise<LimitsRecord | null> {
-    const entry = await cache.getOrLoad<LimitsRecord | NoLimits>('limits', limitsCacheKey(scope, token, currency),
-      async () => (await loadLimits(db.sql, scope, token, currency)) ?? { none: true, revision: 0 })
-    return entry === null || 'none' in entry ? null : entry
+  function cachedSnapshot (userToken: string, cardToken: string | null, currency: string): Snapshot | Promise<Snapshot> {
+    const keys = snapshotKeys(userToken, cardToken, currency)
+    const values = cache.getMany<CachedRow>(keys, async missing => {
+      const rows = await loadScreeningRows(db.sql, userToken, cardToken, currency)
+      return missing.map(i => cachedRow(rows, keys[i] as SnapshotKey))
+    })
+    return Array.isArray(values) ? snapshotOf(values) : values.then(snapshotOf)
+  }
+
+  /**
+   * After a stale-cache refusal: the rows read from PostgreSQL (one statement), served from
+   * this process's memory from now on, and the Redis entries dropped in the background (the
+   * decision does not wait for Redis).
+   */
+  async function freshSnapshot (userToken: string, cardToken: string | null, currency: string): Promise<Snapshot> {
+    const rows = await loadScreeningRows(db.sql, userToken, cardToken, currency)
+    const keys = snapshotKeys(userToken, cardToken, currency)
+    Promise.all(keys.map(async k => await cache.invalidate(k.kind, k.key))).catch(() => {})
+    for (const k of keys) {
+      const value = cachedRow(rows, k)
+      if (value !== null) cache.put(k.kind, k.key, value)
+    }
+    return rows
   }
 
   /** The ledger's answer: decided in the next batch, or `stale` (nothing written). */
@@ -286,10 +340,15 @@ export function createJitDecider (deps: JitDeciderDeps): {
           request.declineReason = 'TRANSACTION_NOT_PERMITTED'
           logger.warn({ jit_token: request.jitToken, attempt }, 'cached data stale on every attempt: declined (recorded)')
         } else {
-          // the lookups are bounded by the deadline too: past it, the decision is a recorded TIMEOUT
-          const snap = await by(screen(request, attempt > 0, timer), deadlineMs)
+          // after a stale-cache refusal the rows are read from PostgreSQL directly
+          const read = attempt > 0 ? freshSnapshot(userToken, cardToken, currency) : cachedSnapshot(userToken, cardToken, currency)
+          // the lookups are bounded by the deadline too: past it, the decision is a recorded
+          // TIMEOUT (rows already in memory need no bound: nothing is awaited)
+          const snap = read instanceof Promise ? await by(read, deadlineMs) : read
+          timer.mark('lookups')
           if (snap === undefined) request.declineReason = 'TIMEOUT'
           else {
+            screen(request, snap)
             request.expect = {
               user: snap.user?.revision ?? 0,
               ...(cardToken === null ? {} : { card: snap.card?.revision ?? 0, card_limits: snap.cardLimits?.revision ?? 0 }),
@@ -309,31 +368,7 @@ export function createJitDecider (deps: JitDeciderDeps): {
     return { status: result.status, body: result.response, outcome: result.outcome, declineReason: result.decline_reason, timingsMs: timer.timings() }
 
     /** The checks on (cached) user, card and limits; sets the request's decline and account. */
-    async function screen (request: JitDecisionRequest, fresh: boolean, t: ReturnType<typeof profiler.start>): Promise<Snapshot> {
-      // the three lookups are independent: run at once (one cache round trip), each timed;
-      // after a stale-cache refusal they read PostgreSQL directly
-      const [user, card, [cardLimits, userLimits]] = await Promise.all([
-        t.stage('user_lookup', async () => fresh
-          ? await loadUser(db.sql, userToken)
-          : await cache.getOrLoad('user', userToken, async () => await loadUser(db.sql, userToken))),
-        t.stage('card_lookup', async () => cardToken === null
-          ? null
-          : fresh ? await loadCard(db.sql, cardToken) : await cache.getOrLoad('card', cardToken, async () => await loadCard(db.sql, cardToken))),
-        t.stage('limits_check', async () => await Promise.all([
-          cardToken === null ? null : fresh ? loadLimits(db.sql, 'card', cardToken, currency) : cachedLimits('card', cardToken, currency),
-          fresh ? loadLimits(db.sql, 'user', userToken, currency) : cachedLimits('user', userToken, currency)
-        ]))
-      ])
-      if (fresh) {
-        // drop the stale entries in the background: the decision does not wait for Redis
-        Promise.all([
-          cache.invalidate('user', userToken),
-          cardToken === null ? null : cache.invalidate('card', cardToken),
-          cardToken === null ? null : cache.invalidate('limits', limitsCacheKey('card', cardToken, currency)),
-          cache.invalidate('limits', limitsCacheKey('user', userToken, currency))
-        ]).catch(() => {})
-      }
-      const snap: Snapshot = { user, card, cardLimits, userLimits }
+    function screen (request: JitDecisionRequest, snap: Snapshot): Snapshot {
       request.declineReason = screenDecline(snap, request)
       request.accountToken = snap.card?.account_token ?? snap.card?.user_token ?? userToken
       return snap
