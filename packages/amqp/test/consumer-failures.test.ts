@@ -1,7 +1,7 @@
 import t from 'tap'
 import { sleep, waitFor } from '@jit/test-support'
 import { TransientError, RawJson, type ConsumedMessage } from '../src/index.js'
-import { ownQueue, testBroker } from './helpers.js'
+import { failingConsumer, ownQueue, queueDepth, testBroker } from './helpers.js'
 
 // Failures that are not the message's own: a dependency that is down (transient, requeued
 // uncounted) and a failure copy that cannot even be built (rejected to the dead queue).
@@ -10,9 +10,7 @@ const { amqp, publisher } = await testBroker(t, 'amqp-consumer-failures-test', {
   queues: ['outage', 'spin', 'closing', 'deep', 'coded'].map(name => ownQueue(name, `${name}.#`))
 })
 
-async function depth (queue: string): Promise<number> {
-  return (await amqp.connection.queueDeclare({ queue, passive: true })).messageCount
-}
+const depth = async (queue: string): Promise<number> => await queueDepth(amqp, queue)
 
 function nested (levels: number): string {
   return '{"a":'.repeat(levels) + '1' + '}'.repeat(levels)
@@ -40,16 +38,12 @@ t.test('a transient failure is requeued after a backoff, uncounted, until the ha
 })
 
 t.test('a handler failing transiently forever does not spin, and close does not wait out the backoff', async t => {
-  let calls = 0
-  const c = amqp.consume('spin', async () => {
-    calls++
-    throw new TransientError('still down')
-  }, { concurrency: 2, transientDelayMs: 200, transientMaxDelayMs: 5000 })
+  const { consumer: c, calls } = failingConsumer(amqp, 'spin', () => new TransientError('still down'), { concurrency: 2, transientDelayMs: 200, transientMaxDelayMs: 5000 })
   await publisher.publish('spin.x', { n: 1 })
   await publisher.publish('spin.y', { n: 2 })
   await sleep(2000)
   // 2 messages, pauses 200, 400, 800, 1600 ms (+-20%): a handful of attempts, not thousands
-  t.ok(calls >= 2 && calls <= 12, `${calls} attempts in 2 s`)
+  t.ok(calls() >= 2 && calls() <= 12, `${calls()} attempts in 2 s`)
   const started = Date.now()
   await c.close()
   t.ok(Date.now() - started < 2000, `close took ${Date.now() - started} ms during a backoff of seconds`)
@@ -74,18 +68,14 @@ t.test('the isTransient option classifies errors; a non-transient one takes the 
 })
 
 t.test('a message whose failure copy cannot be built is dead-lettered as it arrived, not requeued forever', async t => {
-  let calls = 0
-  const c = amqp.consume('deep', async () => {
-    calls++
-    throw new Error('the handler choked')
-  })
+  const { consumer: c, calls } = failingConsumer(amqp, 'deep', () => new Error('the handler choked'))
   // 6,000 levels: JSON.parse takes it, JSON.stringify (re-serializing the copy) overflows the stack
   const text = nested(6000)
   t.throws(() => JSON.stringify(JSON.parse(text)), RangeError, 'the premise: re-serializing overflows')
   await publisher.publish('deep.x', new RawJson(text), { messageId: 'deep-1' })
   await waitFor(async () => await depth('deep.dead') === 1, 10_000, 'the dead letter')
   await sleep(300)
-  t.equal(calls, 1, 'handled once, never requeued')
+  t.equal(calls(), 1, 'handled once, never requeued')
   t.same(c.stats(), { acked: 0, retried: 0, dead: 1, requeued: 0, transient: 0 })
   const dead = await amqp.connection.basicGet({ queue: 'deep.dead', noAck: true })
   t.equal(dead?.messageId, 'deep-1')
