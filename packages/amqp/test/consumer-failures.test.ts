@@ -1,7 +1,7 @@
 import t from 'tap'
-import { sleep, waitFor } from '@jit/test-support'
+import { alwaysFailing, sleep, waitFor } from '@jit/test-support'
 import { TransientError, RawJson, type ConsumedMessage } from '../src/index.js'
-import { failingConsumer, ownQueue, queueDepth, testBroker } from './helpers.js'
+import { ownQueue, testBroker } from './helpers.js'
 
 // Failures that are not the message's own: a dependency that is down (transient, requeued
 // uncounted) and a failure copy that cannot even be built (rejected to the dead queue).
@@ -10,7 +10,9 @@ const { amqp, publisher } = await testBroker(t, 'amqp-consumer-failures-test', {
   queues: ['outage', 'spin', 'closing', 'deep', 'coded'].map(name => ownQueue(name, `${name}.#`))
 })
 
-const depth = async (queue: string): Promise<number> => await queueDepth(amqp, queue)
+async function depth (queue: string): Promise<number> {
+  return (await amqp.connection.queueDeclare({ queue, passive: true })).messageCount
+}
 
 function nested (levels: number): string {
   return '{"a":'.repeat(levels) + '1' + '}'.repeat(levels)
@@ -38,7 +40,8 @@ t.test('a transient failure is requeued after a backoff, uncounted, until the ha
 })
 
 t.test('a handler failing transiently forever does not spin, and close does not wait out the backoff', async t => {
-  const { consumer: c, calls } = failingConsumer(amqp, 'spin', () => new TransientError('still down'), { concurrency: 2, transientDelayMs: 200, transientMaxDelayMs: 5000 })
+  const { handler, calls } = alwaysFailing(() => new TransientError('still down'))
+  const c = amqp.consume('spin', handler, { concurrency: 2, transientDelayMs: 200, transientMaxDelayMs: 5000 })
   await publisher.publish('spin.x', { n: 1 })
   await publisher.publish('spin.y', { n: 2 })
   await sleep(2000)
@@ -68,7 +71,8 @@ t.test('the isTransient option classifies errors; a non-transient one takes the 
 })
 
 t.test('a message whose failure copy cannot be built is dead-lettered as it arrived, not requeued forever', async t => {
-  const { consumer: c, calls } = failingConsumer(amqp, 'deep', () => new Error('the handler choked'))
+  const { handler, calls } = alwaysFailing(() => new Error('the handler choked'))
+  const c = amqp.consume('deep', handler)
   // 6,000 levels: JSON.parse takes it, JSON.stringify (re-serializing the copy) overflows the stack
   const text = nested(6000)
   t.throws(() => JSON.stringify(JSON.parse(text)), RangeError, 'the premise: re-serializing overflows')

@@ -1,7 +1,7 @@
 import t from 'tap'
-import { sleep, waitFor } from '@jit/test-support'
+import { alwaysFailing, sleep, waitFor } from '@jit/test-support'
 import { PermanentError, DEFAULT_QUEUES, EVENTS_EXCHANGE, type ConsumedMessage } from '../src/index.js'
-import { failingConsumer, ownQueue, queueDepth, testBroker } from './helpers.js'
+import { ownQueue, testBroker } from './helpers.js'
 
 const delays = [100, 300, 600]
 const { amqp, publisher } = await testBroker(t, 'amqp-consumer-test', {
@@ -13,7 +13,9 @@ const { amqp, publisher } = await testBroker(t, 'amqp-consumer-test', {
   ]
 })
 
-const deadCount = async (queue: string): Promise<number> => await queueDepth(amqp, `${queue}.dead`)
+async function deadCount (queue: string): Promise<number> {
+  return (await amqp.connection.queueDeclare({ queue: `${queue}.dead`, passive: true })).messageCount
+}
 
 t.test('a published message carries the contract properties', async t => {
   const id = await publisher.publish('probe.thing.happened', { amount: 1250, note: 'é' }, { correlationId: 'cmd-1', headers: { 'x-extra': 'yes' } })
@@ -98,7 +100,8 @@ t.test('a handler that always fails: 3 retries with growing delays, then its dea
 })
 
 t.test('PermanentError goes straight to the dead queue with the reason', async t => {
-  const { consumer: c, calls } = failingConsumer(amqp, 'perm', () => new PermanentError('unknown card token'))
+  const { handler, calls } = alwaysFailing(() => new PermanentError('unknown card token'))
+  const c = amqp.consume('perm', handler)
   const id = await publisher.publish('perm.x', { card: 'nope' })
   await waitFor(async () => (await deadCount('perm')) === 1, 10_000, 'dead letter')
   await sleep(300)

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { pino, type Logger } from 'pino'
 import { createTestVhost, type Teardownable } from '@jit/test-support'
-import { createAmqp, EVENTS_EXCHANGE, type Amqp, type ConsumeOptions, type ConsumerHandle, type Publisher, type QueueDefinition, type TopologyOptions } from '../src/index.js'
+import { createAmqp, EVENTS_EXCHANGE, type Amqp, type Publisher, type QueueDefinition, type TopologyOptions } from '../src/index.js'
 
 const run = promisify(execFile)
 
@@ -43,22 +43,4 @@ export async function testBroker (t: Teardownable, connectionName: string, topol
   t.teardown(() => amqp.close())
   await amqp.declareTopology()
   return { amqp, publisher: amqp.createPublisher() }
-}
-
-/** Messages waiting in `queue` (a passive declare: the queue must exist). */
-export async function queueDepth (amqp: Amqp, queue: string): Promise<number> {
-  return (await amqp.connection.queueDeclare({ queue, passive: true })).messageCount
-}
-
-/**
- * A consumer of `queue` whose handler fails every delivery with `failure()`; `calls()` is how
- * many deliveries it saw (what the failure tests assert: retried, requeued, or handled once).
- */
-export function failingConsumer (amqp: Amqp, queue: string, failure: () => Error, options?: ConsumeOptions): { consumer: ConsumerHandle, calls: () => number } {
-  let calls = 0
-  const consumer = amqp.consume(queue, async () => {
-    calls++
-    throw failure()
-  }, options)
-  return { consumer, calls: () => calls }
 }

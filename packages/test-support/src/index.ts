@@ -5,6 +5,7 @@ export { sharedRedisUrl, createTestRedisPrefix, freePort, startPrivateRedis, typ
 export { sharedAmqpBase, createTestVhost } from './rabbitmq.js'
 export { holdLocks } from './locks.js'
 export { sleep, waitFor, eventually } from './wait.js'
+export { alwaysFailing } from './handlers.js'
 export { fundedCards, jitRequests, type CardProvisioning, type FingerprintFields, type FundedCard, type FundedCardOptions, type TestDecisionRequest } from './cards.js'
 export { swaggerValidator, loadSwagger, loadFixture, FULL_SWAGGER, type Swagger } from './swagger.js'
 export { assertOpenApiDocument, assertOpenApiServed, assertOpsRoutesDocumented, type Injectable, type SameAssertion, type ServedAssertion } from './openapi.js'
