@@ -69,9 +69,33 @@ function maskFreeText (text: string): string {
   return text.replace(DIGIT_SEQUENCE, sequence => sequence.length < 13 ? sequence : maskSequence(sequence))
 }
 
+/**
+ * Whether `value` holds a digit sequence of {@link DIGIT_SEQUENCE}'s shape (groups joined by 1-3
+ * spaces or dashes) with at least 13 digits: the only place a card number can be. One pass over
+ * the characters, no regular expression: most strings of an event (dates, tokens, names,
+ * amounts) have no such run and are returned untouched.
+ */
+function mayHoldCardNumber (value: string): boolean {
+  let digits = 0
+  let separators = 0
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i)
+    if (c >= 48 && c <= 57) {
+      if (++digits >= 13) return true
+      separators = 0
+    } else if ((c === 32 || c === 45) && digits > 0 && separators < 3) {
+      separators++
+    } else {
+      digits = 0
+      separators = 0
+    }
+  }
+  return false
+}
+
 /** Masks card numbers inside any string, leaving UUIDs alone. */
 function maskString (value: string): string {
-  if (!/\d{4}/.test(value)) return value
+  if (!mayHoldCardNumber(value)) return value
   let out = ''
   let last = 0
   for (const match of value.matchAll(UUID)) {
@@ -87,7 +111,7 @@ function maskString (value: string): string {
  * whatever the digits (a test PAN fails Luhn on purpose sometimes). Already masked values keep
  * their shape, so masking twice changes nothing.
  */
-function maskPanField (value: unknown, seen: WeakMap<object, unknown>): unknown {
+function maskPanField (value: unknown, seen: Map<object, unknown>): unknown {
   if (typeof value === 'number' || typeof value === 'bigint') value = String(value)
   if (typeof value !== 'string') return copyMasked(value, seen)
   const compact = value.replace(/[ -]+/g, '')
@@ -95,8 +119,19 @@ function maskPanField (value: unknown, seen: WeakMap<object, unknown>): unknown 
   return '*'.repeat(compact.length)
 }
 
+/** Answers of {@link isPanField} per field name: the same few dozen names recur in every event. */
+const panFieldNames = new Map<string, boolean>()
+const PAN_FIELD_MEMO_MAX = 10_000
+
 function isPanField (name: string): boolean {
-  return PAN_FIELDS.has(name.replace(/[_-]/g, '').toLowerCase())
+  let pan = panFieldNames.get(name)
+  if (pan === undefined) {
+    pan = PAN_FIELDS.has(name.replace(/[_-]/g, '').toLowerCase())
+    // names come from outside: a flood of distinct ones must not grow the memo without bound
+    if (panFieldNames.size >= PAN_FIELD_MEMO_MAX) panFieldNames.clear()
+    panFieldNames.set(name, pan)
+  }
+  return pan
 }
 
 /**
@@ -104,30 +139,34 @@ function isPanField (name: string): boolean {
  * sent as a JSON number must not slip through. No amount in minor units comes near 13 digits.
  */
 function maskNumber (value: number | bigint): number | bigint | string {
-  if (typeof value === 'number' && !Number.isInteger(value)) return value
+  // below 10^12 an integer has at most 12 digits: every amount, at no cost
+  if (typeof value === 'number' && (!Number.isInteger(value) || Math.abs(value) < 1e12)) return value
   const digits = String(value)
   if (digits.length >= 13 && digits.length <= 19 && /^\d+$/.test(digits) && luhnValid(digits)) return maskDigits(digits)
   return value
 }
 
-function copyMasked (value: unknown, seen: WeakMap<object, unknown>): unknown {
+function copyMasked (value: unknown, seen: Map<object, unknown>): unknown {
   if (typeof value === 'string') return maskString(value)
   if (typeof value === 'number' || typeof value === 'bigint') return maskNumber(value)
   if (typeof value !== 'object' || value === null) return value
   const known = seen.get(value)
   if (known !== undefined) return known
-  if (value instanceof Date) return new Date(value.getTime())
-  // Binary values hold no text to mask; copied so the result shares nothing with the input.
-  if (value instanceof ArrayBuffer) return value.slice(0)
-  if (Buffer.isBuffer(value)) return Buffer.from(value)
-  if (value instanceof DataView) return new DataView(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength))
-  if (ArrayBuffer.isView(value)) return (value as unknown as Uint8Array).slice()
+  // the common case first (parsed JSON): plain objects and arrays
+  const proto: unknown = Object.getPrototypeOf(value)
+  if (proto === Object.prototype || proto === null) return copyFields(value as Record<string, unknown>, seen)
   if (Array.isArray(value)) {
     const out: unknown[] = []
     seen.set(value, out)
     for (const item of value) out.push(copyMasked(item, seen))
     return out
   }
+  if (value instanceof Date) return new Date(value.getTime())
+  // Binary values hold no text to mask; copied so the result shares nothing with the input.
+  if (value instanceof ArrayBuffer) return value.slice(0)
+  if (Buffer.isBuffer(value)) return Buffer.from(value)
+  if (value instanceof DataView) return new DataView(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength))
+  if (ArrayBuffer.isView(value)) return (value as unknown as Uint8Array).slice()
   if (value instanceof Map) {
     const out = new Map<unknown, unknown>()
     seen.set(value, out)
@@ -142,11 +181,16 @@ function copyMasked (value: unknown, seen: WeakMap<object, unknown>): unknown {
     for (const v of value) out.add(copyMasked(v, seen))
     return out
   }
-  // Plain objects, and any other object flattened to its own enumerable fields (what JSON and
-  // BSON serialization would keep anyway).
+  // Any other object flattened to its own enumerable fields (what JSON and BSON serialization
+  // would keep anyway).
+  return copyFields(value as Record<string, unknown>, seen)
+}
+
+function copyFields (value: Record<string, unknown>, seen: Map<object, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   seen.set(value, out)
-  for (const [k, v] of Object.entries(value)) {
+  for (const k of Object.keys(value)) {
+    const v = value[k]
     out[k] = isPanField(k) ? maskPanField(v, seen) : copyMasked(v, seen)
   }
   return out
@@ -170,5 +214,6 @@ function copyMasked (value: unknown, seen: WeakMap<object, unknown>): unknown {
  * ```
  */
 export function maskCardNumbers<T> (value: T): T {
-  return copyMasked(value, new WeakMap()) as T
+  // a Map, not a WeakMap: it lives for one call, and a Map is the faster of the two
+  return copyMasked(value, new Map()) as T
 }
