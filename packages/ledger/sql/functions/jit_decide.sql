@@ -2,9 +2,12 @@
 -- (decideJitFunding); see that function for the fields. Returns
 -- {status, response, outcome, decline_reason, replay, duplicate}.
 --
--- The token is claimed first by inserting its decision row (a concurrent request with the same
--- token, or a webhook claiming it, waits on the unique index until this one commits; see
--- ledger_lc_claim_decision); the row gets its outcome at the end, in the same statement. Revisions the caller read from the cache are compared here, so a
+-- The decision row is written once, with its outcome, at the end of the subtransaction that moves
+-- the money: that insert is the token's claim. A token decided before is answered from its row
+-- at once; a concurrent request with the same token (or a webhook claiming it, see
+-- ledger_lc_claim_decision) serializes with this one on the card lock, and past that on the
+-- unique index: whoever inserts second rolls its money back and answers the stored decision.
+-- Revisions the caller read from the cache are compared here, so a
 -- stale cache can never decide: it raises JT001, or with `report_stale` returns {stale: true}
 -- having written nothing (a batch member is retried alone; the others are decided). Money and
 -- period limits are checked and moved under the account's row lock.
@@ -55,7 +58,10 @@ DECLARE
   v_extra jsonb := '{}';
   v_hold_total bigint;
   v_left_ms numeric;
-  v_claimed boolean := false;
+  v_inserting boolean := false;
+  v_hold_routing text;
+  v_hold_event jsonb;
+  v_exp integer;
   d decisions%ROWTYPE;
   a accounts%ROWTYPE;
   h holds%ROWTYPE;
@@ -92,33 +98,32 @@ BEGIN
     v_reason := 'TIMEOUT';
   END IF;
 
-  -- One subtransaction holds the claim and the money: when a lock wait reaches the deadline
-  -- (lock_timeout), its changes roll back and the token is recorded as a TIMEOUT decline in this
-  -- same statement, so a repeat can never be decided anew in between.
+  -- One subtransaction holds the money and the decision row that claims the token: when a lock
+  -- wait reaches the deadline (lock_timeout), its changes roll back and the token is recorded as
+  -- a TIMEOUT decline in this same statement (the loop's second pass, which moves no money and
+  -- takes no lock but the row's), so a repeat can never be decided anew in between.
+  LOOP
   BEGIN
     -- The card's lock comes first of all (ledger_lock_cards): a batch took it for every member
     -- already; alone, this decision takes it here. Only a decision that may move money needs it
     -- (a decline already decided, e.g. past the deadline, is recorded at once); a wait for it
     -- that reaches the deadline is a TIMEOUT decline like any other lock wait.
-    IF v_card IS NOT NULL AND v_reason IS NULL THEN
+    -- A batch holds the lock already (the try takes it again without a wait or a subtransaction).
+    IF v_card IS NOT NULL AND v_reason IS NULL AND NOT pg_try_advisory_xact_lock(ledger_card_lock_key(v_card)) THEN
       BEGIN
         PERFORM pg_advisory_xact_lock(ledger_card_lock_key(v_card));
       EXCEPTION WHEN lock_not_available THEN
         v_reason := 'TIMEOUT';
       END;
     END IF;
-    INSERT INTO decisions (jit_token, request_fingerprint, method, kind, user_token, card_token,
-      original_jit_token, transaction_token, outcome, amount, currency, http_status, response)
-    VALUES (v_token, r->>'fingerprint', r->>'method', v_kind, v_user, v_card,
-      r->>'original_jit_token', r->>'transaction_token', 'pending', v_amount, v_currency, 0, '{}')
-    ON CONFLICT (jit_token) DO NOTHING;
-    v_claimed := true;
-    IF NOT FOUND THEN
+    -- decided before (a repeat, or a webhook's claim): its stored answer, nothing moves
+    PERFORM 1 FROM decisions WHERE jit_token = v_token;
+    IF FOUND THEN
       RETURN jit_decide_replay(v_token, r);
     END IF;
 
     -- The cardholder who spends must be active too (docs/ledger.md "acting_user_token"): when a
-    -- card of one user is used by another, both are checked here, under the claim, so a user
+    -- card of one user is used by another, both are checked here, under the card lock, so a user
     -- suspended a moment ago is never approved from a stale cache. The account that pays stays
     -- the card's.
     IF v_reason IS NULL AND r->>'acting_user_token' IS NOT NULL AND r->>'acting_user_token' <> v_user
@@ -144,7 +149,13 @@ BEGIN
       -- matches: a webhook without jit_funding cannot claim our decision row, so this row is
       -- where the two serialize (one waits for the other's commit, then sees its effect).
       IF v_reason IS NULL AND r->>'transaction_token' IS NOT NULL THEN
-        m := ledger_lc_message(v_kind, r->>'transaction_token');
+        -- (as ledger_lc_message, one statement when the row is new: an uncommitted row of ours
+        -- makes every other taker wait on its key; an existing row is locked)
+        INSERT INTO ledger_messages (kind, message_token) VALUES (v_kind, r->>'transaction_token')
+        ON CONFLICT DO NOTHING RETURNING * INTO m;
+        IF NOT FOUND THEN
+          SELECT * INTO m FROM ledger_messages WHERE kind = v_kind AND message_token = r->>'transaction_token' FOR UPDATE;
+        END IF;
         IF m.webhook_at IS NOT NULL OR m.repaired_at IS NOT NULL THEN
           v_reason := 'DUPLICATE_TRANSACTION';
         -- the same network message asked again under another JIT token (its request token is
@@ -243,8 +254,10 @@ BEGIN
             v_amount, v_now, v_now)
           RETURNING * INTO h;
           INSERT INTO hold_history (hold_token, action, amount, effect_key) VALUES (v_token, 'placed', v_amount, 'authorization:' || v_token);
-          PERFORM ledger_emit_hold_event('ledger.hold.placed', h, v_amount, jsonb_build_object(
-            'reason', 'jit.authorization', 'effect_key', 'authorization:' || v_token, 'transaction_token', r->>'transaction_token'));
+          v_hold_routing := 'ledger.hold.placed';
+          v_exp := ledger_exponent(v_currency);
+          v_hold_event := ledger_hold_event_payload(h, v_amount, jsonb_build_object(
+            'reason', 'jit.authorization', 'effect_key', 'authorization:' || v_token, 'transaction_token', r->>'transaction_token'), v_exp);
         ELSIF v_kind = 'incremental' THEN
           UPDATE accounts SET held = held + v_amount, updated_at = v_now WHERE account_token = v_account;
           UPDATE holds SET authorized = authorized + v_amount, last_activity_at = v_now,
@@ -252,8 +265,10 @@ BEGIN
               THEN transaction_tokens ELSE transaction_tokens || (r->>'transaction_token') END
           WHERE hold_token = v_purchase RETURNING * INTO h;
           INSERT INTO hold_history (hold_token, action, amount, effect_key) VALUES (v_purchase, 'increased', v_amount, 'incremental:' || v_token);
-          PERFORM ledger_emit_hold_event('ledger.hold.increased', h, v_amount, jsonb_build_object(
-            'reason', 'jit.incremental', 'effect_key', 'incremental:' || v_token, 'transaction_token', r->>'transaction_token'));
+          v_hold_routing := 'ledger.hold.increased';
+          v_exp := ledger_exponent(v_currency);
+          v_hold_event := ledger_hold_event_payload(h, v_amount, jsonb_build_object(
+            'reason', 'jit.incremental', 'effect_key', 'incremental:' || v_token, 'transaction_token', r->>'transaction_token'), v_exp);
         ELSE
           IF v_standin.hold_token IS NOT NULL THEN
             PERFORM ledger_lc_release(v_standin.hold_token, v_standin.remaining, true, 'CLOSED', 'released', 'immediate_debit:' || v_token,
@@ -268,60 +283,75 @@ BEGIN
       END IF;
     END IF;
 
-  EXCEPTION WHEN lock_not_available THEN
-    IF NOT v_claimed THEN
-      -- another transaction holds this token and records its own decision: the caller asks again
-      RETURN jsonb_build_object('unclaimed', true);
+    IF v_reason IS NULL AND v_kind = 'balance_inquiry' THEN
+      SELECT * INTO a FROM accounts WHERE account_token = v_account;
+      IF NOT FOUND OR a.status <> 'ACTIVE' THEN
+        v_reason := 'CLOSED_ACCOUNT';
+      ELSE
+        v_extra := jsonb_build_object('balances', ledger_cardholder_balances(a));
+      END IF;
     END IF;
-    v_reason := 'TIMEOUT';
-  END;
 
-  IF v_reason IS NULL AND v_kind = 'balance_inquiry' THEN
-    SELECT * INTO a FROM accounts WHERE account_token = v_account;
-    IF NOT FOUND OR a.status <> 'ACTIVE' THEN
-      v_reason := 'CLOSED_ACCOUNT';
+    IF v_reason IS NOT NULL THEN
+      v_status := 402;
+      v_outcome := 'declined';
+      SELECT jsonb_build_object('decline_reason', response_reason, 'memo', memo) INTO v_extra
+      FROM decline_memos WHERE reason = v_reason;
+      IF v_extra IS NULL THEN
+        RAISE EXCEPTION 'unknown decline reason %', v_reason USING ERRCODE = 'JT003';
+      END IF;
     ELSE
-      v_extra := jsonb_build_object('balances', ledger_cardholder_balances(a));
+      v_status := 200;
+      v_outcome := CASE WHEN v_kind IN ('informative', 'balance_inquiry') THEN 'answered' ELSE 'approved' END;
     END IF;
-  END IF;
+    v_response := jsonb_build_object('jit_funding', (r->'echo') || v_extra);
 
-  IF v_reason IS NOT NULL THEN
-    v_status := 402;
-    v_outcome := 'declined';
-    SELECT jsonb_build_object('decline_reason', response_reason, 'memo', memo) INTO v_extra
-    FROM decline_memos WHERE reason = v_reason;
-    IF v_extra IS NULL THEN
-      RAISE EXCEPTION 'unknown decline reason %', v_reason USING ERRCODE = 'JT003';
+    -- The claim. A writer that inserted this token after the check above (a webhook naming no
+    -- card, a decision taking no card lock) decided it: this one's money rolls back with the
+    -- subtransaction and the caller gets the stored answer.
+    v_inserting := true;
+    v_exp := ledger_exponent(v_currency);
+    INSERT INTO decisions (jit_token, request_fingerprint, method, kind, user_token, card_token, account_token,
+      original_jit_token, transaction_token, outcome, decline_reason, amount, currency, http_status, response)
+    VALUES (v_token, r->>'fingerprint', r->>'method', v_kind, v_user, v_card, v_account,
+      r->>'original_jit_token', r->>'transaction_token', v_outcome, v_reason, v_amount, v_currency, v_status, v_response)
+    ON CONFLICT (jit_token) DO NOTHING
+    RETURNING * INTO d;
+    IF NOT FOUND THEN
+      -- (JT010 never leaves this function: its handler below answers the stored decision)
+      RAISE EXCEPTION 'token % decided by another writer', v_token USING ERRCODE = 'JT010';
     END IF;
-  ELSE
-    v_status := 200;
-    v_outcome := CASE WHEN v_kind IN ('informative', 'balance_inquiry') THEN 'answered' ELSE 'approved' END;
-  END IF;
-  v_response := jsonb_build_object('jit_funding', (r->'echo') || v_extra);
+    -- The decision's events in one insert, its hold's change first; no NOTIFY: every relay polls
+    -- (the authorizer's never listens), and a notifying commit serializes on a database-wide lock.
+    INSERT INTO outbox (routing_key, payload)
+    SELECT e.routing_key, e.payload || jsonb_build_object('occurred_at', to_jsonb(clock_timestamp()))
+    FROM (VALUES (1, v_hold_routing, v_hold_event),
+                 (2, 'jit.decision.' || v_outcome, ledger_decision_event_payload(d, jsonb_build_object('source', r->>'source',
+                   'acting_user_token', r->>'acting_user_token', 'transaction_token', r->>'transaction_token', 'mcc', r->>'mcc'), v_exp))) AS e (n, routing_key, payload)
+    WHERE e.payload IS NOT NULL
+    ORDER BY e.n;
+    EXIT;
 
-  -- The claimed row gets its outcome. After a TIMEOUT the subtransaction took the claim with it:
-  -- the row is inserted again, unless another writer claimed the token in between.
-  INSERT INTO decisions (jit_token, request_fingerprint, method, kind, user_token, card_token, account_token,
-    original_jit_token, transaction_token, outcome, decline_reason, amount, currency, http_status, response)
-  VALUES (v_token, r->>'fingerprint', r->>'method', v_kind, v_user, v_card, v_account,
-    r->>'original_jit_token', r->>'transaction_token', v_outcome, v_reason, v_amount, v_currency, v_status, v_response)
-  ON CONFLICT (jit_token) DO UPDATE SET outcome = excluded.outcome, decline_reason = excluded.decline_reason,
-    account_token = excluded.account_token, http_status = excluded.http_status, response = excluded.response,
-    amount = excluded.amount
-  WHERE decisions.outcome = 'pending'
-  RETURNING * INTO d;
-  IF NOT FOUND THEN
-    RETURN jit_decide_replay(v_token, r);
-  END IF;
-  PERFORM ledger_emit_decision_event(d, jsonb_build_object('source', r->>'source',
-    'acting_user_token', r->>'acting_user_token', 'transaction_token', r->>'transaction_token', 'mcc', r->>'mcc'));
+  EXCEPTION
+    WHEN lock_not_available THEN
+      IF v_inserting THEN
+        -- another transaction holds this token and records its own decision: the caller asks again
+        RETURN jsonb_build_object('unclaimed', true);
+      END IF;
+      -- the money rolled back with the subtransaction; the next pass records the decline
+      v_reason := 'TIMEOUT';
+      v_hold_event := NULL;
+    WHEN SQLSTATE 'JT010' THEN
+      RETURN jit_decide_replay(v_token, r);
+  END;
+  END LOOP;
 
   RETURN jsonb_build_object('status', v_status, 'response', v_response, 'outcome', v_outcome,
     'decline_reason', v_reason, 'replay', false, 'duplicate', false);
 END
 $$;
 
--- Several decisions in one transaction (one round trip, one commit, one NOTIFY), in order. Money
+-- Several decisions in one transaction (one round trip, one commit, no NOTIFY), in order. Money
 -- is only ever decided with synchronous_commit on: an approval is durable before it is answered.
 CREATE OR REPLACE FUNCTION jit_decide_batch (rs jsonb) RETURNS SETOF jsonb
 LANGUAGE plpgsql AS $$
