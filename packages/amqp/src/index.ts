@@ -37,6 +37,7 @@ export {
   RetryQueueMigrationError,
   type DeclareOptions,
   deadQueueName,
+  filterExchangeNames,
   type QueueBinding,
   type QueueDefinition,
   type TopologyOptions,

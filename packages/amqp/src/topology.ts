@@ -21,6 +21,15 @@ export interface QueueBinding {
   exchange: string
   /** Topic pattern; routing keys contain dots, so use `#`, e.g. `webhook.#`. */
   routingKey: string
+  /**
+   * Topic patterns left out of `routingKey`: a message matching one of them does not reach this
+   * queue. A topic binding cannot exclude, so the queue is bound through exchanges of its own
+   * ({@link filterExchangeNames}): `<queue>.filter` (topic) takes `routingKey` from `exchange`
+   * and sends what matches an excluded pattern to `<queue>.excluded`, which has no binding (the
+   * message is dropped there); what matches none goes to its alternate exchange `<queue>.rest`,
+   * bound to the queue.
+   */
+  except?: string[]
 }
 
 /** A work queue and its bindings; its retry and dead-letter queues are derived from the name. */
@@ -55,17 +64,23 @@ export interface ResolvedTopology {
   retryDelaysMs: number[]
 }
 
+/** What the transactions queue takes from `cards.events`: the webhook families that move money. */
+const TRANSACTION_WEBHOOK_KEYS = ['webhook.transactions.#', 'webhook.chargebacktransitions.#']
+
 /** The contract's queues and bindings. */
 export const DEFAULT_QUEUES: readonly QueueDefinition[] = Object.freeze([
   { name: QUEUE_JIT_FUNDING, bindings: [{ exchange: EVENTS_EXCHANGE, routingKey: 'jit.#' }] },
   {
     name: QUEUE_TRANSACTIONS,
-    bindings: [
-      { exchange: EVENTS_EXCHANGE, routingKey: 'webhook.transactions.#' },
-      { exchange: EVENTS_EXCHANGE, routingKey: 'webhook.chargebacktransitions.#' }
-    ]
+    bindings: TRANSACTION_WEBHOOK_KEYS.map(routingKey => ({ exchange: EVENTS_EXCHANGE, routingKey }))
   },
-  { name: QUEUE_WEBHOOKS, bindings: [{ exchange: EVENTS_EXCHANGE, routingKey: 'webhook.#' }] },
+  // Every webhook event except the ones the transactions queue takes: those are archived by the
+  // transactions handler from its own delivery, so the broker stores and delivers each money
+  // event once, not twice.
+  {
+    name: QUEUE_WEBHOOKS,
+    bindings: [{ exchange: EVENTS_EXCHANGE, routingKey: 'webhook.#', except: TRANSACTION_WEBHOOK_KEYS }]
+  },
   { name: QUEUE_COMMANDS, bindings: [{ exchange: COMMANDS_EXCHANGE, routingKey: '#' }] }
 ])
 
@@ -76,7 +91,7 @@ export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = Object.freeze([1000, 5
 export function resolveTopology (options: TopologyOptions = {}): ResolvedTopology {
   const queues = (options.queues ?? DEFAULT_QUEUES).map(q => ({
     name: q.name,
-    bindings: q.bindings.map(b => ({ ...b }))
+    bindings: q.bindings.map(b => b.except === undefined ? { ...b } : { ...b, except: [...b.except] })
   }))
   const retryDelaysMs = [...(options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS)]
   for (const delay of retryDelaysMs) {
@@ -86,6 +101,8 @@ export function resolveTopology (options: TopologyOptions = {}): ResolvedTopolog
   for (const q of queues) {
     if (q.name === '' || names.has(q.name)) throw new TypeError(`queue names must be unique and non-empty: '${q.name}'`)
     names.add(q.name)
+    // the filter exchanges are named after the queue, so one such binding per queue
+    if (q.bindings.filter(b => b.except !== undefined).length > 1) throw new TypeError(`queue '${q.name}' may have at most one binding with exclusions`)
   }
   return { queues, retryDelaysMs }
 }
@@ -98,6 +115,27 @@ export function retryQueueName (queue: string, attempt: number): string {
 /** Name of the dead-letter queue of `queue`; also its routing key on `cards.dlx`. */
 export function deadQueueName (queue: string): string {
   return `${queue}.dead`
+}
+
+/** The exchanges through which a binding with exclusions ({@link QueueBinding.except}) reaches `queue`. */
+export function filterExchangeNames (queue: string): { filter: string, excluded: string, rest: string } {
+  return { filter: `${queue}.filter`, excluded: `${queue}.excluded`, rest: `${queue}.rest` }
+}
+
+/**
+ * Declares the exchanges of a binding with exclusions and binds `queue` through them (see
+ * {@link QueueBinding.except}). The plain binding an older release declared (every message of
+ * `routingKey`) is removed: unbinding is idempotent.
+ */
+async function declareFilteredBinding (connection: Connection, queue: string, binding: QueueBinding & { except: string[] }): Promise<void> {
+  const { filter, excluded, rest } = filterExchangeNames(queue)
+  await connection.exchangeDeclare({ exchange: rest, type: 'fanout', durable: true, internal: true })
+  await connection.exchangeDeclare({ exchange: excluded, type: 'fanout', durable: true, internal: true })
+  await connection.exchangeDeclare({ exchange: filter, type: 'topic', durable: true, internal: true, arguments: { 'alternate-exchange': rest } })
+  await connection.queueBind({ queue, exchange: rest, routingKey: '' })
+  for (const key of binding.except) await connection.exchangeBind({ destination: excluded, source: filter, routingKey: key })
+  await connection.exchangeBind({ destination: filter, source: binding.exchange, routingKey: binding.routingKey })
+  await connection.queueUnbind({ queue, exchange: binding.exchange, routingKey: binding.routingKey })
 }
 
 /**
@@ -219,7 +257,8 @@ export async function declareTopology (connection: Connection, topology: Resolve
       await connection.queueBind({ queue: retry, exchange: DLX_EXCHANGE, routingKey: retry })
     }
     for (const b of q.bindings) {
-      await connection.queueBind({ queue: q.name, exchange: b.exchange, routingKey: b.routingKey })
+      if (b.except !== undefined) await declareFilteredBinding(connection, q.name, { ...b, except: b.except })
+      else await connection.queueBind({ queue: q.name, exchange: b.exchange, routingKey: b.routingKey })
     }
   }
 }

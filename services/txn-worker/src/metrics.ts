@@ -36,6 +36,11 @@ export interface WorkerMetrics {
   webhookToLedgerLag: Histogram
   /** Messages handled in one database transaction, per batched queue (tunes WORKER_BATCH_MAX). */
   batchSize: Histogram<'queue'>
+  /**
+   * Documents of transaction events archived by the transactions handler (from its own
+   * delivery; the webhooks queue no longer gets them): `stored`, or `duplicate` (archived before).
+   */
+  transactionsArchived: Counter<'outcome'>
 }
 
 /** Options of {@link createWorkerMetrics}. */
@@ -99,7 +104,8 @@ export function createWorkerMetrics (registry: Registry, opts: WorkerMetricsOpti
       labelNames: ['queue'],
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
       registers
-    })
+    }),
+    transactionsArchived: new Counter({ name: 'txn_worker_transaction_events_archived_total', help: 'Transaction event documents archived by the transactions handler (stored or duplicate)', labelNames: ['outcome'], registers })
   }
   // The known label values start at 0, so a dashboard or an alert reads 0 rather than "no data"
   // before the first event of each kind.
@@ -108,6 +114,7 @@ export function createWorkerMetrics (registry: Registry, opts: WorkerMetricsOpti
     metrics.deadLettered.inc({ queue, reason: 'failed' }, 0)
   }
   metrics.ignored.inc({ queue: QUEUE_TRANSACTIONS }, 0)
+  for (const outcome of ['stored', 'duplicate']) metrics.transactionsArchived.inc({ outcome }, 0)
   metrics.deadLettered.inc({ queue: QUEUE_TRANSACTIONS, reason: 'park_expired' }, 0)
   return metrics
 }

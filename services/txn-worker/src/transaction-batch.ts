@@ -1,11 +1,13 @@
 import type { Logger } from 'pino'
 import { batchingHandler, type ConsumedMessage, type MessageHandler } from '@jit/amqp'
+import type { ArchiveDocument, DocumentArchive } from '@jit/archive'
 import { applyTransactionEventBatch, batchApplyOrder, hasSqlState, type BatchEventOutcome, type TransactionEventInput } from '@jit/ledger'
 import type { Database } from '@jit/postgres'
 import type { LedgerLifecycle } from './ledger-lifecycle.js'
 import type { WorkerMetrics } from './metrics.js'
 import { recordTransactionOutcome, refusedOrSame, storableTransactionEvent } from './transactions.js'
 import { isTransientFailure } from './transient.js'
+import { storeDocuments, webhookDocument } from './webhooks.js'
 
 /** Options of {@link createTransactionBatchHandler}. */
 export interface TransactionBatchHandlerDeps {
@@ -13,6 +15,11 @@ export interface TransactionBatchHandlerDeps {
   ledger: LedgerLifecycle
   metrics: WorkerMetrics
   logger: Logger
+  /**
+   * Where each event's document goes: the webhooks queue does not get the transaction events
+   * (the topology leaves them out), so they are archived from this delivery.
+   */
+  archive: DocumentArchive
   /** Most events in one transaction. */
   maxBatch: number
   /** Times a batch that lost a deadlock is run again at once before its messages are requeued. @default 3 */
@@ -94,23 +101,35 @@ export function createTransactionBatchHandler (deps: TransactionBatchHandlerDeps
     const failures: unknown[] = new Array(msgs.length).fill(undefined)
     const events: TransactionEventInput[] = []
     const slots: number[] = []
+    const docs: Array<{ slot: number, doc: ArchiveDocument }> = []
     msgs.forEach((msg, i) => {
       try {
-        events.push(storableTransactionEvent(msg))
+        const event = storableTransactionEvent(msg)
+        events.push(event)
         slots.push(i)
+        docs.push({ slot: i, doc: webhookDocument(msg, event as unknown as Record<string, unknown>) })
       } catch (err) {
         failures[i] = err
       }
     })
-    if (events.length > 0) {
-      const outcomes = await applyAll(events)
-      outcomes.forEach((outcome, k) => {
-        const i = slots[k] as number
-        const event = events[k] as TransactionEventInput
-        if (outcome.ok) recordTransactionOutcome(msgs[i] as ConsumedMessage, event, outcome.result, metrics, logger)
-        else failures[i] = refusedOrSame(outcome.error, event, metrics, logger)
-      })
+    // Archived while the batch applies (another connection): a message is acknowledged only once
+    // both are done; a document that fails fails its message (a redelivery applies as a duplicate).
+    const archiveFailures: unknown[] = new Array(msgs.length).fill(undefined)
+    const archiving = storeDocuments({ archive: deps.archive, metrics, logger }, 'transactions', docs, archiveFailures)
+    try {
+      if (events.length > 0) {
+        const outcomes = await applyAll(events)
+        outcomes.forEach((outcome, k) => {
+          const i = slots[k] as number
+          const event = events[k] as TransactionEventInput
+          if (outcome.ok) recordTransactionOutcome(msgs[i] as ConsumedMessage, event, outcome.result, metrics, logger)
+          else failures[i] = refusedOrSame(outcome.error, event, metrics, logger)
+        })
+      }
+    } finally {
+      await archiving
     }
-    return failures
+    // the ledger's failure first: it decides between the retry path and the dead-letter queue
+    return failures.map((failure, i) => failure ?? archiveFailures[i])
   }, { maxBatch: deps.maxBatch })
 }

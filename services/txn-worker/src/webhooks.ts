@@ -105,14 +105,23 @@ function archiveBatchHandler (deps: ArchiveHandlerDeps & { maxBatch: number }, q
  * the archive cannot take) is retried document by document, so that document alone fails; a
  * dependency failure (archive unreachable) fails them all, to be requeued.
  */
-export async function storeDocuments (deps: Pick<ArchiveHandlerDeps, 'archive' | 'metrics' | 'logger'>, queue: 'webhooks' | 'jit-funding', docs: Array<{ slot: number, doc: ArchiveDocument }>, failures: unknown[]): Promise<void> {
+export async function storeDocuments (deps: Pick<ArchiveHandlerDeps, 'archive' | 'metrics' | 'logger'>, queue: 'webhooks' | 'jit-funding' | 'transactions', docs: Array<{ slot: number, doc: ArchiveDocument }>, failures: unknown[]): Promise<void> {
   const { archive, metrics } = deps
   if (docs.length === 0) return
+  // The transactions queue counts its events by their ledger outcome; its documents apart.
+  const count = (stored: number, repeats: number): void => {
+    if (queue === 'transactions') {
+      if (stored > 0) metrics.transactionsArchived.inc({ outcome: 'stored' }, stored)
+      if (repeats > 0) metrics.transactionsArchived.inc({ outcome: 'duplicate' }, repeats)
+      return
+    }
+    if (stored > 0) metrics.applied.inc({ queue }, stored)
+    if (repeats > 0) metrics.duplicates.inc({ queue }, repeats)
+  }
   try {
     const { inserted } = await archive.storeMany(docs.map(d => d.doc))
     // storeMany skips what is already stored and the repeats inside the batch
-    if (inserted > 0) metrics.applied.inc({ queue }, inserted)
-    if (docs.length > inserted) metrics.duplicates.inc({ queue }, docs.length - inserted)
+    count(inserted, docs.length - inserted)
     return
   } catch (err) {
     if (isTransientFailure(err)) {
@@ -124,8 +133,7 @@ export async function storeDocuments (deps: Pick<ArchiveHandlerDeps, 'archive' |
   for (const { slot, doc } of docs) {
     try {
       const { inserted } = await archive.store(doc)
-      if (inserted) metrics.applied.inc({ queue })
-      else metrics.duplicates.inc({ queue })
+      count(inserted ? 1 : 0, inserted ? 0 : 1)
     } catch (err) {
       failures[slot] = err
     }
@@ -171,12 +179,9 @@ function webhookTransitions (deps: ArchiveHandlerDeps): (msg: ConsumedMessage) =
 
   /** Applies a card or user transition (before the ack) and returns the document to archive. */
   return async function transitionThenDocument (msg: ConsumedMessage): Promise<ArchiveDocument> {
-    if (!isRecord(msg.body)) throw new PermanentError('webhook event is not a JSON object')
-    // jsonb and text refuse NUL and lone surrogates: replaced (tokens included) before anything is stored
-    const body = toStorableJson(msg.body)
-    const { family, type } = splitWebhookKey(msg.routingKey)
-    const token = text(body.token) ?? toStorableJson(msg.messageId)
-    const at = occurredAt(body, msg, 'created_time', 'created_at')
+    const doc = webhookDocument(msg)
+    const { family, token, occurred_at: at } = doc
+    const body = doc.body as Record<string, unknown>
 
     if (family === 'cardtransitions') {
       const card = text(body.card_token)
@@ -189,8 +194,24 @@ function webhookTransitions (deps: ArchiveHandlerDeps): (msg: ConsumedMessage) =
       if (user !== null && status !== null && USER_STATUSES.has(status)) await transition('user', user, status, token, at)
       else if (user !== null) logger.warn({ user, status, token }, 'user transition with a status the ledger does not model: archived only')
     }
-    return { token, kind: 'webhook', family, type, user_token: text(body.user_token), card_token: text(body.card_token), occurred_at: at, body }
+    return doc
   }
+}
+
+/**
+ * The archive document of a webhook event (PermanentError when it is not a JSON object): family
+ * and type from its routing key, its own token, when it happened. `storable` is the body with
+ * the characters PostgreSQL cannot store already replaced (`toStorableJson`), when the caller
+ * has it (the transactions handler applies that same copy).
+ */
+export function webhookDocument (msg: ConsumedMessage, storable?: Record<string, unknown>): ArchiveDocument {
+  if (storable === undefined && !isRecord(msg.body)) throw new PermanentError('webhook event is not a JSON object')
+  // jsonb and text refuse NUL and lone surrogates: replaced (tokens included) before anything is stored
+  const body = storable ?? toStorableJson(msg.body as Record<string, unknown>)
+  const { family, type } = splitWebhookKey(msg.routingKey)
+  const token = text(body.token) ?? toStorableJson(msg.messageId)
+  const at = occurredAt(body, msg, 'created_time', 'created_at')
+  return { token, kind: 'webhook', family, type, user_token: text(body.user_token), card_token: text(body.card_token), occurred_at: at, body }
 }
 
 /** The document of a JIT decision event (PermanentError when it is not a JSON object). */

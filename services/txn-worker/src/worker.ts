@@ -90,7 +90,7 @@ export function createWorker (deps: TxnWorkerDeps): TxnWorker {
 
   const maxBatch = config.WORKER_BATCH_MAX
   const handlers: Record<WorkerQueue, MessageHandler> = {
-    transactions: createTransactionBatchHandler({ db, ledger, metrics, logger, maxBatch }),
+    transactions: createTransactionBatchHandler({ db, ledger, metrics, logger, archive, maxBatch }),
     webhooks: createWebhookBatchHandler({ db, cache, archive, metrics, logger, maxBatch }),
     'jit-funding': createDecisionArchiveBatchHandler({ db, cache, archive, metrics, logger, maxBatch }),
     commands: createCommandHandler({ db, cache, ledger, metrics, logger })

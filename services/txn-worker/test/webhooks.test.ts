@@ -5,7 +5,8 @@ import { counterValue, build, fundedCard, queueDepth, token } from './helper.js'
 
 const env = await build(t)
 const { db, cache, archive, amqp, registry } = env
-env.startWorker({ queues: ['webhooks', 'jit-funding'], loops: false, relay: false })
+// transactions too: the webhooks queue does not get the transaction events, their handler archives them
+env.startWorker({ queues: ['webhooks', 'jit-funding', 'transactions'], loops: false, relay: false })
 // commands too, for a card.upsert between a transition and its redelivery
 env.startWorker({ queues: ['commands'], loops: false, relay: false })
 
@@ -125,10 +126,11 @@ t.test('every webhook event is archived with card numbers masked, once', async t
   t.notMatch(text, /4111111111111111|4111 1111 1111 1111/, 'no full card number stored')
   t.match(text, /411111\*+1111/)
 
-  const before = await counterValue(registry, 'txn_worker_duplicates_skipped_total', { queue: 'webhooks' })
+  const before = await counterValue(registry, 'txn_worker_transaction_events_archived_total', { outcome: 'duplicate' })
   await env.sendEvent('webhook.transactions.authorization.clearing', event)
-  await waitFor(async () => await counterValue(registry, 'txn_worker_duplicates_skipped_total', { queue: 'webhooks' }) > before, 15_000, 'the repeat')
+  await waitFor(async () => await counterValue(registry, 'txn_worker_transaction_events_archived_total', { outcome: 'duplicate' }) > before, 15_000, 'the repeat')
   t.equal((await archive.query({ token: eventToken })).length, 1, 'stored once')
+  t.equal(await queueDepth(amqp, 'webhooks'), 0, 'the webhooks queue never got the transaction event')
 })
 
 t.test('a webhook that is not a JSON object is dead-lettered at once', async t => {
