@@ -17,7 +17,8 @@ export interface TransactionBatchHandlerDeps {
   logger: Logger
   /**
    * Where each event's document goes: the webhooks queue does not get the transaction events
-   * (the topology leaves them out), so they are archived from this delivery.
+   * (the topology leaves them out), so they are archived from this delivery, in batches of
+   * their own that run while the next batch applies.
    */
   archive: DocumentArchive
   /** Most events in one transaction. */
@@ -96,40 +97,71 @@ export function createTransactionBatchHandler (deps: TransactionBatchHandlerDeps
     }
   }
 
-  return batchingHandler(async (msgs: ConsumedMessage[]) => {
+  // the copy each message's event was applied as, archived as the same copy
+  const storable = new WeakMap<ConsumedMessage, TransactionEventInput>()
+
+  const applyStage = batchingHandler(async (msgs: ConsumedMessage[]) => {
     metrics.batchSize.observe({ queue: 'transactions' }, msgs.length)
     const failures: unknown[] = new Array(msgs.length).fill(undefined)
     const events: TransactionEventInput[] = []
     const slots: number[] = []
-    const docs: Array<{ slot: number, doc: ArchiveDocument }> = []
     msgs.forEach((msg, i) => {
       try {
         const event = storableTransactionEvent(msg)
+        storable.set(msg, event)
         events.push(event)
         slots.push(i)
-        docs.push({ slot: i, doc: webhookDocument(msg, event as unknown as Record<string, unknown>) })
       } catch (err) {
         failures[i] = err
       }
     })
-    // Archived while the batch applies (another connection): a message is acknowledged only once
-    // both are done; a document that fails fails its message (a redelivery applies as a duplicate).
-    const archiveFailures: unknown[] = new Array(msgs.length).fill(undefined)
-    const archiving = storeDocuments({ archive: deps.archive, metrics, logger }, 'transactions', docs, archiveFailures)
-    try {
-      if (events.length > 0) {
-        const outcomes = await applyAll(events)
-        outcomes.forEach((outcome, k) => {
-          const i = slots[k] as number
-          const event = events[k] as TransactionEventInput
-          if (outcome.ok) recordTransactionOutcome(msgs[i] as ConsumedMessage, event, outcome.result, metrics, logger)
-          else failures[i] = refusedOrSame(outcome.error, event, metrics, logger)
-        })
-      }
-    } finally {
-      await archiving
+    if (events.length > 0) {
+      const outcomes = await applyAll(events)
+      outcomes.forEach((outcome, k) => {
+        const i = slots[k] as number
+        const event = events[k] as TransactionEventInput
+        if (outcome.ok) recordTransactionOutcome(msgs[i] as ConsumedMessage, event, outcome.result, metrics, logger)
+        else failures[i] = refusedOrSame(outcome.error, event, metrics, logger)
+      })
     }
-    // the ledger's failure first: it decides between the retry path and the dead-letter queue
-    return failures.map((failure, i) => failure ?? archiveFailures[i])
+    return failures
   }, { maxBatch: deps.maxBatch })
+
+  const archiveStage = batchingHandler(async (msgs: ConsumedMessage[]) => {
+    const failures: unknown[] = new Array(msgs.length).fill(undefined)
+    const docs: Array<{ slot: number, doc: ArchiveDocument }> = []
+    msgs.forEach((msg, i) => {
+      try {
+        const event = storable.get(msg)
+        docs.push({ slot: i, doc: webhookDocument(msg, event as unknown as Record<string, unknown> | undefined) })
+      } catch (err) {
+        failures[i] = err
+      }
+    })
+    await storeDocuments({ archive: deps.archive, metrics, logger }, 'transactions', docs, failures)
+    return failures
+  }, { maxBatch: deps.maxBatch })
+
+  // Two stages, each batched on its own: a batch's documents are archived while the next batch
+  // applies, so the ledger never waits for the archive. The message is acknowledged once both
+  // are done. An event the ledger refused is archived all the same (every webhook is), then
+  // takes its own failure path; one that failed on a dependency is not (it is requeued whole).
+  return async function handleTransaction (msg: ConsumedMessage): Promise<void> {
+    let failure: unknown
+    try {
+      await applyStage(msg)
+    } catch (err) {
+      if (isTransientFailure(err)) throw err
+      failure = err
+    }
+    try {
+      await archiveStage(msg)
+    } catch (err) {
+      // the ledger's failure first: it decides between the retry path and the dead-letter queue
+      if (failure === undefined) throw err
+    } finally {
+      storable.delete(msg)
+    }
+    if (failure !== undefined) throw failure
+  }
 }

@@ -97,8 +97,10 @@ export function createWorker (deps: TxnWorkerDeps): TxnWorker {
   }
   // The batched queues prefetch two batches: the next one is delivered while one commits (its
   // messages are acknowledged only after that commit), and every prefetched message must be able
-  // to wait in a batch, hence as many handlers as prefetched messages.
+  // to wait in a batch, hence as many handlers as prefetched messages. The transactions queue
+  // prefetches three: a batch being archived, one applying and the next one arriving.
   const batched = (queue: WorkerQueue): boolean => queue !== 'commands'
+  const batchesAhead = (queue: WorkerQueue): number => queue === 'transactions' ? 3 : 2
   const retryParkedOnce = createParkedEventRetrier({
     db,
     ledger,
@@ -138,8 +140,8 @@ export function createWorker (deps: TxnWorkerDeps): TxnWorker {
   }
 
   const consumers: ConsumerHandle[] = (deps.queues ?? WORKER_QUEUES).map(queue => amqp.consume(queue, instrumented(queue, handlers[queue]), {
-    concurrency: batched(queue) ? 2 * maxBatch : config.WORKER_CONCURRENCY,
-    prefetch: batched(queue) ? 2 * maxBatch : config.WORKER_PREFETCH,
+    concurrency: batched(queue) ? batchesAhead(queue) * maxBatch : config.WORKER_CONCURRENCY,
+    prefetch: batched(queue) ? batchesAhead(queue) * maxBatch : config.WORKER_PREFETCH,
     // PostgreSQL down, Redis unable to invalidate: requeued (paused, uncounted) until it is back,
     // instead of spending the 3 retries in half a minute and dead-lettering everything.
     isTransient: isTransientFailure,
