@@ -343,6 +343,13 @@ BEGIN
       v_hold_event := NULL;
     WHEN SQLSTATE 'JT010' THEN
       RETURN jit_decide_replay(v_token, r);
+    WHEN unique_violation THEN
+      -- A request under this JIT token naming another card (so another card lock) inserted the
+      -- hold or the effect key first, and committed its decision: this one is its repeat.
+      IF EXISTS (SELECT 1 FROM decisions WHERE jit_token = v_token) THEN
+        RETURN jit_decide_replay(v_token, r);
+      END IF;
+      RAISE;
   END;
   END LOOP;
 
