@@ -43,14 +43,25 @@ export type { WebhookSpec }
 export function shop (db: Database, c: { user: string, card: string, account: string }) {
   const sim = purchasesOf(c)
   const purchase = sim.purchase
+  /** Our JIT decision for a purchase (approved unless funds or limits say otherwise). */
+  async function decide (p: Purchase, method = 'pgfs.authorization'): Promise<JitDecisionResult> {
+    const kind = method === 'pgfs.pindebit' || method === 'pgfs.auth_plus_capture' ? 'immediate_debit' : 'authorization'
+    const [r] = await decideJitFunding(db.sql, [jitRequest(c, p.amount, { jitToken: p.jitToken, method, kind, transactionToken: p.txToken })])
+    if (r === undefined) throw new Error('no decision')
+    return r
+  }
   return {
     purchase,
-    /** Our JIT decision for a purchase (approved unless funds or limits say otherwise). */
-    async decide (p: Purchase, method = 'pgfs.authorization'): Promise<JitDecisionResult> {
-      const kind = method === 'pgfs.pindebit' || method === 'pgfs.auth_plus_capture' ? 'immediate_debit' : 'authorization'
-      const [r] = await decideJitFunding(db.sql, [jitRequest(c, p.amount, { jitToken: p.jitToken, method, kind, transactionToken: p.txToken })])
-      if (r === undefined) throw new Error('no decision')
-      return r
+    decide,
+    /**
+     * A purchase of `amount` that our JIT decision approved: the start of most lifecycles. Throws
+     * when it was declined, so a test never goes on from a purchase it did not mean.
+     */
+    async approved (amount: number, method = 'pgfs.authorization'): Promise<Purchase> {
+      const p = purchase(amount)
+      const r = await decide(p, method)
+      if (r.outcome !== 'approved') throw new Error(`the purchase of ${amount} was declined (${r.decline_reason ?? 'no reason'})`)
+      return p
     },
     /** Our JIT decision for an incremental of `p`; returns the incremental as a purchase-like record. */
     async decideIncremental (p: Purchase, amount: number): Promise<Purchase & { result: JitDecisionResult }> {

@@ -88,8 +88,7 @@ moneyTest('the same message redelivered with other identifiers applies once (sta
 
 moneyTest('a clearing redelivered with and without its jit_funding debits once; partial clearings stay several', async t => {
   const { c, s } = await account('ids-clearing')
-  const p = s.purchase(10000)
-  await s.decide(p)
+  const p = await s.approved(10000)
   const first = s.clearing(p, 3000, false)
   t.equal((await applyTransactionEvent(db.sql, first)).effect, 'captured')
   t.equal((await applyTransactionEvent(db.sql, withoutJitFunding(first))).outcome, 'duplicate')
@@ -118,8 +117,7 @@ moneyTest('gateway_log.transaction_id alone links a follow-up to its purchase', 
 
 moneyTest('a reversal with only preceding_related_transaction_token finds the hold through our decision', async t => {
   const { c, s } = await account('preceding')
-  const p = s.purchase(10000)
-  await s.decide(p)
+  const p = await s.approved(10000)
   const reversal = webhookEvent(c, { type: 'authorization.reversal', state: 'CLEARED', amount: 4000, preceding: p.txToken })
   t.equal((await applyTransactionEvent(db.sql, reversal)).effect, 'hold_released')
   t.same(await money(c.account), { balance: 100000, available: 94000 }, '40.00 of the 100.00 hold released')
@@ -127,8 +125,7 @@ moneyTest('a reversal with only preceding_related_transaction_token finds the ho
 
 moneyTest('an incremental approved by JIT, DECLINED without jit_funding, releases only its own delta', async t => {
   const { c, s } = await account('inc-declined')
-  const p = s.purchase(10000)
-  await s.decide(p)
+  const p = await s.approved(10000)
   const inc = await s.decideIncremental(p, 2000)
   t.equal(inc.result.outcome, 'approved')
   t.same(await money(c.account), { balance: 100000, available: 88000 })
@@ -142,8 +139,7 @@ moneyTest('an incremental approved by JIT, DECLINED without jit_funding, release
 
 moneyTest('a reversal or a clearing in another currency than the hold is refused whole', async t => {
   const { c, s } = await account('other-currency')
-  const p = s.purchase(10000)
-  await s.decide(p)
+  const p = await s.approved(10000)
   await refused(t, webhookEvent(c, { type: 'authorization.reversal', state: 'CLEARED', amount: 5000, currency: 'EUR', preceding: p.txToken }), 'CURRENCY_MISMATCH')
   await refused(t, s.clearing(p, 5000, true, { currency: 'EUR' }), 'CURRENCY_MISMATCH')
   t.same(await money(c.account), { balance: 100000, available: 90000 })
@@ -151,8 +147,7 @@ moneyTest('a reversal or a clearing in another currency than the hold is refused
 
 moneyTest('a DECLINED repair with an odd amount or another currency still releases its hold', async t => {
   const { c, s } = await account('odd-repair')
-  const p = s.purchase(10000)
-  await s.decide(p)
+  const p = await s.approved(10000)
   const odd = s.declined(p, true) as TransactionEventInput & { amount?: unknown, gpa?: Record<string, unknown> }
   odd.amount = '100.001'
   if (odd.gpa !== undefined) odd.gpa.impacted_amount = '-100.001'
@@ -174,8 +169,7 @@ moneyTest('a DECLINED repair with an odd amount or another currency still releas
 
 moneyTest('after effects are purged, a redelivered clearing is still a duplicate', async t => {
   const { c, s } = await account('purge-clearing')
-  const p = s.purchase(10000)
-  await s.decide(p)
+  const p = await s.approved(10000)
   const clearing = s.clearing(p, 4000, false)
   await applyTransactionEvent(db.sql, clearing)
   await applyTransactionEvent(db.sql, s.pending(p))
@@ -193,8 +187,7 @@ moneyTest('after effects are purged, a late repair still gives back what its mes
   const completion = webhookEvent(c, { type: 'pindebit', state: 'COMPLETION', token: p.txToken, amount: 3500, jit: { token: p.jitToken, method: 'pgfs.pindebit' } })
   t.equal((await applyTransactionEvent(db.sql, completion)).effect, 'debit_adjusted')
   t.same(await money(c.account), { balance: 96500, available: 96500 })
-  const q = s.purchase(10000)
-  await s.decide(q)
+  const q = await s.approved(10000)
   const inc = await s.decideIncremental(q, 2000)
   await purgeEffects()
   t.equal((await applyTransactionEvent(db.sql, webhookEvent(c, { type: 'pindebit', state: 'DECLINED', token: p.txToken }))).effect, 'credited')
@@ -282,8 +275,7 @@ t.test('the invariants report a funding account named like a counter-account', a
 moneyTest('a PENDING and a DECLINED of the same message at once: no deadlock, the repair wins', async t => {
   for (let round = 0; round < 6; round++) {
     const { c, s } = await account(`both-${round}`)
-    const p = s.purchase(10000)
-    await s.decide(p)
+    const p = await s.approved(10000)
     const results = await Promise.allSettled(round % 2 === 0
       ? [applyTransactionEvent(db.sql, s.pending(p, { amount: 12000 })), applyTransactionEvent(db.sql, s.declined(p, true))]
       : [applyTransactionEvent(db.sql, s.declined(p, true)), applyTransactionEvent(db.sql, s.pending(p, { amount: 12000 }))])

@@ -3,7 +3,8 @@ import type { TransactionSql } from 'postgres'
 import {
   applyTransactionEvent, classifyTransactionEvent, decideJitFunding, getDecision, getHold, recordTimeoutDecline, releaseHold, TransactionEventError, type TransactionEventInput
 } from '../src/index.js'
-import { ledgerDatabase, jitRequest, webhookEvent, token, lifecycleKit } from './helpers.js'
+import { sleep } from '@jit/test-support'
+import { ledgerDatabase, jitRequest, webhookEvent, token, lifecycleKit, type Purchase } from './helpers.js'
 
 // Late approvals, stand-in approvals, resizes and the messages that move money without a hold.
 const db = await ledgerDatabase(t, { poolMax: 6 })
@@ -39,25 +40,35 @@ moneyTest('a DECLINED webhook for a purchase we declined ourselves changes nothi
   t.equal((await getDecision(db.sql, p.jitToken))?.decline_reason, 'INSUFFICIENT_FUNDS', 'our decision is kept')
 })
 
-moneyTest('a DECLINED webhook racing our in-flight decision waits for it, then releases its hold', async t => {
-  const { c, s } = await account('race')
-  const p = s.purchase(10000)
+/**
+ * Our decision of `p` made in a transaction left open (in flight, its locks held) while `webhook`
+ * is applied beside it; committed after `waitMs`. The decision, whether the webhook had settled
+ * before that commit, and the webhook's result.
+ */
+async function beside (c: { user: string, card: string, account: string }, p: Purchase, webhook: TransactionEventInput, waitMs: number) {
   const conn = await db.sql.reserve()
   try {
     await conn`begin`
-    const [d] = await decideJitFunding(conn as unknown as TransactionSql, [jitRequest(c, 10000, { jitToken: p.jitToken, transactionToken: p.txToken })])
-    t.equal(d?.outcome, 'approved', 'decided, not committed yet')
+    const [decision] = await decideJitFunding(conn as unknown as TransactionSql, [jitRequest(c, p.amount, { jitToken: p.jitToken, transactionToken: p.txToken })])
     let settled = false
-    const webhook = applyTransactionEvent(db.sql, s.declined(p, true)).then(r => { settled = true; return r })
-    await new Promise(resolve => setTimeout(resolve, 300))
-    t.equal(settled, false, 'the webhook waits for the decision to commit')
+    const applied = applyTransactionEvent(db.sql, webhook).then(r => { settled = true; return r })
+    await sleep(waitMs)
+    const settledBeforeCommit = settled
     await conn`commit`
-    const r = await webhook
-    t.equal(r.outcome, 'applied')
-    t.equal(r.effect, 'hold_released')
+    return { decision, settledBeforeCommit, result: await applied }
   } finally {
     conn.release()
   }
+}
+
+moneyTest('a DECLINED webhook racing our in-flight decision waits for it, then releases its hold', async t => {
+  const { c, s } = await account('race')
+  const p = s.purchase(10000)
+  const { decision, settledBeforeCommit, result } = await beside(c, p, s.declined(p, true), 300)
+  t.equal(decision?.outcome, 'approved', 'decided in the open transaction')
+  t.equal(settledBeforeCommit, false, 'the webhook waits for the decision to commit')
+  t.equal(result.outcome, 'applied')
+  t.equal(result.effect, 'hold_released')
   t.same(await money(c.account), { balance: 100000, available: 100000 })
   t.equal((await getHold(db.sql, p.jitToken))?.state, 'CLOSED')
 })
@@ -65,18 +76,8 @@ moneyTest('a DECLINED webhook racing our in-flight decision waits for it, then r
 moneyTest('a PENDING webhook racing our in-flight decision confirms it: one hold', async t => {
   const { c, s } = await account('race2')
   const p = s.purchase(10000)
-  const conn = await db.sql.reserve()
-  try {
-    await conn`begin`
-    await decideJitFunding(conn as unknown as TransactionSql, [jitRequest(c, 10000, { jitToken: p.jitToken, transactionToken: p.txToken })])
-    const webhook = applyTransactionEvent(db.sql, s.pending(p))
-    await new Promise(resolve => setTimeout(resolve, 200))
-    await conn`commit`
-    const r = await webhook
-    t.equal(r.effect, 'hold_confirmed')
-  } finally {
-    conn.release()
-  }
+  const { result } = await beside(c, p, s.pending(p), 200)
+  t.equal(result.effect, 'hold_confirmed')
   t.same(await money(c.account), { balance: 100000, available: 90000 })
 })
 
@@ -123,8 +124,7 @@ moneyTest('a stand-in authorization without any jit_funding is keyed by its tran
 
 moneyTest('a PENDING amount different from our decision resizes the one hold', async t => {
   const { c, s } = await account('resize')
-  const p = s.purchase(10000)
-  await s.decide(p)
+  const p = await s.approved(10000)
   const smaller = s.pending(p, { amount: 8000 })
   const r = await applyTransactionEvent(db.sql, smaller)
   t.equal(r.effect, 'hold_resized')
@@ -132,8 +132,7 @@ moneyTest('a PENDING amount different from our decision resizes the one hold', a
   t.equal((await applyTransactionEvent(db.sql, smaller)).outcome, 'duplicate')
   t.equal((await getHold(db.sql, p.jitToken))?.authorized, 8000)
 
-  const q = s.purchase(10000)
-  await s.decide(q)
+  const q = await s.approved(10000)
   t.equal((await applyTransactionEvent(db.sql, s.pending(q, { amount: 13000 }))).effect, 'hold_resized')
   t.same(await money(c.account), { balance: 100000, available: 79000 })
   const [count] = await db.sql<Array<{ n: number }>>`select count(*)::int as n from holds where account_token = ${c.account}`
@@ -142,8 +141,7 @@ moneyTest('a PENDING amount different from our decision resizes the one hold', a
 
 moneyTest('a stand-in incremental grows the hold; a late decision for it adds nothing', async t => {
   const { c, s } = await account('inc-standin')
-  const p = s.purchase(10000)
-  await s.decide(p)
+  const p = await s.approved(10000)
   const inc = s.purchase(2500)
   const r = await applyTransactionEvent(db.sql, s.incrementalPending(p, inc))
   t.equal(r.effect, 'standin_hold_increased')
@@ -157,8 +155,7 @@ moneyTest('a stand-in incremental grows the hold; a late decision for it adds no
 
 moneyTest('a DECLINED incremental we approved releases its delta only', async t => {
   const { c, s } = await account('inc-declined')
-  const p = s.purchase(10000)
-  await s.decide(p)
+  const p = await s.approved(10000)
   const inc = await s.decideIncremental(p, 2000)
   t.same(await money(c.account), { balance: 100000, available: 88000 })
   const declined = s.incrementalPending(p, inc, { state: 'DECLINED', timedOut: true })
@@ -197,8 +194,7 @@ moneyTest('single-message debits: stand-in is forced, a different amount adjusts
 
 moneyTest('a clearing on a closed hold is a plain debit; an unlinkable clearing too', async t => {
   const { c, s } = await account('closed')
-  const p = s.purchase(10000)
-  await s.decide(p)
+  const p = await s.approved(10000)
   const released = await releaseHold(db.sql, { jitToken: p.jitToken, reason: 'customer call', operator: 'agent-7', messageId: token('msg') })
   t.equal(released.released, 10000)
   const r = await applyTransactionEvent(db.sql, s.clearing(p, 4000, true))
@@ -216,15 +212,13 @@ moneyTest('a clearing on a closed hold is a plain debit; an unlinkable clearing 
 
 moneyTest('chargeback credit and its reversal (forced debit)', async t => {
   const { c, s } = await account('chargeback', 1000)
-  const p = s.purchase(1000)
-  await s.decide(p)
+  const p = await s.approved(1000)
   await applyTransactionEvent(db.sql, s.clearing(p, 1000, true))
   const cb = webhookEvent(c, { type: 'authorization.clearing.chargeback', state: 'COMPLETION', amount: 1000, preceding: p.txToken })
   t.equal((await applyTransactionEvent(db.sql, cb)).effect, 'credited')
   t.same(await money(c.account), { balance: 1000, available: 1000 })
   // spend it, then the chargeback is reversed: forced, overdrawn, evented
-  const q = s.purchase(1000)
-  await s.decide(q)
+  const q = await s.approved(1000)
   await applyTransactionEvent(db.sql, s.clearing(q, 1000, true))
   const rev = webhookEvent(c, { type: 'authorization.clearing.chargeback.reversal', state: 'COMPLETION', amount: 1000, preceding: p.txToken })
   t.equal((await applyTransactionEvent(db.sql, rev)).effect, 'debited')
@@ -235,8 +229,7 @@ moneyTest('chargeback credit and its reversal (forced debit)', async t => {
 
 moneyTest('messages that move no money are ignored', async t => {
   const { c, s } = await account('ignored')
-  const p = s.purchase(10000)
-  await s.decide(p)
+  const p = await s.approved(10000)
   const events: TransactionEventInput[] = [
     webhookEvent(c, { type: 'refund', state: 'PENDING', amount: 500, unload: true, jit: { token: token('j'), method: 'pgfs.refund' } }),
     webhookEvent(c, { type: 'refund.authorization', state: 'PENDING', amount: 500, jit: { token: token('j'), method: 'pgfs.refund.authorization' } }),
@@ -251,8 +244,7 @@ moneyTest('messages that move no money are ignored', async t => {
 
 moneyTest('a malformed event is refused whole, with a code, and changes nothing', async t => {
   const { c, s } = await account('bad')
-  const p = s.purchase(10000)
-  await s.decide(p)
+  const p = await s.approved(10000)
   const cases: Array<[string, TransactionEventInput, string]> = [
     ['inexact amount', { ...s.clearing(p, 100, true), amount: '1.001', gpa: undefined, gpa_order: undefined }, 'INVALID_AMOUNT'],
     ['unknown currency', { ...s.clearing(p, 100, true), currency_code: 'XYZ', gpa: undefined }, 'UNKNOWN_CURRENCY'],

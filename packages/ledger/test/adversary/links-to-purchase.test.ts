@@ -21,8 +21,7 @@ async function apply (t: Test, e: TransactionEventInput, label = ''): Promise<vo
 
 check('P2 clearing linked only by original_jit_funding_token = the incremental JIT token', async t => {
   const { c, s } = await card('p2')
-  const p = s.purchase(10000)
-  await s.decide(p)
+  const p = await s.approved(10000)
   const inc = await s.decideIncremental(p, 2000)
   t.equal(inc.result.outcome, 'approved')
   const cl = s.clearing(p, 12000, true)
@@ -34,8 +33,7 @@ check('P2 clearing linked only by original_jit_funding_token = the incremental J
 
 check('P3 clearing copy without gpa_order or preceding first (plain debit), then its linked copy', async t => {
   const { c, s } = await card('p3')
-  const p = s.purchase(10000)
-  await s.decide(p)
+  const p = await s.approved(10000)
   const cl = s.clearing(p, 10000, true)
   const bare = structuredClone(cl)
   delete bare.gpa_order

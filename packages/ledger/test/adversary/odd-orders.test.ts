@@ -18,8 +18,7 @@ async function play (events: TransactionEventInput[], now?: Date): Promise<void>
 check('reversal of all before the final clearing, and after it: 900/900 either way', async t => {
   for (const order of ['reversal first', 'clearing first']) {
     const { c, s } = await card(order.replace(' ', '-'))
-    const p = s.purchase(10000)
-    await s.decide(p)
+    const p = await s.approved(10000)
     const reversal = s.reversal(p, null)
     const clearing = s.clearing(p, 10000, true)
     await play(order === 'reversal first' ? [reversal, clearing] : [clearing, reversal])
@@ -29,8 +28,7 @@ check('reversal of all before the final clearing, and after it: 900/900 either w
 
 check('two partial clearings summing over the hold, neither final: captured to the hold, the excess over-captured, the hold kept open at 0', async t => {
   const { c, s } = await card('partials')
-  const p = s.purchase(10000)
-  await s.decide(p)
+  const p = await s.approved(10000)
   await play([s.clearing(p, 6000, false), s.clearing(p, 6000, false)])
   t.same(await money(c.account), { balance: 88000, available: 88000 })
   const h = await getHold(db.sql, p.jitToken)
@@ -39,8 +37,7 @@ check('two partial clearings summing over the hold, neither final: captured to t
 
 check('clearing after the hold expired (7 days): a plain debit, 900/900; a lodging hold is still open at day 8', async t => {
   const { c, s } = await card('expired')
-  const p = s.purchase(10000)
-  await s.decide(p)
+  const p = await s.approved(10000)
   const lodging = s.purchase(5000)
   const [r] = await decideJitFunding(db.sql, [jitRequest(c, 5000, { jitToken: lodging.jitToken, transactionToken: lodging.txToken, mcc: '7011' })])
   t.equal(r?.outcome, 'approved')
@@ -54,8 +51,7 @@ check('clearing after the hold expired (7 days): a plain debit, 900/900; a lodgi
 
 check('refund of a refund (each its own message): both credit', async t => {
   const { c, s } = await card('refund2')
-  const p = s.purchase(10000)
-  await s.decide(p)
+  const p = await s.approved(10000)
   const clearing = s.clearing(p, 10000, true)
   const refund = s.refund(p, 2500)
   const second = s.refund(p, 1000)
@@ -66,8 +62,7 @@ check('refund of a refund (each its own message): both credit', async t => {
 
 check('a DECLINED after the final clearing releases nothing; an incremental after it is not permitted and its stand-in moves nothing', async t => {
   const { c, s } = await card('after-final')
-  const p = s.purchase(10000)
-  await s.decide(p)
+  const p = await s.approved(10000)
   await play([s.clearing(p, 10000, true), s.declined(p, true)])
   t.same(await money(c.account), { balance: 90000, available: 90000 })
   const inc = await s.decideIncremental(p, 2000)
