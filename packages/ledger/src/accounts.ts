@@ -21,35 +21,53 @@ async function inTransaction<T> (sql: Sql, run: (tx: Sql) => Promise<T>): Promis
   return await run(sql)
 }
 
-/**
- * Credits an account (program load, refund, chargeback credit): one journal entry against
- * `counter`, once per effect key. Creates the account (in `currency`) on first credit.
- */
-export async function creditAccount (sql: Sql, credit: {
+/** A credit or a debit of one account: `amount` minor units, once per effect kind and key. */
+interface Movement {
   accountToken: string
   currency: string
   amount: number
   effectKind: string
   effectKey: string
+  /** The counter-account of the journal entry. @default 'program_funding' */
   counter?: 'program_funding' | 'network_settlement'
   description?: string
   correlationId?: string | null
-}): Promise<MovementResult> {
-  assertAmount(credit.amount)
-  if (isReservedAccountName(credit.accountToken)) return { applied: false, rejected: 'RESERVED_ACCOUNT' }
+}
+
+/** Refuses a movement before any transaction: an amount that is not minor units, a reserved account. */
+function refusedUpFront (m: Movement): MovementResult | null {
+  assertAmount(m.amount)
+  return isReservedAccountName(m.accountToken) ? { applied: false, rejected: 'RESERVED_ACCOUNT' } : null
+}
+
+/**
+ * Posts the movement's journal entry (`signed`: + credit, - debit) and its account event, in
+ * the caller's transaction; returns the account's balance and available after it.
+ */
+async function post (tx: Sql, m: Movement, signed: number, event: 'ledger.account.credited' | 'ledger.account.debited', forced: boolean): Promise<MovementResult> {
+  await tx`select ledger_post(${m.effectKind}, ${m.effectKey}, ${m.accountToken}, ${signed}::bigint, ${m.counter ?? 'program_funding'}, ${m.description ?? null})`
+  const [after] = await tx<Array<{ balance: number, available: number }>>`
+    select balance, balance - held as available from accounts where account_token = ${m.accountToken}`
+  await tx`select ledger_emit_account_event(${event}, ${m.accountToken}, ${m.amount}::bigint, ${tx.json({
+    kind: m.effectKind, effect_key: `${m.effectKind}:${m.effectKey}`, forced
+  })}::jsonb, ${m.correlationId ?? null})`
+  return { applied: true, balance: after?.balance, available: after?.available }
+}
+
+/**
+ * Credits an account (program load, refund, chargeback credit): one journal entry against
+ * `counter`, once per effect key. Creates the account (in `currency`) on first credit.
+ */
+export async function creditAccount (sql: Sql, credit: Movement): Promise<MovementResult> {
+  const refused = refusedUpFront(credit)
+  if (refused !== null) return refused
   return await inTransaction(sql, async tx => {
     await tx`insert into accounts (account_token, currency) values (${credit.accountToken}, ${credit.currency}) on conflict do nothing`
     const [account] = await tx<Array<{ currency: string }>>`select currency from accounts where account_token = ${credit.accountToken} for update`
     if (account?.currency !== credit.currency) return { applied: false, rejected: 'CURRENCY_MISMATCH' as const }
     const claimed = await tx`insert into effects (kind, key) values (${credit.effectKind}, ${credit.effectKey}) on conflict do nothing returning 1`
     if (claimed.length === 0 || await posted(tx, credit.effectKind, credit.effectKey)) return { applied: false }
-    await tx`select ledger_post(${credit.effectKind}, ${credit.effectKey}, ${credit.accountToken}, ${credit.amount}::bigint, ${credit.counter ?? 'program_funding'}, ${credit.description ?? null})`
-    const [after] = await tx<Array<{ balance: number, available: number }>>`
-      select balance, balance - held as available from accounts where account_token = ${credit.accountToken}`
-    await tx`select ledger_emit_account_event('ledger.account.credited', ${credit.accountToken}, ${credit.amount}::bigint, ${tx.json({
-      kind: credit.effectKind, effect_key: `${credit.effectKind}:${credit.effectKey}`, forced: false
-    })}::jsonb, ${credit.correlationId ?? null})`
-    return { applied: true, balance: after?.balance, available: after?.available }
+    return await post(tx, credit, credit.amount, 'ledger.account.credited', false)
   })
 }
 
@@ -57,19 +75,9 @@ export async function creditAccount (sql: Sql, credit: {
  * Debits an account, once per effect key. Without `force` a debit beyond available is refused;
  * a forced one may overdraw, and then emits ledger.account.overdrawn.
  */
-export async function debitAccount (sql: Sql, debit: {
-  accountToken: string
-  currency: string
-  amount: number
-  effectKind: string
-  effectKey: string
-  force: boolean
-  counter?: 'program_funding' | 'network_settlement'
-  description?: string
-  correlationId?: string | null
-}): Promise<MovementResult> {
-  assertAmount(debit.amount)
-  if (isReservedAccountName(debit.accountToken)) return { applied: false, rejected: 'RESERVED_ACCOUNT' }
+export async function debitAccount (sql: Sql, debit: Movement & { force: boolean }): Promise<MovementResult> {
+  const refused = refusedUpFront(debit)
+  if (refused !== null) return refused
   return await inTransaction(sql, async tx => {
     // Two deliveries of one key (possibly naming different accounts) serialize here, first, so
     // the second finds the first one's effect instead of failing on its primary key.
@@ -84,14 +92,9 @@ export async function debitAccount (sql: Sql, debit: {
       return { applied: false, rejected: 'INSUFFICIENT_FUNDS' as const }
     }
     await tx`insert into effects (kind, key) values (${debit.effectKind}, ${debit.effectKey})`
-    await tx`select ledger_post(${debit.effectKind}, ${debit.effectKey}, ${debit.accountToken}, ${-debit.amount}::bigint, ${debit.counter ?? 'program_funding'}, ${debit.description ?? null})`
-    const [after] = await tx<Array<{ balance: number, available: number }>>`
-      select balance, balance - held as available from accounts where account_token = ${debit.accountToken}`
-    await tx`select ledger_emit_account_event('ledger.account.debited', ${debit.accountToken}, ${debit.amount}::bigint, ${tx.json({
-      kind: debit.effectKind, effect_key: `${debit.effectKind}:${debit.effectKey}`, forced: debit.force
-    })}::jsonb, ${debit.correlationId ?? null})`
+    const result = await post(tx, debit, -debit.amount, 'ledger.account.debited', debit.force)
     await tx`select ledger_check_overdrawn(${debit.accountToken}, ${debit.effectKind})`
-    return { applied: true, balance: after?.balance, available: after?.available }
+    return result
   })
 }
 
