@@ -62,3 +62,39 @@ export function assertOpenApiDocument (t: SameAssertion, service: string, genera
   t.same({ openapi: head.openapi, title: head.info?.title, described: typeof head.info?.description === 'string', basic: { type: basic?.type, scheme: basic?.scheme } },
     { openapi: '3.1.0', title: service, described: true, basic: { type: 'http', scheme: 'basic' } }, 'OpenAPI 3.1, titled by the service, its API under HTTP Basic')
 }
+
+/** The part of a tap `Test` {@link openApiDocumentTests} needs: subtests. */
+export interface SubtestRunner {
+  test: (name: string, fn: (t: ServedAssertion) => Promise<void>) => unknown
+}
+
+/**
+ * The checks every service's OpenAPI document passes, as three subtests of `t`: the committed
+ * `docs/openapi/<service>.json` is what the app generates ({@link assertOpenApiDocument}), the ops
+ * routes are documented without auth, and `/openapi.json` is served while `protectedRequest`
+ * still needs credentials ({@link assertOpenApiServed}). The service's file adds its own routes.
+ */
+export function openApiDocumentTests (t: SubtestRunner, opts: { service: string, app: Injectable, generated: unknown, committed: unknown, protectedRequest: { method: 'GET' | 'POST', url: string, payload?: unknown } }): void {
+  t.test(`docs/openapi/${opts.service}.json is what the route schemas generate (run \`pnpm run docs\` after a change)`, async t => {
+    assertOpenApiDocument(t, opts.service, opts.generated, opts.committed)
+  })
+  t.test('the ops routes are documented without auth', async t => {
+    assertOpsRoutesDocumented(t, opts.generated)
+  })
+  t.test('GET /openapi.json serves the document without credentials', async t => {
+    await assertOpenApiServed(t, opts.app, opts.generated, opts.protectedRequest)
+  })
+}
+
+/**
+ * One operation of a service's API in its document: there, answering exactly `responses`, under
+ * Basic auth, tagged `tag`. Returns the operation (undefined when missing) for the service's own
+ * checks of it.
+ */
+export function assertApiOperation (t: SameAssertion, document: unknown, method: 'get' | 'post', path: string, wanted: { responses: string[], tag: string }): Record<string, any> | undefined {
+  const op = ((document as { paths?: Record<string, Record<string, Record<string, any> | undefined>> }).paths ?? {})[path]?.[method]
+  const found = op === undefined ? 'missing' : { responses: Object.keys(op.responses ?? {}).sort(), security: op.security, tags: op.tags }
+  t.same(found, { responses: [...wanted.responses].sort(), security: [{ basicAuth: [] }], tags: [wanted.tag] },
+    `${method.toUpperCase()} ${path} is documented, answering ${wanted.responses.join(', ')}, under Basic auth, tagged ${wanted.tag}`)
+  return op
+}
