@@ -166,12 +166,22 @@ export const operatorRoutes: FastifyPluginAsync<OperatorRoutesOptions> = async (
   const { db } = opts
   app.addHook('onRequest', operatorAuthHook(opts.credentials))
 
-  app.get('/v1/accounts/:token', {
-    schema: { params: Type.Object({ token: Token }), response: responses(AccountBody) }
-  }, async (request, reply) => {
-    const { token } = request.params
-    const account = await getAccount(db.sql, token)
-    if (account === null) return await reply.code(404).send(notFound('account', token))
+  /**
+   * `GET url` of one record named by the path parameter `param`: `find` it, answer a 404 naming
+   * `what` when there is none, else `answer` with it.
+   */
+  function byToken<B extends TSchema, R> (url: string, param: string, what: string, body: B, find: (token: string) => Promise<R | null>, answer: (found: R, token: string) => Static<B> | Promise<Static<B>>): void {
+    app.get(url, {
+      schema: { params: Type.Object({ [param]: Token }), response: responses(body) }
+    }, async (request, reply) => {
+      const token = (request.params as Record<string, string>)[param] ?? ''
+      const found = await find(token)
+      if (found === null) return await reply.code(404).send(notFound(what, token))
+      return await answer(found, token)
+    })
+  }
+
+  byToken('/v1/accounts/:token', 'token', 'account', AccountBody, async token => await getAccount(db.sql, token), async (account, token) => {
     const holds = await listOpenHolds(db.sql, token, OPEN_HOLDS_SHOWN)
     const c = account.currency
     return {
@@ -228,31 +238,19 @@ export const operatorRoutes: FastifyPluginAsync<OperatorRoutesOptions> = async (
     }
   })
 
-  app.get('/v1/holds/:token', {
-    schema: { params: Type.Object({ token: Token }), response: responses(HoldWithHistory) }
-  }, async (request, reply) => {
-    const { token } = request.params
-    const hold = await getHold(db.sql, token)
-    if (hold === null) return await reply.code(404).send(notFound('hold', token))
-    return {
-      hold: holdBody(hold),
-      history: hold.history.map(h => ({
-        action: str(h.action) ?? '',
-        amount_minor: num(h.amount) ?? 0,
-        amount: money(num(h.amount), hold.currency),
-        effect_key: str(h.effect_key),
-        detail: (h.detail ?? {}) as Record<string, unknown>,
-        at: (h.at as Date).toISOString()
-      }))
-    }
-  })
+  byToken('/v1/holds/:token', 'token', 'hold', HoldWithHistory, async token => await getHold(db.sql, token), hold => ({
+    hold: holdBody(hold),
+    history: hold.history.map(h => ({
+      action: str(h.action) ?? '',
+      amount_minor: num(h.amount) ?? 0,
+      amount: money(num(h.amount), hold.currency),
+      effect_key: str(h.effect_key),
+      detail: (h.detail ?? {}) as Record<string, unknown>,
+      at: (h.at as Date).toISOString()
+    }))
+  }))
 
-  app.get('/v1/decisions/:jitToken', {
-    schema: { params: Type.Object({ jitToken: Token }), response: responses(DecisionBody) }
-  }, async (request, reply) => {
-    const { jitToken } = request.params
-    const d = await getDecision(db.sql, jitToken)
-    if (d === null) return await reply.code(404).send(notFound('decision', jitToken))
+  byToken('/v1/decisions/:jitToken', 'jitToken', 'decision', DecisionBody, async jitToken => await getDecision(db.sql, jitToken), (d, jitToken) => {
     const currency = str(d.currency)
     return {
       decision: {
