@@ -107,6 +107,16 @@ async function crashAndRestart (service: ServiceProcess): Promise<number> {
   return await stack.recovered(service, '/ready', at)
 }
 
+/** A server stopped for `downMs` and started again (then `afterStart`); seconds until the authorizer is ready again. */
+async function stoppedFor (server: { stop: () => Promise<unknown>, start: () => Promise<unknown> }, downMs: number, afterStart: () => Promise<unknown> = async () => {}): Promise<number> {
+  const at = performance.now()
+  await server.stop()
+  await sleep(downMs)
+  await server.start()
+  await afterStart()
+  return await stack.recovered(stack.authorizer, '/ready', at)
+}
+
 t.test('baseline: no fault', async t => {
   const r = await underLoad(t, 'none', 0, async () => 0)
   noLateAnswer(t, r)
@@ -151,14 +161,8 @@ fault('RabbitMQ stopped for several seconds', async t => {
 })
 
 fault('Redis stopped, then flushed', async t => {
-  const r = await underLoad(t, 'Redis stopped+flushed', LOAD_MS / 4, async () => {
-    const at = performance.now()
-    await stack.redis.stop()
-    await sleep(3000)
-    await stack.redis.start()
-    await promisify(execFile)('redis-cli', ['-p', String(stack.redis.port), 'flushall'])
-    return await stack.recovered(stack.authorizer, '/ready', at)
-  })
+  const r = await underLoad(t, 'Redis stopped+flushed', LOAD_MS / 4, async () =>
+    await stoppedFor(stack.redis, 3000, async () => await promisify(execFile)('redis-cli', ['-p', String(stack.redis.port), 'flushall'])))
   noLateAnswer(t, r)
   const [over] = await stack.sql<Array<{ n: number }>>`
     select count(*)::int as n from decisions where outcome = 'approved' and amount > (select min(per_transaction) from spending_limits)`
@@ -166,13 +170,7 @@ fault('Redis stopped, then flushed', async t => {
 })
 
 fault('PostgreSQL restarted', async t => {
-  const r = await underLoad(t, 'PostgreSQL restarted', LOAD_MS / 3, async () => {
-    const at = performance.now()
-    await stack.pg.stop()
-    await sleep(2000)
-    await stack.pg.start()
-    return await stack.recovered(stack.authorizer, '/ready', at)
-  })
+  const r = await underLoad(t, 'PostgreSQL restarted', LOAD_MS / 3, async () => await stoppedFor(stack.pg, 2000))
   noLateAnswer(t, r)
 })
 
