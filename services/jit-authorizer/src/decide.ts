@@ -13,7 +13,7 @@ import {
 import { createDecisionBatcher, timeoutDecline } from './batcher.js'
 import { createShedRecorder } from './shed-recorder.js'
 import { createLocalCache } from './local-cache.js'
-import { loadScreeningRows, type ScreeningRows } from './snapshot.js'
+import { createScreeningReader, type ScreeningRows } from './snapshot.js'
 
 /**
  * The decision stages, each timed by the profiler: `lookups` (the request read, and the user,
@@ -61,8 +61,8 @@ export interface JitAnswer {
   body: { jit_funding: Record<string, unknown> }
   outcome: 'approved' | 'declined' | 'answered'
   declineReason: string | null
-  /** Stage durations of this decision in ms (and `total`), for the request's log line. */
-  timingsMs?: Record<string, number>
+  /** Stage durations of this decision in ms (and `total`), for the request's log line (built only when asked). */
+  timingsMs?: () => Record<string, number>
 }
 
 /** Methods whose decision looks at the card and the cardholder. */
@@ -278,19 +278,20 @@ export function createJitDecider (deps: JitDeciderDeps): {
     graceMs: deps.graceMs ?? 500,
     onBatch: deps.onBatch
   })
+  const readRows = createScreeningReader({ sql: db.sql })
   const sheds = createShedRecorder({ sql: db.sql, logger, ...(deps.onShedRecorded === undefined ? {} : { onRecorded: deps.onShedRecorded }) })
 
   /**
    * The user, card and limits of a decision: from process memory when fresh there (no round
    * trip at all), else in one Redis read and, for what Redis lacks, one PostgreSQL statement
-   * (loadScreeningRows) for all four. "No limits" (the common case) is cached too, as a
+   * (snapshot.ts, batched across decisions) for all four. "No limits" (the common case) is cached too, as a
    * revision-0 marker, so a decision without limits does not query PostgreSQL for them; limits
    * set later invalidate the entry, and the ledger statement compares every revision anyway.
    */
   function cachedSnapshot (userToken: string, cardToken: string | null, currency: string): Snapshot | Promise<Snapshot> {
     const keys = snapshotKeys(userToken, cardToken, currency)
     const values = cache.getMany<CachedRow>(keys, async missing => {
-      const rows = await loadScreeningRows(db.sql, userToken, cardToken, currency)
+      const rows = await readRows({ userToken, cardToken, currency })
       return missing.map(i => cachedRow(rows, keys[i] as SnapshotKey))
     })
     return Array.isArray(values) ? snapshotOf(values) : values.then(snapshotOf)
@@ -302,7 +303,7 @@ export function createJitDecider (deps: JitDeciderDeps): {
    * decision does not wait for Redis).
    */
   async function freshSnapshot (userToken: string, cardToken: string | null, currency: string): Promise<Snapshot> {
-    const rows = await loadScreeningRows(db.sql, userToken, cardToken, currency)
+    const rows = await readRows({ userToken, cardToken, currency })
     const keys = snapshotKeys(userToken, cardToken, currency)
     Promise.all(keys.map(async k => await cache.invalidate(k.kind, k.key))).catch(() => {})
     for (const k of keys) {
@@ -357,7 +358,13 @@ export function createJitDecider (deps: JitDeciderDeps): {
           }
         }
       }
-      const decided = await timer.stage('decision', async () => await runLedger(request, deadlineMs))
+      let decided: JitDecisionResult | 'stale'
+      try {
+        decided = await runLedger(request, deadlineMs)
+      } finally {
+        // from the end of the lookups (or of the previous attempt): the ledger's part
+        timer.mark('decision')
+      }
       if (decided === 'stale') {
         logger.debug({ jit_token: request.jitToken, attempt }, 'cached data was stale: deciding again on fresh data')
         continue
@@ -365,7 +372,7 @@ export function createJitDecider (deps: JitDeciderDeps): {
       result = decided
     }
     timer.end(result.outcome, result.decline_reason ?? undefined)
-    return { status: result.status, body: result.response, outcome: result.outcome, declineReason: result.decline_reason, timingsMs: timer.timings() }
+    return { status: result.status, body: result.response, outcome: result.outcome, declineReason: result.decline_reason, timingsMs: timer.timings }
 
     /** The checks on (cached) user, card and limits; sets the request's decline and account. */
     function screen (request: JitDecisionRequest, snap: Snapshot): Snapshot {

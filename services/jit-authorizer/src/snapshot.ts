@@ -9,8 +9,18 @@ export interface ScreeningRows {
 }
 
 interface Row extends Record<string, unknown> {
-  u_user_token: string | null, u_status: UserRecord['status'], u_revision: number, u_command_version: number | null
-  c_card_token: string | null, c_user_token: string, c_account_token: string | null, c_status: CardRecord['status'], c_expiration: string, c_revision: number, c_command_version: number | null
+  i: number
+  u_user_token: string | null
+  u_status: UserRecord['status']
+  u_revision: number
+  u_command_version: number | null
+  c_card_token: string | null
+  c_user_token: string
+  c_account_token: string | null
+  c_status: CardRecord['status']
+  c_expiration: string
+  c_revision: number
+  c_command_version: number | null
 }
 
 /** One scope's limits from the columns prefixed `cl_` (card) or `ul_` (user); null without a row. */
@@ -31,15 +41,24 @@ function limitsOf (row: Row, scope: 'card' | 'user', p: 'cl' | 'ul'): LimitsReco
   }
 }
 
+/** One decision's keys of a screening read. */
+export interface ScreeningKeys {
+  userToken: string
+  /** null: no card and no card limits. */
+  cardToken: string | null
+  currency: string
+}
+
 /**
- * The four rows a decision screens on, in one statement (one round trip, one snapshot) instead
- * of one query each: the same columns as @jit/ledger's loadUser, loadCard and loadLimits (the
- * records the Redis cache holds under the same keys, so every process reads the same shape).
- * `cardToken` null: no card and no card limits.
+ * The four rows each of several decisions screens on, in one statement (one round trip, one
+ * snapshot) instead of one query per row: the same columns as @jit/ledger's loadUser, loadCard
+ * and loadLimits (the records the Redis cache holds under the same keys, so every process reads
+ * the same shape). Results in `keys` order.
  */
-export async function loadScreeningRows (sql: Sql, userToken: string, cardToken: string | null, currency: string): Promise<ScreeningRows> {
-  const [row] = await sql<Row[]>`
-    select u.user_token as u_user_token, u.status as u_status, u.revision as u_revision, u.command_version as u_command_version,
+export async function loadScreeningRows (sql: Sql, keys: readonly ScreeningKeys[]): Promise<ScreeningRows[]> {
+  if (keys.length === 0) return []
+  const rows = await sql<Row[]>`
+    select q.i::int as i, u.user_token as u_user_token, u.status as u_status, u.revision as u_revision, u.command_version as u_command_version,
       c.card_token as c_card_token, c.user_token as c_user_token, c.account_token as c_account_token, c.status as c_status,
       c.expiration as c_expiration, c.revision as c_revision, c.command_version as c_command_version,
       cl.token as cl_token, cl.currency as cl_currency, cl.per_transaction as cl_per_transaction, cl.daily as cl_daily,
@@ -48,13 +67,23 @@ export async function loadScreeningRows (sql: Sql, userToken: string, cardToken:
       ul.token as ul_token, ul.currency as ul_currency, ul.per_transaction as ul_per_transaction, ul.daily as ul_daily,
       ul.monthly as ul_monthly, ul.daily_count as ul_daily_count, ul.blocked_mccs as ul_blocked_mccs, ul.revision as ul_revision,
       ul.command_version as ul_command_version
-    from (values (1)) as one (x)
-    left join users u on u.user_token = ${userToken}
-    left join cards c on c.card_token = ${cardToken}::text
-    left join spending_limits cl on cl.scope = 'card' and cl.token = ${cardToken}::text and cl.currency = ${currency}
-    left join spending_limits ul on ul.scope = 'user' and ul.token = ${userToken} and ul.currency = ${currency}
+    from unnest(${keys.map(k => k.userToken)}::text[], ${keys.map(k => k.cardToken)}::text[], ${keys.map(k => k.currency)}::text[])
+      with ordinality as q (user_token, card_token, currency, i)
+    left join users u on u.user_token = q.user_token
+    left join cards c on c.card_token = q.card_token
+    left join spending_limits cl on cl.scope = 'card' and cl.token = q.card_token and cl.currency = q.currency
+    left join spending_limits ul on ul.scope = 'user' and ul.token = q.user_token and ul.currency = q.currency
   `
-  if (row === undefined) throw new Error('the screening statement returned no row')
+  const out = new Array<ScreeningRows | undefined>(keys.length)
+  for (const row of rows) out[(row.i as number) - 1] = rowsOf(row)
+  return out.map(r => {
+    if (r === undefined) throw new Error('the screening statement returned no row for a key')
+    return r
+  })
+}
+
+/** The records of one result row. */
+function rowsOf (row: Row): ScreeningRows {
   return {
     user: row.u_user_token === null ? null : { user_token: row.u_user_token, status: row.u_status, revision: row.u_revision, command_version: row.u_command_version },
     card: row.c_card_token === null
@@ -71,4 +100,41 @@ export async function loadScreeningRows (sql: Sql, userToken: string, cardToken:
     cardLimits: limitsOf(row, 'card', 'cl'),
     userLimits: limitsOf(row, 'user', 'ul')
   }
+}
+
+export interface ScreeningReaderOptions {
+  sql: Sql
+  /** Most decisions in one screening statement. @default 64 */
+  maxBatch?: number
+  /** Screening statements in flight at once; reads arriving meanwhile form the next one. @default 2 */
+  maxConcurrent?: number
+}
+
+/**
+ * Screening reads batched without waiting, as decisions are: a read goes at once while fewer
+ * than `maxConcurrent` statements are in flight, else it joins the next statement, which leaves
+ * as soon as one returns. A lone read never waits; under load one statement carries many.
+ */
+export function createScreeningReader (opts: ScreeningReaderOptions): (keys: ScreeningKeys) => Promise<ScreeningRows> {
+  const maxBatch = opts.maxBatch ?? 64
+  const maxConcurrent = opts.maxConcurrent ?? 2
+  const waiting: Array<{ keys: ScreeningKeys, resolve: (rows: ScreeningRows) => void, reject: (err: unknown) => void }> = []
+  let inFlight = 0
+  function send (): void {
+    while (inFlight < maxConcurrent && waiting.length > 0) {
+      const batch = waiting.splice(0, maxBatch)
+      inFlight++
+      loadScreeningRows(opts.sql, batch.map(w => w.keys)).then(
+        rows => { batch.forEach((w, i) => { w.resolve(rows[i] as ScreeningRows) }) },
+        (err: unknown) => { for (const w of batch) w.reject(err) }
+      ).finally(() => {
+        inFlight--
+        send()
+      })
+    }
+  }
+  return async keys => await new Promise<ScreeningRows>((resolve, reject) => {
+    waiting.push({ keys, resolve, reject })
+    send()
+  })
 }

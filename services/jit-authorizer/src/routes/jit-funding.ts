@@ -32,6 +32,33 @@ function hasUnstorableDecisionField (body: JitFundingRequestT, jf: InboundJitFun
     .some(isUnstorableText)
 }
 
+/** Distinct accepted header texts remembered (the processor sends one; a rotation two). */
+const MAX_ACCEPTED_HEADERS = 8
+
+/**
+ * The processor sends the same Authorization header on every request: once a header text has
+ * verified (digests compared in constant time), the same text is accepted by a set lookup
+ * instead of a digest per request. The credentials are fixed for the process's life, so an
+ * accepted text stays right. A lookup compares a guess with a remembered header only when
+ * their hashes are equal, so its timing tells nothing of the remembered one's characters;
+ * anything not remembered goes through the full check.
+ */
+function rememberingAccepted (verify: (header: string | undefined) => boolean): (header: string | undefined) => boolean {
+  const accepted = new Set<string>()
+  return header => {
+    if (header !== undefined && accepted.has(header)) return true
+    const ok = verify(header)
+    if (ok && header !== undefined && accepted.size < MAX_ACCEPTED_HEADERS) accepted.add(header)
+    return ok
+  }
+}
+
+/** Whether an info line would be written (fastify's logger type omits pino's isLevelEnabled). */
+function infoEnabled (log: unknown): boolean {
+  const l = log as { isLevelEnabled?: (level: string) => boolean }
+  return l.isLevelEnabled === undefined || l.isLevelEnabled('info')
+}
+
 const FAILURE_MEMO = 'Declined: the gateway could not decide; try again.'
 
 /**
@@ -40,7 +67,7 @@ const FAILURE_MEMO = 'Declined: the gateway could not decide; try again.'
  * a 400; wrong credentials are a 401 and record nothing but a counter.
  */
 export const jitFundingRoutes: FastifyPluginAsync<JitFundingRouteOptions> = async (app, opts) => {
-  const verify = createBasicAuthVerifier(opts.credentials)
+  const verify = rememberingAccepted(createBasicAuthVerifier(opts.credentials))
   const authFailures = new Counter({ name: 'jit_auth_failures_total', help: 'JIT requests refused for missing or wrong credentials', registers: [opts.registry] })
   const shed = new Counter({ name: 'jit_shed_total', help: 'JIT requests answered without a decision because the gateway was overloaded or failing', labelNames: ['cause'], registers: [opts.registry] })
   // 0 before the first one, so dashboards read 0 rather than "no data"
@@ -103,8 +130,9 @@ export const jitFundingRoutes: FastifyPluginAsync<JitFundingRouteOptions> = asyn
       const answer = parsed.kind === 'ok' && decidable
         ? await opts.decider.decide(parsed.request, parsed.jitFunding as InboundJitFundingT, parsed.source, deadlineMs)
         : await opts.decider.declineInvalid(identity, invalidReason, deadlineMs)
-      // One line per decision: the request id (from Nginx), the JIT token and where the time went.
-      req.log.info({ jit_token: identity.token, method: identity.method, outcome: answer.outcome, decline_reason: answer.declineReason ?? undefined, stages_ms: answer.timingsMs }, 'jit decision')
+      // One line per decision: the request id (from Nginx), the JIT token and where the time
+      // went; nothing of it is built when the level drops it (e.g. LOG_LEVEL=warn)
+      if (infoEnabled(req.log)) req.log.info({ jit_token: identity.token, method: identity.method, outcome: answer.outcome, decline_reason: answer.declineReason ?? undefined, stages_ms: answer.timingsMs?.() }, 'jit decision')
       return await reply.code(answer.status).send(answer.body)
     } catch (err) {
       // The database is unreachable or failing: no decision could be recorded. A decline holds
