@@ -149,6 +149,8 @@ const CONNECT_TIMEOUT_MS = 1000
 const PING_INTERVAL_MS = 1000
 const SOCKET_TIMEOUT_MS = 5000
 const SCAN_COUNT = 500
+/** SET key value EX ttl NX for every key: ARGV holds value and TTL of each key in turn. */
+const FILL_MANY_SCRIPT = "for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[2 * i - 1], 'EX', ARGV[2 * i], 'NX') end return #KEYS"
 const KIND_PATTERN = /^[A-Za-z0-9_-]+$/
 
 /**
@@ -359,7 +361,13 @@ export function createCache (opts: CacheOptions): Cache {
     }
     if (writes.length === 0) return
     track(command(async () => {
-      await Promise.all(writes.map(async w => await client.set(w.fullKey, w.payload, { expiration: { type: 'EX', value: w.ttl }, condition: 'NX' })))
+      const [only] = writes
+      if (writes.length === 1 && only !== undefined) {
+        await client.set(only.fullKey, only.payload, { expiration: { type: 'EX', value: only.ttl }, condition: 'NX' })
+        return
+      }
+      // one command for all of them (each a SET NX EX, as above), not one per key
+      await client.eval(FILL_MANY_SCRIPT, { keys: writes.map(w => w.fullKey), arguments: writes.flatMap(w => [w.payload, String(w.ttl)]) })
     }).then(() => {}, (err: unknown) => fail('fill', err)))
   }
 
