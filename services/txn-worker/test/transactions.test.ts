@@ -107,6 +107,16 @@ moneyTest('an early event is parked (acknowledged), then applied by the park loo
   t.ok(await waitFor(async () => await counterValue(registry, 'txn_worker_parked_events_applied_total') >= 1, 10_000, 'counted'))
 })
 
+// Publishes an event whose purchase is never seen, waits until it is parked (`whileParked` then
+// checks what must hold meanwhile), and makes it two days old against the one-day horizon.
+async function parkPastHorizon (event: Record<string, unknown>, whileParked?: () => Promise<void>): Promise<void> {
+  const parkedBefore = await counterValue(registry, 'txn_worker_events_parked_total')
+  await publishTx(event)
+  await waitFor(async () => await counterValue(registry, 'txn_worker_events_parked_total') > parkedBefore, 15_000, 'parked')
+  await whileParked?.()
+  await db.sql`update parked_events set first_parked_at = now() - interval '2 days', next_attempt_at = now() where token = ${event.token as string}`
+}
+
 moneyTest('a parked event past the horizon goes to transactions.dead with its reason', async t => {
   const c = await fundedCard(db, 'horizon', 100000)
   const reversal = txEvent(c, {
@@ -117,11 +127,7 @@ moneyTest('a parked event past the horizon goes to transactions.dead with its re
     unload: true,
     jit: { token: token('jitr'), method: 'pgfs.authorization.reversal', original: token('never-decided') }
   })
-  const parkedBefore = await counterValue(registry, 'txn_worker_events_parked_total')
-  await publishTx(reversal)
-  await waitFor(async () => await counterValue(registry, 'txn_worker_events_parked_total') > parkedBefore, 15_000, 'parked')
-  // parked two days ago, with a one-day horizon
-  await db.sql`update parked_events set first_parked_at = now() - interval '2 days', next_attempt_at = now() where token = ${reversal.token as string}`
+  await parkPastHorizon(reversal)
   const dead = await takeDead('transactions.dead')
   t.equal(dead.messageId, `parked-expired:${String(reversal.token)}`)
   t.match(String(dead.headers[HEADER_FAILURE_REASON]), /not known yet/)
@@ -148,12 +154,10 @@ moneyTest('a clearing parked past the horizon is applied as a forced debit and c
     preceding: token('never-seen'),
     jit: { token: token('jitc'), method: 'pgfs.authorization.capture', original: token('never-decided') }
   })
-  const parkedBefore = await counterValue(registry, 'txn_worker_events_parked_total')
   const forcedBefore = await counterValue(registry, 'txn_worker_parked_events_forced_total')
-  await publishTx(clearing)
-  await waitFor(async () => await counterValue(registry, 'txn_worker_events_parked_total') > parkedBefore, 15_000, 'parked')
-  t.same(await money(c.account), { balance: 100000, available: 100000 }, 'nothing moved while it waited')
-  await db.sql`update parked_events set first_parked_at = now() - interval '2 days', next_attempt_at = now() where token = ${clearing.token as string}`
+  await parkPastHorizon(clearing, async () => {
+    t.same(await money(c.account), { balance: 100000, available: 100000 }, 'nothing moved while it waited')
+  })
   await waitFor(async () => await counterValue(registry, 'txn_worker_parked_events_forced_total') > forcedBefore, 15_000, 'applied as forced')
   t.same(await money(c.account), { balance: 97500, available: 97500 }, 'the settled money moved')
   t.equal(await queueDepth(amqp, 'transactions.dead'), 0, 'not dead-lettered')
