@@ -10,12 +10,14 @@ t.test('the Prometheus text has histograms in seconds, counters and thresholds, 
 
   let text = await profiler.metrics()
   // Series exist at zero before anything happens, so alerts see 0 rather than no data.
-  t.match(text, '# TYPE jit_stage_duration_seconds histogram')
-  t.match(text, 'jit_stage_duration_seconds_count{stage="decision"} 0')
-  t.match(text, 'jit_latency_breaches_total{stage="total",level="critical"} 0')
-  t.match(text, 'jit_latency_threshold_seconds{stage="decision",level="warning"} 0.04')
-  t.match(text, 'jit_latency_threshold_seconds{stage="decision",level="critical"} 0.09')
-  t.match(text, 'jit_latency_threshold_seconds{stage="total",level="critical"} 0.1')
+  for (const line of [
+    '# TYPE jit_stage_duration_seconds histogram',
+    'jit_stage_duration_seconds_count{stage="decision"} 0',
+    'jit_latency_breaches_total{stage="total",level="critical"} 0',
+    'jit_latency_threshold_seconds{stage="decision",level="warning"} 0.04',
+    'jit_latency_threshold_seconds{stage="decision",level="critical"} 0.09',
+    'jit_latency_threshold_seconds{stage="total",level="critical"} 0.1'
+  ]) t.match(text, line)
 
   const timer = profiler.start()
   clock.advance(3)
@@ -25,18 +27,20 @@ t.test('the Prometheus text has histograms in seconds, counters and thresholds, 
   timer.end('approved')
 
   text = await profiler.metrics()
-  t.match(text, 'jit_stage_duration_seconds_bucket{le="0.005",stage="user"} 1')
-  t.match(text, 'jit_stage_duration_seconds_bucket{le="0.0025",stage="user"} 0')
-  t.match(text, 'jit_stage_duration_seconds_bucket{le="0.075",stage="decision"} 1')
-  t.match(text, 'jit_stage_duration_seconds_bucket{le="0.05",stage="decision"} 0')
-  t.match(text, 'jit_stage_duration_seconds_bucket{le="1.5",stage="decision"} 1')
-  t.match(text, 'jit_stage_duration_seconds_sum{stage="user"} 0.003')
-  t.match(text, '# TYPE jit_request_duration_seconds histogram')
-  t.match(text, 'jit_request_duration_seconds_bucket{le="0.1"} 1')
-  t.match(text, 'jit_request_duration_seconds_count 1')
-  t.match(text, 'jit_latency_breaches_total{stage="decision",level="warning"} 1')
-  t.match(text, 'jit_latency_breaches_total{stage="total",level="warning"} 1')
-  t.match(text, 'jit_decisions_total{outcome="approved",reason="none"} 1')
+  for (const line of [
+    'jit_stage_duration_seconds_bucket{le="0.005",stage="user"} 1',
+    'jit_stage_duration_seconds_bucket{le="0.0025",stage="user"} 0',
+    'jit_stage_duration_seconds_bucket{le="0.075",stage="decision"} 1',
+    'jit_stage_duration_seconds_bucket{le="0.05",stage="decision"} 0',
+    'jit_stage_duration_seconds_bucket{le="1.5",stage="decision"} 1',
+    'jit_stage_duration_seconds_sum{stage="user"} 0.003',
+    '# TYPE jit_request_duration_seconds histogram',
+    'jit_request_duration_seconds_bucket{le="0.1"} 1',
+    'jit_request_duration_seconds_count 1',
+    'jit_latency_breaches_total{stage="decision",level="warning"} 1',
+    'jit_latency_breaches_total{stage="total",level="warning"} 1',
+    'jit_decisions_total{outcome="approved",reason="none"} 1'
+  ]) t.match(text, line)
   // Prometheus conventions: no milliseconds, no quantile gauges, no ratio since start.
   t.notMatch(text, /_ms[{ ]/, 'no millisecond metric')
   t.notMatch(text, /quantile=/, 'no quantile label')
