@@ -111,7 +111,7 @@ export const TxnWorkerConfig = serviceConfig(3003, {
   // One transaction and one commit per batch instead of per message: a hot account's row lock is
   // taken once per batch. The batched queues prefetch twice this, so the next batch is delivered
   // while one commits.
-  WORKER_BATCH_MAX: ms('Most messages of the transactions, webhooks and jit-funding queues applied in one database transaction (their prefetch is twice this)', 100),
+  WORKER_BATCH_MAX: ms('Most messages of the transactions, webhooks and jit-funding queues applied in one database transaction (their prefetch is twice this, three times for transactions)', 100),
   // 14 days: the processor redelivers for about that long, beyond the 7-day hold expiry; a clearing
   // that outlives it is applied as a forced debit, anything else is dead-lettered with its reason.
   PARK_HORIZON_S: ms('How long a message that cannot apply yet is parked and re-tried, seconds (cover the processor redelivery window)', 1209600),
