@@ -5,8 +5,9 @@
 -- The decision row is written once, with its outcome, at the end of the subtransaction that moves
 -- the money: that insert is the token's claim. A token decided before is answered from its row
 -- at once; a concurrent request with the same token (or a webhook claiming it, see
--- ledger_lc_claim_decision) serializes with this one on the card lock, and past that on the
--- unique index: whoever inserts second rolls its money back and answers the stored decision.
+-- ledger_lc_claim_decision) serializes with this one on the token's claim lock (taken after the
+-- card lock, before any row), and past that on the unique index: whoever inserts second rolls
+-- its money back and answers the stored decision.
 -- Revisions the caller read from the cache are compared here, so a
 -- stale cache can never decide: it raises JT001, or with `report_stale` returns {stale: true}
 -- having written nothing (a batch member is retried alone; the others are decided). Money and
@@ -115,6 +116,18 @@ BEGIN
       EXCEPTION WHEN lock_not_available THEN
         v_reason := 'TIMEOUT';
       END;
+    END IF;
+    -- The token's claim lock next (ledger_token_lock_key, before any row): whoever holds it is
+    -- deciding this token, a webhook claiming it (ledger_lc_claim_decision) takes it too, so the
+    -- two serialize here and never on rows taken in opposite orders. A wait for it that reaches
+    -- the deadline while another transaction holds it answers `unclaimed` (handler below): the
+    -- decision being made stands, never overturned by a TIMEOUT of its repeat.
+    IF NOT pg_try_advisory_xact_lock(ledger_token_lock_key(v_token)) THEN
+      IF v_reason = 'TIMEOUT' AND r ? 'budget_ms' THEN
+        -- past the deadline already (its card lock wait reached it): no second wait
+        RETURN jsonb_build_object('unclaimed', true);
+      END IF;
+      PERFORM pg_advisory_xact_lock(ledger_token_lock_key(v_token));
     END IF;
     -- decided before (a repeat, or a webhook's claim): its stored answer, nothing moves
     PERFORM 1 FROM decisions WHERE jit_token = v_token;
@@ -334,8 +347,9 @@ BEGIN
 
   EXCEPTION
     WHEN lock_not_available THEN
-      IF v_inserting THEN
-        -- another transaction holds this token and records its own decision: the caller asks again
+      -- another transaction holds this token and records its own decision: the caller asks again
+      -- (the try takes the lock for the TIMEOUT pass when nobody holds it, or we did already)
+      IF v_inserting OR NOT pg_try_advisory_xact_lock(ledger_token_lock_key(v_token)) THEN
         RETURN jsonb_build_object('unclaimed', true);
       END IF;
       -- the money rolled back with the subtransaction; the next pass records the decline
@@ -349,7 +363,14 @@ BEGIN
       IF EXISTS (SELECT 1 FROM decisions WHERE jit_token = v_token) THEN
         RETURN jit_decide_replay(v_token, r);
       END IF;
-      RAISE;
+      -- Else the token already keys another message's effect (a stand-in hold opened under a
+      -- transaction token equal to this JIT token): that effect exists once, so this decision is
+      -- a duplicate of it. The money rolled back; the next pass records the decline.
+      IF v_reason IS NOT NULL THEN
+        RAISE; -- (a pass that moves no money inserts no key but the decision row's)
+      END IF;
+      v_reason := 'DUPLICATE_TRANSACTION';
+      v_hold_event := NULL;
   END;
   END LOOP;
 
@@ -374,8 +395,12 @@ BEGIN
     PERFORM set_config('lock_timeout', greatest(1, floor((rs->0->>'budget_ms')::numeric
       - extract(epoch from clock_timestamp() - statement_timestamp()) * 1000))::bigint::text || 'ms', true);
   END IF;
+  -- Then every member's token claim lock (ledger_token_lock_key), the same way: a token reused
+  -- in another batch (under another card, so past the card locks) is waited for here, before
+  -- this batch takes an account row the other one needs.
   BEGIN
     PERFORM ledger_lock_cards(ARRAY(SELECT x->>'card_token' FROM jsonb_array_elements(rs) AS x));
+    PERFORM ledger_lock_keys(ARRAY(SELECT ledger_token_lock_key(x->>'jit_token') FROM jsonb_array_elements(rs) AS x));
   EXCEPTION WHEN lock_not_available THEN
     NULL;
   END;

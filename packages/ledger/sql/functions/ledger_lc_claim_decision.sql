@@ -1,7 +1,9 @@
 -- A webhook about a JIT token nobody decided yet takes the decision row first, as a timeout
--- decline. jit_decide claims the same unique row first thing, so whichever commits first wins:
--- a late jit_decide for this token then answers DUPLICATE_TRANSACTION and places no hold, and a
--- webhook racing an in-flight jit_decide waits for it and then sees its hold. Returns true when
+-- decline. It takes the token's claim lock first (ledger_token_lock_key), which jit_decide holds
+-- from before it touches any row until it commits its decision row (written last): a webhook
+-- racing an in-flight jit_decide waits for it here, before the message row the decision may
+-- hold, and then sees its hold; whichever takes the lock first wins, so a late jit_decide for
+-- this token answers DUPLICATE_TRANSACTION and places no hold. Returns true when
 -- this call inserted the row (the token was never decided by us). The row records the message's
 -- token, so its redeliveries match it whichever identifiers they carry.
 CREATE OR REPLACE FUNCTION ledger_lc_claim_decision (e jsonb, p_now timestamptz) RETURNS boolean
@@ -13,6 +15,7 @@ BEGIN
   IF NOT coalesce((e->>'claim')::boolean, false) OR e->>'jit_token' IS NULL THEN
     RETURN false;
   END IF;
+  PERFORM pg_advisory_xact_lock(ledger_token_lock_key(e->>'jit_token'));
   INSERT INTO decisions (jit_token, request_fingerprint, method, kind, user_token, card_token,
     original_jit_token, transaction_token, outcome, decline_reason, amount, currency, http_status, response, created_at)
   VALUES (e->>'jit_token', 'webhook:' || (e->>'event_token'), coalesce(e->>'method', 'unknown'),

@@ -12,12 +12,28 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 CREATE OR REPLACE FUNCTION ledger_lock_cards (p_cards text[]) RETURNS void
+LANGUAGE sql AS $$
+  SELECT ledger_lock_keys(ARRAY(SELECT ledger_card_lock_key(c) FROM unnest(p_cards) AS c WHERE c IS NOT NULL))
+$$;
+
+-- Advisory locks taken all at once in one order (by key): two transactions taking overlapping
+-- sets wait for each other at the first common key instead of deadlocking.
+CREATE OR REPLACE FUNCTION ledger_lock_keys (p_keys bigint[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
   k bigint;
 BEGIN
-  FOR k IN SELECT DISTINCT ledger_card_lock_key(c) FROM unnest(p_cards) AS c WHERE c IS NOT NULL ORDER BY 1 LOOP
+  FOR k IN SELECT DISTINCT x FROM unnest(p_keys) AS x WHERE x IS NOT NULL ORDER BY 1 LOOP
     PERFORM pg_advisory_xact_lock(k);
   END LOOP;
 END
+$$;
+
+-- The claim lock of a JIT token (docs/ledger.md "Lock order": after the card, before any row):
+-- held by the transaction deciding the token (jit_decide; a batch takes all its members' at once,
+-- after their cards') or claiming its decision row for a webhook (ledger_lc_claim_decision), so the decision row, written last by jit_decide, is never
+-- waited for by a transaction holding a row that decision still needs.
+CREATE OR REPLACE FUNCTION ledger_token_lock_key (p_token text) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT hashtextextended('jit-token:' || p_token, 0)
 $$;
