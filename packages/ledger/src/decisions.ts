@@ -39,22 +39,28 @@ function inCallerOrder<T> (order: number[], results: T[]): T[] {
   return out
 }
 
-/** A batch member that was not decided: stale cached revisions, or its token held by another transaction past the deadline. Nothing was written for it. */
-export interface UndecidedMember { stale?: true, unclaimed?: true }
+/**
+ * A batch member that was not decided: stale cached revisions, or its token held by another
+ * transaction past the deadline; or, alone in its statement, it failed (`failed`: the error, e.g.
+ * a token too long to index) while the other members were decided. Nothing was written for it.
+ */
+export interface UndecidedMember { stale?: true, unclaimed?: true, failed?: unknown }
 export type BatchMemberResult = JitDecisionResult | UndecidedMember
 
 /** Whether a batch member was decided (else retry it, see {@link UndecidedMember}). */
 export function isDecided (r: BatchMemberResult): r is JitDecisionResult {
-  return (r as UndecidedMember).stale !== true && (r as UndecidedMember).unclaimed !== true
+  const u = r as UndecidedMember
+  return u.stale !== true && u.unclaimed !== true && u.failed === undefined
 }
 
 export interface DecisionBatch {
   /**
-   * One result per request, in order, once the statement committed; rejects when it failed or
-   * was cancelled, and then nothing of it was committed (see {@link isQueryCancelledError}).
+   * One result per request, in order, once every statement committed; rejects when the batch
+   * failed as a whole (cancelled, the connection lost) and then nothing of it was committed (see
+   * {@link isQueryCancelledError}).
    */
   results: Promise<BatchMemberResult[]>
-  /** Asks PostgreSQL to cancel the statement; `results` still tells what actually happened. */
+  /** Asks PostgreSQL to cancel the statement(s) in flight; `results` still tells what actually happened. */
   cancel: () => void
 }
 
@@ -63,14 +69,48 @@ export interface DecisionBatch {
  * it. Every member gets the batch's budget (`budgetMs` left now, normally the earliest deadline
  * of the batch), so the whole transaction's lock waits end by then; a member with a stale cache
  * comes back `{stale: true}` and does not fail the others.
+ *
+ * One bad member never fails the others (issue #9): when the statement fails for a reason a
+ * member can carry (see {@link isMemberError}), it rolled back whole, and its members are decided
+ * again in halves, each half with the budget left, down to the culprit alone, which comes back
+ * `{failed: error}`. A cancel stops every statement in flight and fails the batch (57014).
  */
 export function startDecisionBatch (sql: Sql, requests: JitDecisionRequest[], budgetMs: number): DecisionBatch {
-  const order = lockOrder(requests)
-  const payload = order.map(i => ({ ...toSqlRequest(requests[i] as JitDecisionRequest), budget_ms: Math.floor(budgetMs), report_stale: true }))
-  const query = sql<Array<{ result: BatchMemberResult }>>`select jit_decide_batch(${sql.json(payload as never)}::jsonb) as result`
-  const results = query.execute().then(rows => inCallerOrder(order, rows.map(row => row.result)))
+  const started = Date.now()
+  const inFlight = new Set<{ cancel: () => void }>()
+  let cancelled = false
+  const send = async (members: JitDecisionRequest[]): Promise<BatchMemberResult[]> => {
+    const order = lockOrder(members)
+    const budget = Math.floor(budgetMs - (Date.now() - started))
+    const payload = order.map(i => ({ ...toSqlRequest(members[i] as JitDecisionRequest), budget_ms: budget, report_stale: true }))
+    const query = sql<Array<{ result: BatchMemberResult }>>`select jit_decide_batch(${sql.json(payload as never)}::jsonb) as result`
+    inFlight.add(query)
+    try {
+      return inCallerOrder(order, (await query.execute()).map(row => row.result))
+    } catch (err) {
+      if (cancelled || !isMemberError(err)) throw err
+      if (members.length === 1) return [{ failed: err }]
+      const half = Math.ceil(members.length / 2)
+      return [...await send(members.slice(0, half)), ...await send(members.slice(half))]
+    } finally {
+      inFlight.delete(query)
+    }
+  }
+  const results = send(requests)
   results.catch(() => {}) // the caller awaits it; never unhandled while it decides whether to cancel
-  return { results, cancel: () => { query.cancel() } }
+  return { results, cancel: () => { cancelled = true; for (const q of inFlight) q.cancel() } }
+}
+
+/**
+ * An error one member's data can cause, so deciding the members apart finds the culprit: data
+ * (22) and key (23) errors, a deadlock or serialization failure (40, its rival has finished by
+ * then), a size limit such as an over-long token in an index (54), an error of our own (JT),
+ * except JT004 (the session's synchronous_commit, every statement's). Not a cancel (57014), a
+ * lost connection or server trouble: those fail every member alike.
+ */
+export function isMemberError (err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined
+  return typeof code === 'string' && code !== 'JT004' && ['22', '23', '40', '54', 'JT'].includes(code.slice(0, 2))
 }
 
 /** The statement was cancelled (57014): it rolled back. */
