@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import type { TransactionSql } from 'postgres'
-import { decideJitFunding, getAccount, getDecision, getHold, recordTimeoutDecline, isStaleCacheError, upsertCard, setLimits, loadCard, TIMEOUT_DECLINE } from '../src/index.js'
+import { decideJitFunding, getAccount, getDecision, getHold, recordTimeoutDecline, isStaleCacheError, upsertCard, setLimits, loadCard, TIMEOUT_DECLINE, type JitDecisionResult } from '../src/index.js'
 import { holdLocks } from '@jit/test-support'
 import { ledgerDatabase, fundedCard, jitRequest, assertInvariants } from './helpers.js'
 
@@ -151,41 +151,38 @@ moneyTest('a stale cached revision is refused and changes nothing', async t => {
   t.equal((await getAccount(db.sql, c.account))?.available, 100000)
 })
 
-moneyTest('a lock wait that reaches the budget records a TIMEOUT decline in the same statement', async t => {
-  const c = await fundedCard(db, 'slow', 100000)
-  const req = jitRequest(c, 1000)
-  const release = await holdLocks(db.sql, async conn => await conn`select * from accounts where account_token = ${c.account} for update`)
-  const r = await db.sql.begin(async (tx: TransactionSql) => {
-    await tx`set local lock_timeout = 300`
-    const [result] = await decideJitFunding(tx, [req])
-    return result
+// A wait bounded by a setting ends in a TIMEOUT decline that a repeat replays and that moves no
+// money: lock_timeout inside jit_decide (recorded in the same statement), statement_timeout by
+// cancelling the statement (57014: rolled back, then recorded by recordTimeoutDecline).
+for (const [setting, name, recorded] of [
+  ['lock_timeout', 'a lock wait that reaches the budget records a TIMEOUT decline in the same statement', 'in the statement'],
+  ['statement_timeout', 'a statement cancelled by its statement timeout is recorded by recordTimeoutDecline', 'by recordTimeoutDecline']
+] as const) {
+  moneyTest(name, async t => {
+    const c = await fundedCard(db, setting === 'lock_timeout' ? 'slow' : 'cancelled', 100000)
+    const req = jitRequest(c, 1000)
+    const release = await holdLocks(db.sql, async conn => await conn`select * from accounts where account_token = ${c.account} for update`)
+    const outcome = await db.sql.begin(async (tx: TransactionSql) => {
+      await tx.unsafe(`set local ${setting} = 300`)
+      const [result] = await decideJitFunding(tx, [req])
+      return result
+    }).then(result => result, (e: unknown) => e as { code?: string })
+    let r: JitDecisionResult | undefined
+    if (recorded === 'in the statement') r = outcome as JitDecisionResult | undefined
+    else {
+      t.equal((outcome as { code?: string } | undefined)?.code, '57014', 'statement timeout')
+      r = await recordTimeoutDecline(db.sql, req)
+    }
+    await release()
+    t.equal(r?.status, 402)
+    t.equal(r?.decline_reason, 'TIMEOUT')
+    t.equal(r?.response.jit_funding.decline_reason, 'TRANSACTION_NOT_PERMITTED')
+    const [again] = await decideJitFunding(db.sql, [req])
+    t.equal(again?.replay, true)
+    t.same(again?.response, r?.response)
+    t.equal((await getAccount(db.sql, c.account))?.available, 100000)
   })
-  await release()
-  t.equal(r?.status, 402)
-  t.equal(r?.decline_reason, 'TIMEOUT')
-  t.equal(r?.response.jit_funding.decline_reason, 'TRANSACTION_NOT_PERMITTED')
-  const [again] = await decideJitFunding(db.sql, [req])
-  t.equal(again?.replay, true)
-  t.same(again?.response, r?.response)
-  t.equal((await getAccount(db.sql, c.account))?.available, 100000)
-})
-
-moneyTest('a statement cancelled by its statement timeout is recorded by recordTimeoutDecline', async t => {
-  const c = await fundedCard(db, 'cancelled', 100000)
-  const req = jitRequest(c, 1000)
-  const release = await holdLocks(db.sql, async conn => await conn`select * from accounts where account_token = ${c.account} for update`)
-  const err = await db.sql.begin(async (tx: TransactionSql) => {
-    await tx`set local statement_timeout = 300`
-    await decideJitFunding(tx, [req])
-  }).then(() => null, (e: unknown) => e)
-  t.equal((err as { code?: string } | null)?.code, '57014', 'statement timeout')
-  const r = await recordTimeoutDecline(db.sql, req)
-  await release()
-  t.equal(r.decline_reason, 'TIMEOUT')
-  const [again] = await decideJitFunding(db.sql, [req])
-  t.same(again?.response, r.response)
-  t.equal((await getAccount(db.sql, c.account))?.available, 100000)
-})
+}
 
 moneyTest('the TIMEOUT decline the caller may answer at its deadline is the one the ledger records', async t => {
   const [row] = await db.sql<Array<{ response_reason: string, memo: string }>>`select response_reason, memo from decline_memos where reason = 'TIMEOUT'`
