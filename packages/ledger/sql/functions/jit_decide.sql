@@ -95,6 +95,13 @@ BEGIN
   IF v_reason IS NULL AND v_kind = 'unknown' THEN
     v_reason := 'TRANSACTION_NOT_PERMITTED';
   END IF;
+  -- A transaction token no processor sends (theirs are at most 36 characters) is a malformed
+  -- request: declined, and recorded without it (an index entry holds at most ~2.7 kB; a longer
+  -- token would fail the statement, and every member of its batch).
+  IF length(r->>'transaction_token') > 255 THEN
+    v_reason := coalesce(v_reason, 'TRANSACTION_NOT_PERMITTED');
+    r := r - 'transaction_token';
+  END IF;
   IF v_reason IS NULL AND v_left_ms IS NOT NULL AND v_left_ms <= 0 THEN
     v_reason := 'TIMEOUT';
   END IF;
