@@ -44,7 +44,7 @@ const MIN_BUDGET_MS = 5
 /**
  * Where a member is: waiting for a batch slot; sent to be decided (its batch is bounded by its
  * deadline); sent only to record a TIMEOUT decline (its deadline had passed when its batch left,
- * or its token was held by another transaction); or answered.
+ * its token was held by another transaction, or its statement failed alone); or answered.
  */
 type MemberState = 'queued' | 'live' | 'timeout' | 'answered'
 
@@ -154,17 +154,21 @@ export function createDecisionBatcher (opts: DecisionBatcherOptions): { decide: 
     }
     clearTimeout(giveUp)
     const unclaimed: Member[] = []
+    const failed: Member[] = []
     batch.forEach((m, i) => {
       const r = results[i]
       if (r === undefined) rejectMember(m, new Error('the ledger returned no result for a batch member'))
       else if (isDecided(r)) resolveMember(m, { kind: 'decided', result: r, recorded: true })
       else if (r.stale === true) resolveMember(m, { kind: 'stale' })
+      else if (r.failed !== undefined) failed.push(m)
       else unclaimed.push(m)
     })
     // a token another transaction held past the deadline: its decision, once recorded, is ours;
-    // bounded by each member's own give-up (it can only record a TIMEOUT decline now)
-    for (const m of unclaimed) if (m.state === 'live') m.state = 'timeout'
-    if (unclaimed.length > 0) await recordTimeouts(unclaimed)
+    // bounded by each member's own give-up (it can only record a TIMEOUT decline now). A member
+    // whose statement failed alone (the ledger decided the others apart) is recorded the same
+    // way, each in its own statement, so a record that fails again fails only its member.
+    for (const m of [...unclaimed, ...failed]) if (m.state === 'live') m.state = 'timeout'
+    await Promise.all([...(unclaimed.length > 0 ? [unclaimed] : []), ...failed.map(m => [m])].map(recordTimeouts))
   }
 
   async function recordTimeouts (members: Member[]): Promise<void> {
