@@ -9,8 +9,8 @@ type Body = Record<string, any>
 const odd: Array<[string, (c: { user: string, card: string }, other: { user: string, card: string }) => Body, number]> = [
   // [name, body, minor units it may hold when approved]
   ['no card_token', (c) => { const b = jitBody(c, 10); delete b.card_token; return b }, 0],
-  ['no user_token anywhere', (c) => { const b = jitBody(c, 10); delete b.user_token; delete b.gpa_order.jit_funding.user_token; return b }, 0],
-  ['user_token of another user than the card\'s', (c, o) => { const b = jitBody(c, 10); b.user_token = o.user; b.gpa_order.jit_funding.user_token = o.user; return b }, 0],
+  ['no user_token anywhere', (c) => { const b: Body = jitBody(c, 10); delete b.user_token; delete b.gpa_order.jit_funding.user_token; return b }, 0],
+  ['user_token of another user than the card\'s', (c, o) => { const b: Body = jitBody(c, 10); b.user_token = o.user; b.gpa_order.jit_funding.user_token = o.user; return b }, 0],
   ['acting_user_token of another active user', (c, o) => jitBody(c, 10, { acting: o.user }), 1000],
   ['acting_user_token unknown', (c) => jitBody(c, 10, { acting: 'nobody-lean' }), 0],
   ['amount 0', (c) => jitBody(c, 0), 0],
@@ -33,7 +33,7 @@ const odd: Array<[string, (c: { user: string, card: string }, other: { user: str
   ['pin debit', (c) => jitBody(c, 10, { method: 'pgfs.pindebit' }), 1000],
   ['unknown method', (c) => jitBody(c, 10, { method: 'pgfs.lean.unknown' }), 0],
   ['method empty', (c) => jitBody(c, 10, { method: '' }), 0],
-  ['incremental naming itself', (c) => { const b = jitBody(c, 10, { method: 'pgfs.authorization.incremental' }); b.gpa_order.jit_funding.original_jit_funding_token = b.gpa_order.jit_funding.token; return b }, 0],
+  ['incremental naming itself', (c) => { const b: Body = jitBody(c, 10, { method: 'pgfs.authorization.incremental' }); b.gpa_order.jit_funding.original_jit_funding_token = b.gpa_order.jit_funding.token; return b }, 0],
   ['incremental of an unknown original', (c) => jitBody(c, 10, { method: 'pgfs.authorization.incremental', original: 'lean-none' }), 0],
   ['transaction token absent', (c) => { const b = jitBody(c, 10); delete b.token; return b }, 1000],
   ['jit token with a NUL byte', (c) => jitBody(c, 10, { token: 'lean\u0000nul' }), 0],
