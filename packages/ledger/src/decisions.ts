@@ -64,6 +64,15 @@ export interface DecisionBatch {
   cancel: () => void
 }
 
+export interface DecisionBatchOptions {
+  /**
+   * Past this many ms from now, a batch that approved anything rolls back instead of committing
+   * (57014, like a cancel): the caller has answered its members undecided by then. Declines
+   * still commit late. Without it, only the budget's lock waits and a cancel bound the batch.
+   */
+  commitByMs?: number
+}
+
 /**
  * Sends a batch of decisions as one statement (one round trip, one commit) without waiting for
  * it. Every member gets the batch's budget (`budgetMs` left now, normally the earliest deadline
@@ -75,14 +84,16 @@ export interface DecisionBatch {
  * again in halves, each half with the budget left, down to the culprit alone, which comes back
  * `{failed: error}`. A cancel stops every statement in flight and fails the batch (57014).
  */
-export function startDecisionBatch (sql: Sql, requests: JitDecisionRequest[], budgetMs: number): DecisionBatch {
+export function startDecisionBatch (sql: Sql, requests: JitDecisionRequest[], budgetMs: number, opts: DecisionBatchOptions = {}): DecisionBatch {
   const started = Date.now()
   const inFlight = new Set<{ cancel: () => void }>()
   let cancelled = false
   const send = async (members: JitDecisionRequest[]): Promise<BatchMemberResult[]> => {
     const order = lockOrder(members)
-    const budget = Math.floor(budgetMs - (Date.now() - started))
-    const payload = order.map(i => ({ ...toSqlRequest(members[i] as JitDecisionRequest), budget_ms: budget, report_stale: true }))
+    const elapsed = Date.now() - started
+    const budget = Math.floor(budgetMs - elapsed)
+    const commitBy = opts.commitByMs === undefined ? {} : { commit_by_ms: Math.floor(opts.commitByMs - elapsed) }
+    const payload = order.map(i => ({ ...toSqlRequest(members[i] as JitDecisionRequest), budget_ms: budget, ...commitBy, report_stale: true }))
     const query = sql<Array<{ result: BatchMemberResult }>>`select jit_decide_batch(${sql.json(payload as never)}::jsonb) as result`
     inFlight.add(query)
     try {

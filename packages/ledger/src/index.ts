@@ -6,7 +6,7 @@ export type {
 export { LEDGER_SQLSTATE, hasSqlState, isStaleCacheError, isBudgetExceededError } from './errors.js'
 export {
   decideJitFunding, recordTimeoutDecline, jitRequestFingerprint, TIMEOUT_DECLINE, startDecisionBatch, isDecided, isQueryCancelledError,
-  type DecisionBatch, type BatchMemberResult, type UndecidedMember
+  type DecisionBatch, type DecisionBatchOptions, type BatchMemberResult, type UndecidedMember
 } from './decisions.js'
 export {
   upsertUser, upsertCard, setLimits, setCardStatus, setUserStatus, loadUser, loadCard, loadLimits, limitsCacheKey,

@@ -62,3 +62,33 @@ t.test('a cancelled batch rolls back: nothing of it is recorded', async t => {
   t.equal((await getAccount(db.sql, c.account))?.available, 100000)
   await assertInvariants(t, db)
 })
+
+t.test('a batch that approved something and is still running at its commit-by rolls back; one that only declined commits', async t => {
+  const free = await fundedCard(db, 'commit-by-free', 100000)
+  const locked = await fundedCard(db, 'commit-by-locked', 100000)
+  const release = await holdLocks(db.sql, async conn => await conn`select 1 from accounts where account_token = ${locked.account} for update`)
+  // the first member is approved at once; the second waits out the budget on the lock (300 ms),
+  // past the commit-by (100 ms): the caller has answered both undecided by then
+  const approved = jitRequest(free, 100)
+  const waiting = jitRequest(locked, 100)
+  const err = await startDecisionBatch(db.sql, [approved, waiting], 300, { commitByMs: 100 }).results.then(() => null, (e: unknown) => e)
+  t.ok(isQueryCancelledError(err), `rolled back as a cancel is (57014): ${String(err)}`)
+  t.equal(await getDecision(db.sql, approved.jitToken), null, 'the approval was not committed')
+  t.equal(await getDecision(db.sql, waiting.jitToken), null)
+  t.equal((await getAccount(db.sql, free.account))?.available, 100000, 'nothing held')
+  // the same shape where the first member is declined (more than the funds): nothing to hold
+  // back, so the late commit stands and records both declines
+  const declined = jitRequest(free, 200000)
+  const waiting2 = jitRequest(locked, 100)
+  const results = await startDecisionBatch(db.sql, [declined, waiting2], 300, { commitByMs: 100 }).results
+  await release()
+  t.ok(isDecided(results[0]!) && results[0].decline_reason === 'INSUFFICIENT_FUNDS')
+  t.ok(isDecided(results[1]!) && results[1].decline_reason === 'TIMEOUT')
+  t.equal((await getDecision(db.sql, declined.jitToken))?.outcome, 'declined', 'recorded')
+  // within its commit-by a batch commits as before
+  const quick = jitRequest(free, 100)
+  const [one] = await startDecisionBatch(db.sql, [quick], 1000, { commitByMs: 1500 }).results
+  t.ok(one !== undefined && isDecided(one) && one.outcome === 'approved')
+  t.equal((await getAccount(db.sql, free.account))?.available, 99900)
+  await assertInvariants(t, db)
+})

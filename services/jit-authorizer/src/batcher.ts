@@ -36,10 +36,32 @@ export interface DecisionBatcherOptions {
   onBatch?: (size: number) => void
   /** Called when a batch reached its deadline and was cancelled. */
   onCancelled?: (size: number) => void
+  /**
+   * Records, off the hot path, the TIMEOUT decline a member still queued at its deadline plus
+   * grace was answered (it was never sent, so that decline is the only decision its token can
+   * get from this request). Without it such a member is answered an unrecorded failure.
+   */
+  recordLater?: (request: JitDecisionRequest) => void
+  /**
+   * Called when a batch answered as undecided (no outcome by its deadline plus grace) later
+   * turns out to have committed: `approved` of its members were approved though we answered a
+   * decline (the processor's DECLINED webhook for them releases the hold).
+   */
+  onLateCommit?: (decided: number, approved: number) => void
 }
 
 /** Below this much budget left, a member is decided as a TIMEOUT decline. */
 const MIN_BUDGET_MS = 5
+
+/**
+ * A give-up timer's action, run after the event loop's next I/O poll. A starved process (a
+ * loaded machine) finds its timers and the socket data that arrived meanwhile ready together,
+ * and timers run first: without this, a batch whose outcome had already arrived was answered
+ * "no outcome", then found committed.
+ */
+function afterPendingIo (fn: () => void): () => void {
+  return () => { setImmediate(fn) }
+}
 
 /**
  * Where a member is: waiting for a batch slot; sent to be decided (its batch is bounded by its
@@ -95,8 +117,8 @@ export function timeoutDecline (request: JitDecisionRequest): JitDecisionResult 
  * Every member is answered by its own deadline plus grace, whatever the batches ahead of it do
  * (PostgreSQL unreachable: each batch waits out its own give-up, and a member queued behind
  * them would otherwise start its batch only then). At that moment a member still queued is
- * withdrawn, never sent, and answered an unrecorded failure (nothing of it can be committed
- * later); a member sent only to record its TIMEOUT decline is answered that decline, the one
+ * withdrawn, never sent, and answered the TIMEOUT decline, recorded off the hot path
+ * (`recordLater`; nothing else of it can be committed later); a member sent only to record its TIMEOUT decline is answered that decline, the one
  * decision its statement can still commit; a member sent to be decided needs nothing, as its
  * batch is bounded by the earliest deadline in it and gives up no later.
  */
@@ -131,20 +153,24 @@ export function createDecisionBatcher (opts: DecisionBatcherOptions): { decide: 
       return m.request
     })
     if (earliest === Infinity) earliest = now + opts.graceMs
-    const started = startDecisionBatch(opts.sql, requests, earliest - now)
-    let cancelled = false
-    const cancelTimer = setTimeout(() => { cancelled = true; started.cancel() }, earliest - now)
+    // an approval still uncommitted halfway through the grace rolls back inside PostgreSQL: the
+    // give-up below answers undecided at the grace's end, and must not find it committed later
+    const started = startDecisionBatch(opts.sql, requests, earliest - now, { commitByMs: earliest - now + opts.graceMs / 2 })
+    const cancelTimer = setTimeout(() => { started.cancel() }, earliest - now)
     let giveUp: NodeJS.Timeout | undefined
     const unknown = new Promise<never>((_resolve, reject) => {
-      giveUp = setTimeout(() => reject(new DecisionUnknownError('no outcome from PostgreSQL by the deadline plus grace')), earliest + opts.graceMs - now)
+      giveUp = setTimeout(afterPendingIo(() => reject(new DecisionUnknownError('no outcome from PostgreSQL by the deadline plus grace'))), earliest + opts.graceMs - now)
     })
     unknown.catch(() => {})
     let results: BatchMemberResult[]
     try {
       results = await Promise.race([started.results, unknown])
     } catch (err) {
-      if (!(cancelled && isQueryCancelledError(err))) throw err
-      // rolled back at the deadline: record what we answer, then answer what is recorded
+      if (err instanceof DecisionUnknownError) watchLateOutcome(batch, started.results)
+      // Rolled back: our cancel at the deadline, or PostgreSQL's own statement_timeout (the same
+      // 57014; it fires first when this process is too busy to run its timer on time). Record
+      // what we answer, then answer what is recorded.
+      if (!isQueryCancelledError(err)) throw err
       opts.onCancelled?.(batch.length)
       opts.logger.warn({ size: batch.length }, 'decision batch reached its deadline: cancelled, recording TIMEOUT declines')
       await Promise.race([recordTimeouts(batch), unknown])
@@ -171,6 +197,21 @@ export function createDecisionBatcher (opts: DecisionBatcherOptions): { decide: 
     await Promise.all([...(unclaimed.length > 0 ? [unclaimed] : []), ...failed.map(m => [m])].map(recordTimeouts))
   }
 
+  /**
+   * The outcome of a batch its members were answered undecided for: a commit after all is
+   * counted and logged (the processor, answered a decline, sends a DECLINED webhook that releases
+   * any hold it left).
+   */
+  function watchLateOutcome (batch: Member[], results: Promise<BatchMemberResult[]>): void {
+    results.then(rs => {
+      const decided = rs.filter(isDecided)
+      if (decided.length === 0) return
+      const approved = decided.filter(r => r.outcome === 'approved').length
+      opts.onLateCommit?.(decided.length, approved)
+      opts.logger.error({ size: batch.length, decided: decided.length, approved, jit_tokens: batch.map(m => m.request.jitToken) }, 'decision batch committed after its members were answered undecided')
+    }, () => {})
+  }
+
   async function recordTimeouts (members: Member[]): Promise<void> {
     try {
       // one statement; a token decided meanwhile returns that decision instead
@@ -192,7 +233,13 @@ export function createDecisionBatcher (opts: DecisionBatcherOptions): { decide: 
   function giveUp (m: Member): void {
     if (m.state === 'queued') {
       queue.splice(queue.indexOf(m), 1)
-      rejectMember(m, new DecisionUnknownError('still queued behind batches without an outcome from PostgreSQL at the deadline plus grace: withdrawn unsent, nothing recorded'))
+      if (opts.recordLater === undefined) {
+        rejectMember(m, new DecisionUnknownError('still queued behind batches without an outcome from PostgreSQL at the deadline plus grace: withdrawn unsent, nothing recorded'))
+        return
+      }
+      // never sent: answered the TIMEOUT decline, recorded in bulk like an overload shed
+      opts.recordLater(m.request)
+      resolveMember(m, { kind: 'decided', result: timeoutDecline(m.request), recorded: false })
     } else if (m.state === 'timeout') {
       opts.logger.warn({ jit_token: m.request.jitToken }, 'TIMEOUT record without an outcome by the deadline plus grace: answered the decline it records')
       resolveMember(m, { kind: 'decided', result: timeoutDecline(m.request), recorded: false })
@@ -202,7 +249,7 @@ export function createDecisionBatcher (opts: DecisionBatcherOptions): { decide: 
   return {
     decide: async (request, deadlineMs) => await new Promise<MemberOutcome>((resolve, reject) => {
       const m: Member = { request, deadlineMs, state: 'queued', resolve, reject }
-      m.timer = setTimeout(() => { giveUp(m) }, Math.max(0, deadlineMs + opts.graceMs - Date.now()))
+      m.timer = setTimeout(afterPendingIo(() => { giveUp(m) }), Math.max(0, deadlineMs + opts.graceMs - Date.now()))
       queue.push(m)
       pump()
     }),

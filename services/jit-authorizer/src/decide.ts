@@ -54,6 +54,8 @@ export interface JitDeciderDeps {
   onBatch?: (size: number) => void
   /** Called with the number of overload sheds recorded or dropped unrecorded (metrics). */
   onShedRecorded?: (count: number, result: 'recorded' | 'dropped') => void
+  /** Called when a batch answered undecided committed after all, with how many it approved (metrics). */
+  onLateCommit?: (decided: number, approved: number) => void
 }
 
 export interface JitAnswer {
@@ -270,16 +272,19 @@ export function createJitDecider (deps: JitDeciderDeps): {
   const { db, profiler, logger, timezone } = deps
   const cache = createLocalCache(deps.cache, { ttlMs: deps.localCacheTtlMs ?? 5000, maxEntries: 200_000 })
   const currentMonth = monthClock(timezone)
+  const sheds = createShedRecorder({ sql: db.sql, logger, ...(deps.onShedRecorded === undefined ? {} : { onRecorded: deps.onShedRecorded }) })
   const batcher = createDecisionBatcher({
     sql: db.sql,
     logger,
     maxBatch: deps.maxBatch ?? 64,
     maxConcurrent: deps.maxConcurrentBatches ?? 4,
     graceMs: deps.graceMs ?? 500,
-    onBatch: deps.onBatch
+    onBatch: deps.onBatch,
+    onLateCommit: deps.onLateCommit,
+    // a decision still queued at its deadline plus grace is answered and recorded as a shed
+    recordLater: request => { sheds.record(request) }
   })
   const readRows = createScreeningReader({ sql: db.sql })
-  const sheds = createShedRecorder({ sql: db.sql, logger, ...(deps.onShedRecorded === undefined ? {} : { onRecorded: deps.onShedRecorded }) })
 
   /**
    * The user, card and limits of a decision: from process memory when fresh there (no round

@@ -30,7 +30,7 @@ const fundedCard = fundedCards(ledger)
  * The app as server.ts builds it, on a migrated database and a Redis key prefix of this test
  * file's own; closed (app, cache, pool) at teardown.
  */
-export async function build (t: Teardownable, opts: { env?: Record<string, string>, redisUrl?: string, poolMax?: number } = {}): Promise<Harness> {
+export async function build (t: Teardownable, opts: { env?: Record<string, string>, redisUrl?: string, poolMax?: number, statementTimeoutMs?: number } = {}): Promise<Harness> {
   const url = await createTestDatabase(t, 'jit')
   const prefix = createTestRedisPrefix(t)
   const config = loadConfig(JitAuthorizerConfig, {
@@ -40,7 +40,7 @@ export async function build (t: Teardownable, opts: { env?: Record<string, strin
     LOG_LEVEL: 'silent',
     ...opts.env
   })
-  const db = createDatabase({ url, poolMin: 1, poolMax: opts.poolMax ?? 8, statementTimeoutMs: config.JIT_DECISION_BUDGET_MS })
+  const db = createDatabase({ url, poolMin: 1, poolMax: opts.poolMax ?? 8, statementTimeoutMs: opts.statementTimeoutMs ?? config.JIT_DECISION_BUDGET_MS })
   await runMigrations(db.sql, ledger.ledgerMigrationSets)
   const cache = createCache({ url: opts.redisUrl ?? sharedRedisUrl, keyPrefix: prefix, commandTimeoutMs: 200 })
   await cache.connect()

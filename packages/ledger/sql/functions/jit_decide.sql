@@ -388,8 +388,16 @@ $$;
 
 -- Several decisions in one transaction (one round trip, one commit, no NOTIFY), in order. Money
 -- is only ever decided with synchronous_commit on: an approval is durable before it is answered.
+-- A batch that approved something and finishes after `commit_by_ms` (from the statement's start;
+-- the authorizer sends its deadline plus half its grace) rolls back (57014, as a cancel does):
+-- the authorizer answers its members by the deadline plus grace at the latest, and an approval
+-- committed after that would stand behind an answered decline. Declines may commit late: they
+-- are what the authorizer answers anyway.
 CREATE OR REPLACE FUNCTION jit_decide_batch (rs jsonb) RETURNS SETOF jsonb
 LANGUAGE plpgsql AS $$
+DECLARE
+  v_result jsonb;
+  v_approved boolean := false;
 BEGIN
   IF current_setting('synchronous_commit') NOT IN ('on', 'local', 'remote_write', 'remote_apply') THEN
     RAISE EXCEPTION 'JIT decisions need synchronous_commit on (got %)', current_setting('synchronous_commit') USING ERRCODE = 'JT004';
@@ -411,6 +419,13 @@ BEGIN
   EXCEPTION WHEN lock_not_available THEN
     NULL;
   END;
-  RETURN QUERY SELECT jit_decide(x.value) FROM jsonb_array_elements(rs) WITH ORDINALITY AS x (value, n) ORDER BY x.n;
+  FOR v_result IN SELECT jit_decide(x.value) FROM jsonb_array_elements(rs) WITH ORDINALITY AS x (value, n) ORDER BY x.n LOOP
+    v_approved := v_approved OR (v_result->>'outcome' = 'approved' AND NOT coalesce((v_result->>'replay')::boolean, false));
+    RETURN NEXT v_result;
+  END LOOP;
+  IF v_approved AND rs->0 ? 'commit_by_ms'
+     AND extract(epoch from clock_timestamp() - statement_timestamp()) * 1000 > (rs->0->>'commit_by_ms')::numeric THEN
+    RAISE EXCEPTION 'decision batch past its commit-by of % ms: rolled back', rs->0->>'commit_by_ms' USING ERRCODE = 'query_canceled';
+  END IF;
 END
 $$;
