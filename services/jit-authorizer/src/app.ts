@@ -88,6 +88,8 @@ export async function buildApp (deps: JitAuthorizerDeps): Promise<FastifyInstanc
   const budgetTimeouts = new Counter({ name: 'jit_budget_timeouts_total', help: 'Decisions declined because they ran out of their budget inside PostgreSQL', registers: [registry] })
   const shedsRecorded = new Counter({ name: 'jit_shed_recorded_total', help: 'Overload sheds written to the ledger off the hot path (recorded), or given up unrecorded (dropped)', labelNames: ['result'], registers: [registry] })
   const lateCommits = new Counter({ name: 'jit_late_commits_total', help: 'Decisions answered undecided (no outcome by the deadline plus grace) whose batch committed after all, by what it committed', labelNames: ['outcome'], registers: [registry] })
+  // 0 before the first one, so the alert's operand has a series to read
+  for (const outcome of ['approved', 'declined']) lateCommits.inc({ outcome }, 0)
   const batchSizes = new Histogram({ name: 'jit_decision_batch_size', help: 'Decisions per ledger batch (one statement, one commit)', buckets: [1, 2, 4, 8, 16, 32, 64], registers: [registry] })
   const decider = createJitDecider({
     db: deps.db,
