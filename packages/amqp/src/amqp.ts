@@ -121,10 +121,11 @@ export function createAmqp (options: AmqpOptions): Amqp {
     consume (queue, handler, consumeOptions) {
       if (closed) throw new Error('amqp is closed')
       failureChannel ??= createConfirmedChannel(connection, logger)
-      const inner = startConsumer({ connection, topology, failurePublisher: failureChannel, logger }, queue, handler, consumeOptions)
+      const inner = startConsumer({ connection, topology, failurePublisher: failureChannel, logger, reconnectMinMs: options.reconnectMinMs, reconnectMaxMs: options.reconnectMaxMs }, queue, handler, consumeOptions)
       const handle: ConsumerHandle = {
         queue,
         stats: inner.stats,
+        ackStats: inner.ackStats,
         close: async () => {
           consumers.delete(handle)
           await inner.close()

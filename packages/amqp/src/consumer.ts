@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import { ConsumerStatus, type AsyncMessage, type Connection } from 'rabbitmq-client'
 import type { Logger } from 'pino'
+import { startChannelConsumer, type AckCounters, type Settlement } from './channel-consumer.js'
 import { serializeBody, type ConfirmedChannel, type RawPublishInput } from './publisher.js'
 import {
   DLX_EXCHANGE,
@@ -109,6 +110,12 @@ export interface ConsumerHandle {
   /** Stops taking messages and waits for the handlers in flight. */
   close: () => Promise<void>
   stats: () => ConsumerStats
+  /**
+   * `basic.ack` frames sent (the acks of messages settled together, a batch, go out as one
+   * `multiple` ack when nothing delivered before them is still in flight), and settlements
+   * dropped because the channel they were delivered on had closed (the broker redelivers those).
+   */
+  ackStats: () => AckCounters
 }
 
 interface ConsumerDeps {
@@ -116,6 +123,9 @@ interface ConsumerDeps {
   topology: ResolvedTopology
   failurePublisher: ConfirmedChannel
   logger: Logger
+  /** Backoff of the consumer's setup after its channel closed, ms (the connection's). */
+  reconnectMinMs?: number
+  reconnectMaxMs?: number
 }
 
 // Headers the broker owns or that our retry path rewrites; never copied onto a republished message
@@ -125,6 +135,12 @@ const DROPPED_HEADERS = new Set(['x-death', 'x-first-death-exchange', 'x-first-d
 // After a failed retry publish the message is requeued; waiting first keeps a broker that refuses
 // publishes from turning the consumer into a hot loop.
 const REQUEUE_PAUSE_MS = 1000
+
+const SETTLEMENT: Record<ConsumerStatus, Settlement> = {
+  [ConsumerStatus.ACK]: 'ack',
+  [ConsumerStatus.REQUEUE]: 'requeue',
+  [ConsumerStatus.DROP]: 'drop'
+}
 
 function errorText (err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`
@@ -264,31 +280,31 @@ export function startConsumer (deps: ConsumerDeps, queue: string, handler: Messa
     return ConsumerStatus.DROP
   }
 
-  const consumer = connection.createConsumer({
+  const consumer = startChannelConsumer(connection, {
     queue,
     // Same arguments as declareTopology, so a consumer that starts (or reconnects) after the
     // queue was deleted recreates it identically instead of failing on a mismatch.
-    queueOptions: { durable: true, arguments: workQueueArguments(queue) },
-    qos: { prefetchCount: prefetch },
+    queueArguments: workQueueArguments(queue),
+    prefetch,
     concurrency,
-    requeue: true
-  }, async (msg: AsyncMessage): Promise<ConsumerStatus> => {
-    // rabbitmq-client 5.0.8 can start a prefetched message while close() awaits basic.cancel-ok
-    // and then close the channel without waiting for it; once closing, hand messages back.
-    if (closing) return ConsumerStatus.REQUEUE
-    // Whatever goes wrong outside the handler's own failure path must not reach rabbitmq-client,
-    // which would requeue the message (requeue: true) and deliver it again at once, forever.
+    retryLowMs: deps.reconnectMinMs ?? 200,
+    retryHighMs: deps.reconnectMaxMs ?? 5000,
+    logger
+  }, async (msg: AsyncMessage): Promise<Settlement> => {
+    // A message delivered while close() awaits basic.cancel-ok goes back to the queue.
+    if (closing) return 'requeue'
+    // Whatever goes wrong outside the handler's own failure path must not reach the channel
+    // consumer, which would requeue the message and deliver it again at once, forever.
     const run = handle(msg).catch((err: unknown) => rejectToDead(
       typeof msg.messageId === 'string' ? msg.messageId : `delivery-${msg.deliveryTag}`,
       `unexpected consumer failure: ${errorText(err)}`))
     inFlight.add(run)
     try {
-      return await run
+      return SETTLEMENT[await run]
     } finally {
       inFlight.delete(run)
     }
   })
-  consumer.on('error', (err: unknown) => logger.warn({ err }, 'amqp consumer error'))
 
   async function handle (msg: AsyncMessage): Promise<ConsumerStatus> {
     const headers = { ...(msg.headers ?? {}) }
@@ -330,6 +346,7 @@ export function startConsumer (deps: ConsumerDeps, queue: string, handler: Messa
       await consumer.close()
       await Promise.allSettled([...inFlight])
     },
-    stats: () => ({ ...counters })
+    stats: () => ({ ...counters }),
+    ackStats: consumer.ackStats
   }
 }

@@ -19,6 +19,7 @@ export {
   type ConsumerHandle,
   type ConsumerStats
 } from './consumer.js'
+export type { AckCounters } from './channel-consumer.js'
 export { batchingHandler, type BatchHandler, type BatchingOptions } from './batcher.js'
 export { RawJson, UnroutableError, type Publisher, type PublishOptions } from './publisher.js'
 export {
