@@ -4,7 +4,7 @@ import postgres from 'postgres'
 import { runClosedLoop, runOpenLoop, isHeld, type LoadResult } from '@jit/processor-sim'
 import { createTestRedisPrefix, createTestVhost } from '@jit/test-support'
 import type { InvariantViolation } from '@jit/ledger'
-import { adminUrl, createDatabase, dropDatabase, checkBaseInvariants, checkOurInvariants, type SeedSpec } from './database.js'
+import { adminUrl, createDatabase, dropDatabase, checkBaseInvariants, checkOurInvariants, waitForOutboxDrained, type SeedSpec } from './database.js'
 import { cpuOf, cpuSpent, freePort, pidsNamed, startService, stopService, type Service } from './procs.js'
 import type { Side, Stream, Workload } from './workloads.js'
 
@@ -145,6 +145,9 @@ export async function runPhase (opts: { workload: Workload, side: Side, order: n
   td.teardown(async () => { await dropDatabase(database) })
   try {
     const started = await startSide(side, workload, database, url, timing, td)
+    // the seed's outbox was published when it was made; if anything is still pending, the relay
+    // publishes it now, outside the measurement (BASE has no outbox)
+    if (side === 'ours') await withSql(url, async sql => await waitForOutboxDrained(sql, 120_000))
     const ctx = {
       side,
       phaseId: `${opts.runId}-${opts.order}`,
@@ -189,18 +192,13 @@ export async function runPhase (opts: { workload: Workload, side: Side, order: n
 
     for (const s of started.services) if (s.child.exitCode !== null) errors.push(`${s.name} exited during the phase:\n${s.output()}`)
     if (workload.lifecycle) await new Promise(resolve => setTimeout(resolve, 1500)) // let the worker drain
-    const sql = postgres(url, { max: 1, onnotice: () => {} })
-    let invariants: InvariantViolation[]
-    let decisionsRecorded: number
-    try {
-      invariants = side === 'ours' ? await checkOurInvariants(sql) : await checkBaseInvariants(sql)
+    const { invariants, decisionsRecorded } = await withSql(url, async sql => {
+      const invariants = side === 'ours' ? await checkOurInvariants(sql) : await checkBaseInvariants(sql)
       const [row] = side === 'ours'
         ? await sql<Array<{ n: number }>>`select count(*)::int as n from decisions`
         : await sql<Array<{ n: number }>>`select count(*)::int as n from base.decisions`
-      decisionsRecorded = row?.n ?? 0
-    } finally {
-      await sql.end({ timeout: 5 })
-    }
+      return { invariants, decisionsRecorded: row?.n ?? 0 }
+    })
     return {
       workload: workload.name,
       side,
@@ -215,6 +213,15 @@ export async function runPhase (opts: { workload: Workload, side: Side, order: n
     }
   } finally {
     await td.run()
+  }
+}
+
+async function withSql<T> (url: string, run: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} })
+  try {
+    return await run(sql)
+  } finally {
+    await sql.end({ timeout: 5 })
   }
 }
 

@@ -81,24 +81,38 @@ function gitCommit (): string {
   }
 }
 
-/** Starts the authorizer and the worker once on the new seed: both apply their migrations. */
-async function migrate (url: string): Promise<void> {
+/** The services' environment on the seed being built, with a vhost of its own. */
+async function withSeedEnv (url: string, run: (env: Record<string, string>) => Promise<void>): Promise<void> {
   const td: Array<() => unknown> = []
   try {
     const amqpUrl = await createTestVhost({ teardown: fn => { td.push(fn) } }, 'bench-migrate')
-    await migrateWith({ DEPLOY_ENV: 'local', LOG_LEVEL: 'warn', HOST: '127.0.0.1', DATABASE_URL: url, REDIS_KEY_PREFIX: 'jit-bench-migrate:', AMQP_URL: amqpUrl })
+    await run({ DEPLOY_ENV: 'local', LOG_LEVEL: 'warn', HOST: '127.0.0.1', DATABASE_URL: url, REDIS_KEY_PREFIX: 'jit-bench-migrate:', AMQP_URL: amqpUrl })
   } finally {
     for (const fn of td) await fn()
   }
 }
 
-async function migrateWith (env: Record<string, string>): Promise<void> {
-  const port = await freePort()
-  const worker = await startService('worker (migrations)', `${root}services/txn-worker/dist/server.js`, { ...env, PORT: String(port), OPERATOR_BASIC_AUTH: 'ops:change-me' }, port)
-  await stopService(worker)
-  const jitPort = await freePort()
-  const jit = await startService('authorizer (migrations)', `${root}services/jit-authorizer/dist/server.js`, { ...env, PORT: String(jitPort), JIT_BASIC_AUTH: 'jit:change-me' }, jitPort)
-  await stopService(jit)
+/** Starts the authorizer on the seed being built and stops it once `whileRunning` has resolved. */
+async function withAuthorizer (url: string, whileRunning: () => Promise<void>): Promise<void> {
+  await withSeedEnv(url, async env => {
+    const jitPort = await freePort()
+    const jit = await startService('authorizer (seed)', `${root}services/jit-authorizer/dist/server.js`, { ...env, PORT: String(jitPort), JIT_BASIC_AUTH: 'jit:change-me' }, jitPort)
+    try {
+      await whileRunning()
+    } finally {
+      await stopService(jit)
+    }
+  })
+}
+
+/** Starts the authorizer and the worker once on the new seed: both apply their migrations. */
+async function migrate (url: string): Promise<void> {
+  await withSeedEnv(url, async env => {
+    const port = await freePort()
+    const worker = await startService('worker (migrations)', `${root}services/txn-worker/dist/server.js`, { ...env, PORT: String(port), OPERATOR_BASIC_AUTH: 'ops:change-me' }, port)
+    await stopService(worker)
+  })
+  await withAuthorizer(url, async () => {})
 }
 
 export async function ensureSeed (opts: BenchOptions): Promise<string> {
@@ -110,7 +124,7 @@ export async function ensureSeed (opts: BenchOptions): Promise<string> {
   await dropDatabase(building)
   const url = await createDatabase(building)
   await migrate(url)
-  await seedDatabase(url, opts.seed, readFileSync(`${root}bench/base/schema.sql`, 'utf8'))
+  await seedDatabase(url, opts.seed, readFileSync(`${root}bench/base/schema.sql`, 'utf8'), withAuthorizer)
   await createDatabase(name, building)
   await dropDatabase(building)
   return name

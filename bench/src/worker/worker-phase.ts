@@ -15,7 +15,7 @@ import postgres from 'postgres'
 import { applyTransactionEvent, applyTransactionEventBatch, batchApplyOrder, checkLedgerInvariants, creditAccount, upsertCard, upsertUser, type TransactionEventInput } from '@jit/ledger'
 import { purchasesOf, runClosedLoop, runOpenLoop, webhookBatch, type LoadResult } from '@jit/processor-sim'
 import { createTestVhost, freePort, sharedRedisUrl } from '@jit/test-support'
-import { createDatabase, dropDatabase } from '../database.js'
+import { createDatabase, dropDatabase, waitForOutboxDrained } from '../database.js'
 import { cpuMs, cpuOf, cpuSpent, pidsNamed, startService, stopService, type Service } from '../procs.js'
 
 const root = fileURLToPath(new URL('../../../', import.meta.url))
@@ -387,6 +387,8 @@ export async function runWorkerPhases (opts: WorkerBenchOptions): Promise<Worker
       cards = await seed(sql, opts.accounts)
     }
     const { hot, spread } = cards
+    // the seed's own outbox events (none left in the decision workloads' seed): the worker's relay publishes them before anything is measured
+    await waitForOutboxDrained(sql, 120_000)
     const applyPath = await applyPathComparison(url, hot, opts.mode === 'smoke' ? 100 : 1000, 100)
     for (const r of applyPath) log(`  apply path alone, hot account: ${JSON.stringify(r)}`)
     const ctx: PhaseContext = { sql, worker, ingest, log }
