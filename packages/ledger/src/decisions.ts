@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import type postgres from 'postgres'
 import type { JitDecisionRequest, JitDecisionResult, Sql } from './types.js'
 import type { DecisionRequest } from './sql-boundary.js'
 
@@ -60,6 +61,12 @@ export interface DecisionBatch {
    * {@link isQueryCancelledError}).
    */
   results: Promise<BatchMemberResult[]>
+  /**
+   * The results known so far, in request order: those of the halves that already committed when
+   * the statement was decided apart (see below), `undefined` for the rest. A caller that gives up
+   * before `results` settles answers these members what they committed.
+   */
+  committed: () => ReadonlyArray<BatchMemberResult | undefined>
   /** Asks PostgreSQL to cancel the statement(s) in flight; `results` still tells what actually happened. */
   cancel: () => void
 }
@@ -87,29 +94,78 @@ export interface DecisionBatchOptions {
 export function startDecisionBatch (sql: Sql, requests: JitDecisionRequest[], budgetMs: number, opts: DecisionBatchOptions = {}): DecisionBatch {
   const started = Date.now()
   const inFlight = new Set<{ cancel: () => void }>()
+  const committed: Array<BatchMemberResult | undefined> = new Array(requests.length)
   let cancelled = false
-  const send = async (members: JitDecisionRequest[]): Promise<BatchMemberResult[]> => {
+  let onCancel = (): void => {}
+  // `first`: the index in `requests` of members[0] (the halves are contiguous)
+  const send = async (conn: Sql, members: JitDecisionRequest[], first: number): Promise<BatchMemberResult[]> => {
     const order = lockOrder(members)
+    // the budget and commit-by left now, as the statement starts on an idle connection
     const elapsed = Date.now() - started
     const budget = Math.floor(budgetMs - elapsed)
     const commitBy = opts.commitByMs === undefined ? {} : { commit_by_ms: Math.floor(opts.commitByMs - elapsed) }
     const payload = order.map(i => ({ ...toSqlRequest(members[i] as JitDecisionRequest), budget_ms: budget, ...commitBy, report_stale: true }))
-    const query = sql<Array<{ result: BatchMemberResult }>>`select jit_decide_batch(${sql.json(payload as never)}::jsonb) as result`
+    const query = conn<Array<{ result: BatchMemberResult }>>`select jit_decide_batch(${conn.json(payload as never)}::jsonb) as result`
     inFlight.add(query)
     try {
-      return inCallerOrder(order, (await query.execute()).map(row => row.result))
+      const out = inCallerOrder(order, (await query.execute()).map(row => row.result))
+      out.forEach((r, i) => { committed[first + i] = r })
+      return out
     } catch (err) {
       if (cancelled || !isMemberError(err)) throw err
-      if (members.length === 1) return [{ failed: err }]
+      if (members.length === 1) {
+        committed[first] = { failed: err }
+        return [{ failed: err }]
+      }
       const half = Math.ceil(members.length / 2)
-      return [...await send(members.slice(0, half)), ...await send(members.slice(half))]
+      return [...await send(conn, members.slice(0, half), first), ...await send(conn, members.slice(half), first + half)]
     } finally {
       inFlight.delete(query)
     }
   }
-  const results = send(requests)
+  const results = (async () => {
+    // A connection of its own, idle: on the pool, a statement sent while every connection is busy
+    // is pipelined behind another one's, and starts (and counts its budget) only when that ends;
+    // a batch could then still commit approvals after its members were answered undecided.
+    const reserve = (sql as { reserve?: () => Promise<postgres.ReservedSql> }).reserve
+    if (typeof reserve !== 'function') return await send(sql, requests, 0)
+    const reserving = reserve.call(sql)
+    // cancelled while waiting for the connection: rolled back, nothing was sent (the connection,
+    // when it comes, goes straight back)
+    const conn = await new Promise<postgres.ReservedSql>((resolve, reject) => {
+      let settled = false
+      reserving.then(c => {
+        if (settled) c.release()
+        else { settled = true; resolve(c) }
+      }, err => {
+        if (!settled) { settled = true; reject(err) }
+      })
+      onCancel = () => {
+        if (!settled) { settled = true; reject(cancelledBeforeSent()) }
+      }
+    })
+    try {
+      if (cancelled) throw cancelledBeforeSent()
+      return await send(conn as unknown as Sql, requests, 0)
+    } finally {
+      conn.release()
+    }
+  })()
   results.catch(() => {}) // the caller awaits it; never unhandled while it decides whether to cancel
-  return { results, cancel: () => { cancelled = true; for (const q of inFlight) q.cancel() } }
+  return {
+    results,
+    committed: () => committed,
+    cancel: () => {
+      cancelled = true
+      onCancel()
+      for (const q of inFlight) q.cancel()
+    }
+  }
+}
+
+/** A batch cancelled while it waited for a connection: nothing was sent (57014, as a cancel). */
+function cancelledBeforeSent (): Error {
+  return Object.assign(new Error('canceling statement due to user request (the decision batch was cancelled before it was sent)'), { code: '57014' })
 }
 
 /**

@@ -166,14 +166,29 @@ export function createDecisionBatcher (opts: DecisionBatcherOptions): { decide: 
     try {
       results = await Promise.race([started.results, unknown])
     } catch (err) {
-      if (err instanceof DecisionUnknownError) watchLateOutcome(batch, started.results)
+      if (err instanceof DecisionUnknownError) {
+        watchLateOutcome(batch, started.results)
+        // the halves that committed before the give-up (a statement decided apart) are known
+        answerCommitted(batch, started.committed())
+        throw err
+      }
       // Rolled back: our cancel at the deadline, or PostgreSQL's own statement_timeout (the same
       // 57014; it fires first when this process is too busy to run its timer on time). Record
       // what we answer, then answer what is recorded.
       if (!isQueryCancelledError(err)) throw err
       opts.onCancelled?.(batch.length)
       opts.logger.warn({ size: batch.length }, 'decision batch reached its deadline: cancelled, recording TIMEOUT declines')
-      await Promise.race([recordTimeouts(batch), unknown])
+      // the halves that committed before the one cancelled (a statement decided apart) stand
+      answerCommitted(batch, started.committed())
+      for (const m of batch) if (m.state === 'live') m.state = 'timeout'
+      // Nothing of the batch stands but what committed before it: a record that has not
+      // answered by the give-up leaves its members the TIMEOUT decline, the only decision it can
+      // commit for them (recorded later if it fails). The batch slot is freed then either way.
+      try {
+        await Promise.race([recordTimeouts(batch.filter(m => m.state === 'timeout')), unknown])
+      } catch {
+        for (const m of batch) if (m.state === 'timeout') answerTimeout(m)
+      }
       return
     } finally {
       clearTimeout(cancelTimer)
@@ -212,7 +227,32 @@ export function createDecisionBatcher (opts: DecisionBatcherOptions): { decide: 
     }, () => {})
   }
 
+  /** Members whose half of a statement decided apart committed before the give-up: what it committed. */
+  function answerCommitted (batch: Member[], committed: ReadonlyArray<BatchMemberResult | undefined>): void {
+    batch.forEach((m, i) => {
+      const r = committed[i]
+      if (r === undefined || m.state === 'answered') return
+      if (isDecided(r)) resolveMember(m, { kind: 'decided', result: r, recorded: true })
+      else if (r.stale === true) resolveMember(m, { kind: 'stale' })
+    })
+  }
+
+  /**
+   * The TIMEOUT decline for a member that can commit nothing else now (its batch rolled back, or
+   * it was never sent), handed to `recordLater` so it is recorded even if the record in flight
+   * fails; without `recordLater`, the unrecorded failure.
+   */
+  function answerTimeout (m: Member): void {
+    if (opts.recordLater === undefined) {
+      rejectMember(m, new DecisionUnknownError('no TIMEOUT record by the deadline plus grace'))
+      return
+    }
+    opts.recordLater(m.request)
+    resolveMember(m, { kind: 'decided', result: timeoutDecline(m.request), recorded: false })
+  }
+
   async function recordTimeouts (members: Member[]): Promise<void> {
+    if (members.length === 0) return
     try {
       // one statement; a token decided meanwhile returns that decision instead
       const recorded = await decideJitFunding(opts.sql, members.map(m => {
@@ -225,7 +265,8 @@ export function createDecisionBatcher (opts: DecisionBatcherOptions): { decide: 
         else resolveMember(m, { kind: 'decided', result: r, recorded: true })
       })
     } catch (err) {
-      for (const m of members) rejectMember(m, err)
+      opts.logger.warn({ err, count: members.length }, 'TIMEOUT records failed: answered the TIMEOUT decline, recorded later')
+      for (const m of members) answerTimeout(m)
     }
   }
 
@@ -238,11 +279,10 @@ export function createDecisionBatcher (opts: DecisionBatcherOptions): { decide: 
         return
       }
       // never sent: answered the TIMEOUT decline, recorded in bulk like an overload shed
-      opts.recordLater(m.request)
-      resolveMember(m, { kind: 'decided', result: timeoutDecline(m.request), recorded: false })
+      answerTimeout(m)
     } else if (m.state === 'timeout') {
       opts.logger.warn({ jit_token: m.request.jitToken }, 'TIMEOUT record without an outcome by the deadline plus grace: answered the decline it records')
-      resolveMember(m, { kind: 'decided', result: timeoutDecline(m.request), recorded: false })
+      answerTimeout(m)
     }
   }
 

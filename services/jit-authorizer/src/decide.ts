@@ -10,7 +10,7 @@ import {
   jitRequestFingerprint, limitsCacheKey,
   type JitDecisionRequest, type JitDecisionResult, type JitEcho, type UserRecord, type CardRecord, type LimitsRecord
 } from '@jit/ledger'
-import { createDecisionBatcher, timeoutDecline } from './batcher.js'
+import { createDecisionBatcher, timeoutDecline, type MemberOutcome } from './batcher.js'
 import { createShedRecorder } from './shed-recorder.js'
 import { createLocalCache } from './local-cache.js'
 import { createScreeningReader, type ScreeningRows } from './snapshot.js'
@@ -240,6 +240,31 @@ function snapshotKeys (userToken: string, cardToken: string | null, currency: st
   return keys
 }
 
+/** Answers remembered by JIT token (about 1 KiB each). */
+const REMEMBERED_ANSWERS = 20_000
+
+/**
+ * The answers this process got from the ledger, by JIT token: a repeat of the same request is
+ * answered what the ledger holds for it (a decision row never changes) without a statement, also
+ * while PostgreSQL is slow or away, when deciding it again could only time out. Another request
+ * under the token (another fingerprint) still goes to the ledger, which refuses it as a
+ * duplicate. The oldest are forgotten first.
+ */
+function rememberedAnswers (max: number): { remember: (request: JitDecisionRequest, result: JitDecisionResult) => void, replay: (request: JitDecisionRequest) => JitDecisionResult | undefined } {
+  const byToken = new Map<string, { fingerprint: string, result: JitDecisionResult }>()
+  return {
+    remember (request, result) {
+      if (result.duplicate || byToken.has(request.jitToken)) return
+      byToken.set(request.jitToken, { fingerprint: request.fingerprint, result })
+      if (byToken.size > max) byToken.delete(byToken.keys().next().value as string)
+    },
+    replay (request) {
+      const known = byToken.get(request.jitToken)
+      return known === undefined || known.fingerprint !== request.fingerprint ? undefined : { ...known.result, replay: true }
+    }
+  }
+}
+
 /** The value cached for one key: a missing user or card is not cached (null), missing limits are the marker. */
 function cachedRow (rows: Snapshot, key: SnapshotKey): CachedRow | null {
   const row = rows[key.part]
@@ -272,6 +297,8 @@ export function createJitDecider (deps: JitDeciderDeps): {
   const { db, profiler, logger, timezone } = deps
   const cache = createLocalCache(deps.cache, { ttlMs: deps.localCacheTtlMs ?? 5000, maxEntries: 200_000 })
   const currentMonth = monthClock(timezone)
+  const answered = rememberedAnswers(REMEMBERED_ANSWERS)
+  const deciding = new Map<string, { fingerprint: string, outcome: Promise<MemberOutcome> }>()
   const sheds = createShedRecorder({ sql: db.sql, logger, ...(deps.onShedRecorded === undefined ? {} : { onRecorded: deps.onShedRecorded }) })
   const batcher = createDecisionBatcher({
     sql: db.sql,
@@ -320,9 +347,29 @@ export function createJitDecider (deps: JitDeciderDeps): {
 
   /** The ledger's answer: decided in the next batch, or `stale` (nothing written). */
   async function runLedger (request: JitDecisionRequest, deadlineMs: number): Promise<JitDecisionResult | 'stale'> {
-    const outcome = await batcher.decide(request, deadlineMs)
+    // a TIMEOUT decline answered for this token and not yet written: the same answer again
+    const unwritten = sheds.pending(request.jitToken)
+    if (unwritten !== undefined) return { ...timeoutDecline(unwritten), replay: true }
+    const known = answered.replay(request)
+    if (known !== undefined) return known
+    // the same request already being decided here: its answer (two copies in flight would race
+    // for the token's claim, and the loser could only time out beside the winner's approval)
+    const same = deciding.get(request.jitToken)
+    if (same !== undefined && same.fingerprint === request.fingerprint) {
+      const shared = await same.outcome
+      return shared.kind === 'stale' ? 'stale' : { ...shared.result, replay: true }
+    }
+    const pending = batcher.decide(request, deadlineMs)
+    deciding.set(request.jitToken, { fingerprint: request.fingerprint, outcome: pending })
+    let outcome: MemberOutcome
+    try {
+      outcome = await pending
+    } finally {
+      if (deciding.get(request.jitToken)?.outcome === pending) deciding.delete(request.jitToken)
+    }
     if (outcome.kind === 'stale') return 'stale'
     const result = outcome.result
+    if (outcome.recorded) answered.remember(request, result)
     if (result.decline_reason === 'TIMEOUT' && !result.replay) {
       deps.onBudgetExceeded?.()
       logger.warn({ jit_token: request.jitToken, recorded: outcome.recorded }, outcome.recorded

@@ -17,6 +17,12 @@ export interface ShedRecorderOptions {
 export interface ShedRecorder {
   /** Queues the TIMEOUT decline a shed was answered, to be recorded under its token. */
   record: (request: JitDecisionRequest) => void
+  /**
+   * The request of a TIMEOUT decline answered and not yet written for this token: a repeat is
+   * answered the same decline from it, not decided afresh (the record stands in for the ledger's
+   * until it is written).
+   */
+  pending: (jitToken: string) => JitDecisionRequest | undefined
   queued: () => number
   /** Stops the timer and writes what is queued (bounded by one statement per batch). */
   close: () => Promise<void>
@@ -24,31 +30,56 @@ export interface ShedRecorder {
 
 /** A recorded shed waits this long at most for a lock (its token claimed by a concurrent repeat). */
 const SHED_RECORD_BUDGET_MS = 1000
+/**
+ * How long a shed that PostgreSQL keeps refusing is retried (at every flush) before it is dropped:
+ * the processor repeats a token within seconds; past this, a repeat is decided afresh.
+ */
+const SHED_RETRY_MS = 60_000
+/** How long closing waits for the sheds still queued to be written. */
+const CLOSE_WAIT_MS = 2000
 
 /**
  * Overload sheds are answered at once, without touching the database (that is the point of
  * shedding), and recorded afterwards in bulk, off the hot path: one statement per
  * `maxBatch` sheds every `flushMs`, so a repeat of the token gets the same decline. Each is
  * recorded as exactly what was answered, a TIMEOUT decline (jit_decide's stored body); a token
- * decided meanwhile (a repeat that arrived first) keeps that decision. While PostgreSQL fails,
- * sheds cannot be recorded: they are dropped after one attempt, counted and logged, and a repeat
- * is decided afresh, as any answer given while the database is unreachable.
+ * decided meanwhile (a repeat that arrived first) keeps that decision. Until a shed is written,
+ * a repeat of its token is answered the same decline from here (`pending`), never decided
+ * afresh. While PostgreSQL fails, sheds are retried at every flush for 60 s, then dropped
+ * (counted and logged); a repeat after that is decided afresh, as any answer given while the
+ * database is unreachable.
  */
 export function createShedRecorder (opts: ShedRecorderOptions): ShedRecorder {
   const maxBatch = opts.maxBatch ?? 64
   const maxQueued = opts.maxQueued ?? 10_000
-  const queue: JitDecisionRequest[] = []
+  interface Shed { request: JitDecisionRequest, since: number }
+  const queue: Shed[] = []
+  // by JIT token, what is queued (a token shed twice is written once, answered the same)
+  const unwritten = new Map<string, JitDecisionRequest>()
+
+  function forget (sheds: Shed[]): void {
+    for (const s of sheds) if (unwritten.get(s.request.jitToken) === s.request) unwritten.delete(s.request.jitToken)
+  }
+
   let flushing: Promise<void> | null = null
 
   async function flush (): Promise<void> {
     while (queue.length > 0) {
-      const batch = queue.splice(0, maxBatch).map(r => ({ ...r, declineReason: 'TIMEOUT', expect: null, deadlineMs: Date.now() + SHED_RECORD_BUDGET_MS }))
+      const sheds = queue.splice(0, maxBatch)
+      const batch = sheds.map(s => ({ ...s.request, declineReason: 'TIMEOUT', expect: null, deadlineMs: Date.now() + SHED_RECORD_BUDGET_MS }))
       try {
         await decideJitFunding(opts.sql, batch)
+        forget(sheds)
         opts.onRecorded?.(batch.length, 'recorded')
       } catch (err) {
-        opts.onRecorded?.(batch.length, 'dropped')
-        opts.logger.warn({ err, count: batch.length }, 'overload sheds could not be recorded: dropped (a repeat is decided afresh)')
+        // kept for the next flush while young enough: PostgreSQL slow or away for a moment
+        const now = Date.now()
+        const old = sheds.filter(s => now - s.since > SHED_RETRY_MS)
+        queue.unshift(...sheds.filter(s => now - s.since <= SHED_RETRY_MS))
+        forget(old)
+        if (old.length > 0) opts.onRecorded?.(old.length, 'dropped')
+        opts.logger.warn({ err, count: batch.length, dropped: old.length }, 'TIMEOUT declines answered could not be recorded: retried at the next flush (dropped after 60 s; a repeat is then decided afresh)')
+        return
       }
     }
   }
@@ -63,18 +94,27 @@ export function createShedRecorder (opts: ShedRecorderOptions): ShedRecorder {
 
   return {
     record (request) {
-      queue.push(request)
+      if (unwritten.has(request.jitToken)) return
+      unwritten.set(request.jitToken, request)
+      queue.push({ request, since: Date.now() })
       if (queue.length > maxQueued) {
-        const dropped = queue.splice(0, queue.length - maxQueued).length
-        opts.onRecorded?.(dropped, 'dropped')
-        opts.logger.warn({ count: dropped }, 'overload shed queue full: oldest sheds dropped unrecorded')
+        const dropped = queue.splice(0, queue.length - maxQueued)
+        forget(dropped)
+        opts.onRecorded?.(dropped.length, 'dropped')
+        opts.logger.warn({ count: dropped.length }, 'overload shed queue full: oldest sheds dropped unrecorded')
       }
     },
+    pending: jitToken => unwritten.get(jitToken),
     queued: () => queue.length,
     async close () {
       clearInterval(timer)
-      await flushing
-      await flush()
+      // bounded: a PostgreSQL that stopped answering must not hold the shutdown (what is left
+      // unwritten is logged)
+      let bound: NodeJS.Timeout | undefined
+      const waited = new Promise<void>(resolve => { bound = setTimeout(resolve, CLOSE_WAIT_MS) })
+      await Promise.race([(async () => { await flushing; await flush() })(), waited])
+      clearTimeout(bound)
+      if (queue.length > 0) opts.logger.warn({ count: queue.length }, 'shutting down with TIMEOUT declines answered and not recorded (a repeat is decided afresh)')
     }
   }
 }

@@ -2,25 +2,9 @@
 // this process was too busy to read it, a statement PostgreSQL timed out before our own cancel
 // ran, and decisions queued behind a busy connection (docs/reliability.md).
 import t from 'tap'
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
-import { adminDatabaseUrl } from '@jit/test-support'
 import { getDecision, TIMEOUT_DECLINE } from '@jit/ledger'
 import { build, jitBody, type Harness } from './helper.js'
-
-const tokenOf = (body: Record<string, unknown>): string => String((body.gpa_order as { jit_funding: { token: string } }).jit_funding.token)
-
-/**
- * Holds the account's row lock for `seconds` from another process (psql sends the transaction as
- * one string, so its release needs nothing from this process, whose event loop a test starves).
- */
-async function holdAccount (h: Harness, account: string, seconds: number): Promise<unknown> {
-  if (!/^[\w-]+$/.test(account)) throw new Error(`unexpected account token ${account}`)
-  const [{ db } = { db: '' }] = await h.db.sql<Array<{ db: string }>>`select current_database() as db`
-  const url = new URL(adminDatabaseUrl)
-  url.pathname = `/${db}`
-  return await promisify(execFile)('psql', [url.toString(), '-v', 'ON_ERROR_STOP=1', '-qc', `begin; select 1 from accounts where account_token = '${account}' for update; select pg_sleep(${seconds}); commit`])
-}
+import { ONE_CONNECTION, warmCards, busyConnection, holdAccount, starve, tokenOf } from './deadline-edges/support.js'
 
 /** The lock holder's transaction has its lock (it is sleeping). */
 async function holding (h: Harness): Promise<boolean> {
@@ -40,12 +24,6 @@ async function until (what: string, check: () => Promise<boolean>): Promise<void
 async function decisionWaiting (h: Harness): Promise<boolean> {
   const [row] = await h.db.sql<Array<{ n: number }>>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%jit_decide%'`
   return (row?.n ?? 0) > 0
-}
-
-/** Keeps this process's event loop busy: its timers and sockets wait, PostgreSQL does not. */
-function starve (ms: number): void {
-  const end = Date.now() + ms
-  while (Date.now() < end) { /* busy */ }
 }
 
 t.test('an approval that committed while the process was starved past the deadline plus grace is answered as the approval it is', async t => {
@@ -91,15 +69,9 @@ t.test('a batch PostgreSQL timed out before our cancel ran is recorded as TIMEOU
 t.test('decisions queued behind a connection busy past their deadline are answered the TIMEOUT decline and recorded as such', async t => {
   // one connection, one batch at a time: a long statement holds the connection, the first
   // decision's batch waits for it in the pool, the second waits in the batcher's queue
-  const h = await build(t, { poolMax: 1, env: { JIT_DECISION_BUDGET_MS: '500', JIT_DECISION_GRACE_MS: '200', JIT_BATCH_CONCURRENCY: '1', JIT_BATCH_MAX: '1' } })
-  const a = await h.fundedCard('queued-a', 100000)
-  const b = await h.fundedCard('queued-b', 100000)
-  t.equal((await h.jit(jitBody(a, 1))).status, 200, 'warm a')
-  t.equal((await h.jit(jitBody(b, 1))).status, 200, 'warm b')
-  const busy = h.db.sql.begin(async tx => {
-    await tx`set local statement_timeout = 0`
-    await tx`select pg_sleep(1.5)`
-  })
+  const h = await build(t, ONE_CONNECTION)
+  const [a, b] = await warmCards(t, h, 'queued')
+  const busy = busyConnection(h, 1.5)
   await new Promise(resolve => setTimeout(resolve, 50))
   const first = jitBody(a, 10)
   const second = jitBody(b, 10)
