@@ -105,7 +105,9 @@ export async function startSide (side: Side, workload: Workload, database: strin
   const port = await freePort()
   // BENCH_CPU_PROF=<dir>: the authorizer writes a V8 CPU profile there when it stops (see `pnpm bench --cpu-prof`)
   const profDir = process.env.BENCH_CPU_PROF
-  const jit = await startService('authorizer', `${root}services/jit-authorizer/dist/server.js`, { ...common, PORT: String(port), JIT_BASIC_AUTH: `bench:${jitPassword}` }, port,
+  // JIT_BATCH_MAX and JIT_BATCH_CONCURRENCY set for the bench are the authorizer's (its batching under test)
+  const batching = Object.fromEntries(['JIT_BATCH_MAX', 'JIT_BATCH_CONCURRENCY'].flatMap(k => { const v = process.env[k]; return v === undefined || v === '' ? [] : [[k, v]] }))
+  const jit = await startService('authorizer', `${root}services/jit-authorizer/dist/server.js`, { ...common, ...batching, PORT: String(port), JIT_BASIC_AUTH: `bench:${jitPassword}` }, port,
     profDir === undefined || profDir === '' ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] })
   td.teardown(async () => { await stopService(jit) })
   services.push(jit)

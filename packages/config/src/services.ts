@@ -86,7 +86,7 @@ export const JitAuthorizerConfig = serviceConfig(3001, {
     sumAtMost: { with: 'JIT_DECISION_BUDGET_MS', max: 3000, because: 'the processor stops waiting after 3 s' }
   }),
   JIT_BATCH_MAX: Type.Integer({ description: 'Most decisions sent to PostgreSQL in one batch (one statement, one commit)', default: 64, minimum: 1, maximum: 64 }),
-  JIT_BATCH_CONCURRENCY: Type.Integer({ description: 'Decision batches in flight at once; requests arriving meanwhile form the next batch', default: 4, minimum: 1, maximum: 64, atMost: 'DATABASE_POOL_MAX' }),
+  JIT_BATCH_CONCURRENCY: Type.Integer({ description: 'Decision batches in flight at once; requests arriving meanwhile form the next batch', default: 2, minimum: 1, maximum: 64, atMost: 'DATABASE_POOL_MAX' }),
   JIT_OVERLOAD_RESPONSE: StringEnum(['decline', 'unavailable'] as const, { description: 'Answer when shedding load: decline (fast 402) or unavailable (503, the processor stands in)', default: 'decline' }),
   JIT_MAX_EVENT_LOOP_DELAY_MS: ms('Event-loop delay above which the service sheds load, ms', 1000)
 })

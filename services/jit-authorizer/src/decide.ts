@@ -38,7 +38,7 @@ export interface JitDeciderDeps {
   graceMs?: number
   /** Most decisions in one statement (JIT_BATCH_MAX). @default 64 */
   maxBatch?: number
-  /** Batches in flight at once (JIT_BATCH_CONCURRENCY). @default 4 */
+  /** Batches in flight at once (JIT_BATCH_CONCURRENCY). @default 2 */
   maxConcurrentBatches?: number
   /**
    * How long users, cards and limits are served from process memory, ms. The statement compares
@@ -304,7 +304,7 @@ export function createJitDecider (deps: JitDeciderDeps): {
     sql: db.sql,
     logger,
     maxBatch: deps.maxBatch ?? 64,
-    maxConcurrent: deps.maxConcurrentBatches ?? 4,
+    maxConcurrent: deps.maxConcurrentBatches ?? 2,
     graceMs: deps.graceMs ?? 500,
     onBatch: deps.onBatch,
     onLateCommit: deps.onLateCommit,
