@@ -144,11 +144,18 @@ export function startDecisionBatch (sql: Sql, requests: JitDecisionRequest[], bu
         if (!settled) { settled = true; reject(cancelledBeforeSent()) }
       }
     })
+    let lost = false
     try {
       if (cancelled) throw cancelledBeforeSent()
       return await send(conn as unknown as Sql, requests, 0)
+    } catch (err) {
+      lost = isConnectionLost(err)
+      throw err
     } finally {
-      conn.release()
+      // A connection that died under the batch is not handed back: postgres.js 3.4.9 would put
+      // it among the open ones (its release does not look), and later batches would fail on it;
+      // left alone, the pool reconnects it.
+      if (!lost) conn.release()
     }
   })()
   results.catch(() => {}) // the caller awaits it; never unhandled while it decides whether to cancel
@@ -161,6 +168,18 @@ export function startDecisionBatch (sql: Sql, requests: JitDecisionRequest[], bu
       for (const q of inFlight) q.cancel()
     }
   }
+}
+
+/**
+ * The connection to PostgreSQL was lost under a statement (the server terminated the backend,
+ * the socket closed or reset): its transaction either committed or rolled back, and which is
+ * for the ledger to say (recording a TIMEOUT decline for its tokens returns what committed).
+ */
+export function isConnectionLost (err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false
+  const code = (err as { code?: unknown }).code
+  if (typeof code !== 'string') return false
+  return code.startsWith('57P') || code.startsWith('08') || code.startsWith('CONNECTION_') || code === 'ECONNRESET' || code === 'EPIPE'
 }
 
 /** A batch cancelled while it waited for a connection: nothing was sent (57014, as a cancel). */

@@ -5,7 +5,7 @@ export type {
 } from './types.js'
 export { LEDGER_SQLSTATE, hasSqlState, isStaleCacheError, isBudgetExceededError } from './errors.js'
 export {
-  decideJitFunding, recordTimeoutDecline, jitRequestFingerprint, TIMEOUT_DECLINE, startDecisionBatch, isDecided, isQueryCancelledError,
+  decideJitFunding, recordTimeoutDecline, jitRequestFingerprint, TIMEOUT_DECLINE, startDecisionBatch, isDecided, isQueryCancelledError, isConnectionLost, isMemberError,
   type DecisionBatch, type DecisionBatchOptions, type BatchMemberResult, type UndecidedMember
 } from './decisions.js'
 export {

@@ -86,7 +86,7 @@ export async function buildApp (deps: JitAuthorizerDeps): Promise<FastifyInstanc
     registry
   })
   const budgetTimeouts = new Counter({ name: 'jit_budget_timeouts_total', help: 'Decisions declined because they ran out of their budget inside PostgreSQL', registers: [registry] })
-  const shedsRecorded = new Counter({ name: 'jit_shed_recorded_total', help: 'Overload sheds written to the ledger off the hot path (recorded), or given up unrecorded (dropped)', labelNames: ['result'], registers: [registry] })
+  const shedsRecorded = new Counter({ name: 'jit_shed_recorded_total', help: 'TIMEOUT declines answered without the database (overload sheds, decisions that could not be sent) written to the ledger later (recorded), found decided otherwise there (superseded), or given up unrecorded (dropped)', labelNames: ['result'], registers: [registry] })
   const lateCommits = new Counter({ name: 'jit_late_commits_total', help: 'Decisions answered undecided (no outcome by the deadline plus grace) whose batch committed after all, by what it committed', labelNames: ['outcome'], registers: [registry] })
   // 0 before the first one, so the alert's operand has a series to read
   for (const outcome of ['approved', 'declined']) lateCommits.inc({ outcome }, 0)

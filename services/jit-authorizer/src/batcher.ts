@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import {
-  startDecisionBatch, isDecided, isQueryCancelledError, decideJitFunding, TIMEOUT_DECLINE,
+  startDecisionBatch, isDecided, isQueryCancelledError, isConnectionLost, decideJitFunding, TIMEOUT_DECLINE,
   type BatchMemberResult, type JitDecisionRequest, type JitDecisionResult, type Sql
 } from '@jit/ledger'
 
@@ -173,11 +173,16 @@ export function createDecisionBatcher (opts: DecisionBatcherOptions): { decide: 
         throw err
       }
       // Rolled back: our cancel at the deadline, or PostgreSQL's own statement_timeout (the same
-      // 57014; it fires first when this process is too busy to run its timer on time). Record
-      // what we answer, then answer what is recorded.
-      if (!isQueryCancelledError(err)) throw err
-      opts.onCancelled?.(batch.length)
-      opts.logger.warn({ size: batch.length }, 'decision batch reached its deadline: cancelled, recording TIMEOUT declines')
+      // 57014; it fires first when this process is too busy to run its timer on time). Or its
+      // connection was lost: committed or rolled back, which the TIMEOUT records say (a token
+      // that committed returns its decision). Record what we answer, then answer what is recorded.
+      const lost = isConnectionLost(err)
+      if (!isQueryCancelledError(err) && !lost) throw err
+      if (lost) opts.logger.warn({ err, size: batch.length }, 'decision batch lost its connection: recording TIMEOUT declines (a committed decision is returned instead)')
+      else {
+        opts.onCancelled?.(batch.length)
+        opts.logger.warn({ size: batch.length }, 'decision batch reached its deadline: cancelled, recording TIMEOUT declines')
+      }
       // the halves that committed before the one cancelled (a statement decided apart) stand
       answerCommitted(batch, started.committed())
       for (const m of batch) if (m.state === 'live') m.state = 'timeout'

@@ -53,7 +53,7 @@ export interface JitDeciderDeps {
   /** Called with the size of every batch sent (metrics). */
   onBatch?: (size: number) => void
   /** Called with the number of overload sheds recorded or dropped unrecorded (metrics). */
-  onShedRecorded?: (count: number, result: 'recorded' | 'dropped') => void
+  onShedRecorded?: (count: number, result: 'recorded' | 'dropped' | 'superseded') => void
   /** Called when a batch answered undecided committed after all, with how many it approved (metrics). */
   onLateCommit?: (decided: number, approved: number) => void
 }
@@ -348,9 +348,7 @@ export function createJitDecider (deps: JitDeciderDeps): {
   /** The ledger's answer: decided in the next batch, or `stale` (nothing written). */
   async function runLedger (request: JitDecisionRequest, deadlineMs: number): Promise<JitDecisionResult | 'stale'> {
     // a TIMEOUT decline answered for this token and not yet written: the same answer again
-    const unwritten = sheds.pending(request.jitToken)
-    if (unwritten !== undefined) return { ...timeoutDecline(unwritten), replay: true }
-    const known = answered.replay(request)
+    const known = pendingShed(request) ?? answered.replay(request)
     if (known !== undefined) return known
     // the same request already being decided here: its answer (two copies in flight would race
     // for the token's claim, and the loser could only time out beside the winner's approval)
@@ -467,10 +465,17 @@ export function createJitDecider (deps: JitDeciderDeps): {
    * (shed-recorder.ts), so a repeat of the token gets the same answer.
    */
   function shed (request: JitDecisionRequest): JitAnswer {
-    sheds.record(request)
-    profiler.recordOutcome('declined', 'TIMEOUT')
-    const answer = timeoutDecline(request)
+    // a repeat of a token decided here, or shed before, gets that answer again, shedding or not
+    const known = answered.replay(request) ?? pendingShed(request)
+    if (known === undefined) sheds.record(request)
+    const answer = known ?? timeoutDecline(request)
+    profiler.recordOutcome(answer.outcome, answer.decline_reason ?? undefined)
     return { status: answer.status, body: answer.response, outcome: answer.outcome, declineReason: answer.decline_reason }
+  }
+
+  function pendingShed (request: JitDecisionRequest): JitDecisionResult | undefined {
+    const unwritten = sheds.pending(request.jitToken)
+    return unwritten === undefined ? undefined : { ...timeoutDecline(unwritten), replay: true }
   }
 
   return { decide, declineInvalid, shed, close: sheds.close }

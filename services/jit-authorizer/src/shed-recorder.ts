@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { decideJitFunding, type JitDecisionRequest, type Sql } from '@jit/ledger'
+import { decideJitFunding, isMemberError, type JitDecisionRequest, type Sql } from '@jit/ledger'
 
 export interface ShedRecorderOptions {
   sql: Sql
@@ -11,7 +11,7 @@ export interface ShedRecorderOptions {
   /** Most sheds waiting; beyond, the oldest are dropped (counted, logged). @default 10000 */
   maxQueued?: number
   /** Called with the number of sheds recorded (`recorded`) or given up (`dropped`). */
-  onRecorded?: (count: number, result: 'recorded' | 'dropped') => void
+  onRecorded?: (count: number, result: 'recorded' | 'dropped' | 'superseded') => void
 }
 
 export interface ShedRecorder {
@@ -63,14 +63,40 @@ export function createShedRecorder (opts: ShedRecorderOptions): ShedRecorder {
 
   let flushing: Promise<void> | null = null
 
+  /** Writes sheds in one statement; one that cannot be written at all (its own data) alone is dropped. */
+  async function write (sheds: Shed[]): Promise<void> {
+    const batch = sheds.map(s => ({ ...s.request, declineReason: 'TIMEOUT', expect: null, deadlineMs: Date.now() + SHED_RECORD_BUDGET_MS }))
+    let results
+    try {
+      results = await decideJitFunding(opts.sql, batch)
+    } catch (err) {
+      if (!isMemberError(err)) throw err
+      if (sheds.length === 1) {
+        forget(sheds)
+        opts.onRecorded?.(1, 'dropped')
+        opts.logger.error({ err, jit_token: sheds[0]?.request.jitToken }, 'a TIMEOUT decline answered cannot be recorded (its own data): dropped')
+        return
+      }
+      // one member's data failed the statement: the others are written apart from it
+      for (const s of sheds) await write([s])
+      return
+    }
+    forget(sheds)
+    const superseded = results.filter(r => !(r.outcome === 'declined' && r.decline_reason === 'TIMEOUT')).length
+    opts.onRecorded?.(sheds.length - superseded, 'recorded')
+    if (superseded > 0) {
+      // the token was decided before its record came (another instance, a webhook's claim): the
+      // ledger keeps that decision, which differs from the decline answered here
+      opts.onRecorded?.(superseded, 'superseded')
+      opts.logger.warn({ count: superseded, jit_tokens: sheds.filter((_s, i) => results[i]?.decline_reason !== 'TIMEOUT').map(s => s.request.jitToken) }, 'TIMEOUT declines answered found their tokens decided otherwise in the ledger')
+    }
+  }
+
   async function flush (): Promise<void> {
     while (queue.length > 0) {
       const sheds = queue.splice(0, maxBatch)
-      const batch = sheds.map(s => ({ ...s.request, declineReason: 'TIMEOUT', expect: null, deadlineMs: Date.now() + SHED_RECORD_BUDGET_MS }))
       try {
-        await decideJitFunding(opts.sql, batch)
-        forget(sheds)
-        opts.onRecorded?.(batch.length, 'recorded')
+        await write(sheds)
       } catch (err) {
         // kept for the next flush while young enough: PostgreSQL slow or away for a moment
         const now = Date.now()
@@ -78,7 +104,7 @@ export function createShedRecorder (opts: ShedRecorderOptions): ShedRecorder {
         queue.unshift(...sheds.filter(s => now - s.since <= SHED_RETRY_MS))
         forget(old)
         if (old.length > 0) opts.onRecorded?.(old.length, 'dropped')
-        opts.logger.warn({ err, count: batch.length, dropped: old.length }, 'TIMEOUT declines answered could not be recorded: retried at the next flush (dropped after 60 s; a repeat is then decided afresh)')
+        opts.logger.warn({ err, count: sheds.length, dropped: old.length }, 'TIMEOUT declines answered could not be recorded: retried at the next flush (dropped after 60 s; a repeat is then decided afresh)')
         return
       }
     }

@@ -109,3 +109,12 @@ export async function occupyBatchSlot (h: Harness, card: FundedCard): Promise<()
   await sleep(30)
   return async () => await Promise.all([holder, blocker])
 }
+
+/** A warm funded card whose account another process holds locked for `seconds` (from now on). */
+export async function warmCardBehindLock (t: Test, h: Harness, name: string, seconds: number): Promise<{ card: FundedCard, holder: Promise<unknown> }> {
+  const card = await h.fundedCard(name, 100000)
+  t.equal((await h.jit(jitBody(card, 1))).status, 200, 'warm')
+  const holder = holdAccount(h, card.user, seconds)
+  await sleep(150)
+  return { card, holder }
+}
