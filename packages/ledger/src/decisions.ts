@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type postgres from 'postgres'
 import type { JitDecisionRequest, JitDecisionResult, Sql } from './types.js'
 import type { DecisionRequest } from './sql-boundary.js'
+import { errorCodeOf, hasSqlState } from './errors.js'
 
 /**
  * Decides a batch of JIT funding requests in one statement (one round trip, one transaction):
@@ -176,9 +177,8 @@ export function startDecisionBatch (sql: Sql, requests: JitDecisionRequest[], bu
  * for the ledger to say (recording a TIMEOUT decline for its tokens returns what committed).
  */
 export function isConnectionLost (err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return false
-  const code = (err as { code?: unknown }).code
-  if (typeof code !== 'string') return false
+  const code = errorCodeOf(err)
+  if (code === undefined) return false
   return code.startsWith('57P') || code.startsWith('08') || code.startsWith('CONNECTION_') || code === 'ECONNRESET' || code === 'EPIPE'
 }
 
@@ -195,13 +195,13 @@ function cancelledBeforeSent (): Error {
  * lost connection or server trouble: those fail every member alike.
  */
 export function isMemberError (err: unknown): boolean {
-  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined
-  return typeof code === 'string' && code !== 'JT004' && ['22', '23', '40', '54', 'JT'].includes(code.slice(0, 2))
+  const code = errorCodeOf(err)
+  return code !== undefined && code !== 'JT004' && ['22', '23', '40', '54', 'JT'].includes(code.slice(0, 2))
 }
 
 /** The statement was cancelled (57014): it rolled back. */
 export function isQueryCancelledError (err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '57014'
+  return hasSqlState(err, '57014')
 }
 
 /**

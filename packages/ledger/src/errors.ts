@@ -5,6 +5,13 @@ export const LEDGER_SQLSTATE = {
   unknownDeclineReason: 'JT003'
 } as const
 
+/** The error's code (a PostgreSQL SQLSTATE, or a driver or socket code), if it has one. */
+export function errorCodeOf (err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined
+  const code = (err as { code?: unknown }).code
+  return typeof code === 'string' ? code : undefined
+}
+
 /** True when `err` is a PostgreSQL error with this SQLSTATE. */
 export function hasSqlState (err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code

@@ -1,4 +1,5 @@
 import type { Sql } from './types.js'
+import { errorCodeOf } from './errors.js'
 import { applyTransactionEvent, type LifecycleResult, type TransactionEventInput } from './lifecycle.js'
 
 /** What became of one event of a batch: its result, or the error that rolled back it alone. */
@@ -25,14 +26,8 @@ export interface ApplyBatchOptions {
   abortsBatch?: (err: unknown) => boolean
 }
 
-function codeOf (err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null) return undefined
-  const code = (err as { code?: unknown }).code
-  return typeof code === 'string' ? code : undefined
-}
-
 function defaultAbortsBatch (err: unknown): boolean {
-  const code = codeOf(err)
+  const code = errorCodeOf(err)
   if (code === undefined) return false
   return /^(08|40)/.test(code) || code === '55P03' || code === '57014' || /^(E[A-Z]+|CONNECTION_[A-Z]+|CONNECT_TIMEOUT)$/.test(code)
 }

@@ -118,9 +118,10 @@ export function timeoutDecline (request: JitDecisionRequest): JitDecisionResult 
  * (PostgreSQL unreachable: each batch waits out its own give-up, and a member queued behind
  * them would otherwise start its batch only then). At that moment a member still queued is
  * withdrawn, never sent, and answered the TIMEOUT decline, recorded off the hot path
- * (`recordLater`; nothing else of it can be committed later); a member sent only to record its TIMEOUT decline is answered that decline, the one
- * decision its statement can still commit; a member sent to be decided needs nothing, as its
- * batch is bounded by the earliest deadline in it and gives up no later.
+ * (`recordLater`; nothing else of it can be committed later); a member sent only to record its
+ * TIMEOUT decline is answered that decline, the one decision its statement can still commit; a
+ * member sent to be decided needs nothing, as its batch is bounded by the earliest deadline in
+ * it and gives up no later.
  */
 export function createDecisionBatcher (opts: DecisionBatcherOptions): { decide: (request: JitDecisionRequest, deadlineMs: number) => Promise<MemberOutcome>, inFlight: () => number, queued: () => number } {
   const queue: Member[] = []
@@ -245,7 +246,7 @@ export function createDecisionBatcher (opts: DecisionBatcherOptions): { decide: 
   /**
    * The TIMEOUT decline for a member that can commit nothing else now (its batch rolled back, or
    * it was never sent), handed to `recordLater` so it is recorded even if the record in flight
-   * fails; without `recordLater`, the unrecorded failure.
+   * fails; without `recordLater`, the unrecorded failure (nothing recorded).
    */
   function answerTimeout (m: Member): void {
     if (opts.recordLater === undefined) {
@@ -278,12 +279,8 @@ export function createDecisionBatcher (opts: DecisionBatcherOptions): { decide: 
   /** A member's deadline plus grace has come (see the function's comment). */
   function giveUp (m: Member): void {
     if (m.state === 'queued') {
+      // never sent: withdrawn, and answered the TIMEOUT decline, recorded like an overload shed
       queue.splice(queue.indexOf(m), 1)
-      if (opts.recordLater === undefined) {
-        rejectMember(m, new DecisionUnknownError('still queued behind batches without an outcome from PostgreSQL at the deadline plus grace: withdrawn unsent, nothing recorded'))
-        return
-      }
-      // never sent: answered the TIMEOUT decline, recorded in bulk like an overload shed
       answerTimeout(m)
     } else if (m.state === 'timeout') {
       opts.logger.warn({ jit_token: m.request.jitToken }, 'TIMEOUT record without an outcome by the deadline plus grace: answered the decline it records')

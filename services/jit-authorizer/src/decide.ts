@@ -347,8 +347,7 @@ export function createJitDecider (deps: JitDeciderDeps): {
 
   /** The ledger's answer: decided in the next batch, or `stale` (nothing written). */
   async function runLedger (request: JitDecisionRequest, deadlineMs: number): Promise<JitDecisionResult | 'stale'> {
-    // a TIMEOUT decline answered for this token and not yet written: the same answer again
-    const known = pendingShed(request) ?? answered.replay(request)
+    const known = knownAnswer(request)
     if (known !== undefined) return known
     // the same request already being decided here: its answer (two copies in flight would race
     // for the token's claim, and the loser could only time out beside the winner's approval)
@@ -466,16 +465,20 @@ export function createJitDecider (deps: JitDeciderDeps): {
    */
   function shed (request: JitDecisionRequest): JitAnswer {
     // a repeat of a token decided here, or shed before, gets that answer again, shedding or not
-    const known = answered.replay(request) ?? pendingShed(request)
+    const known = knownAnswer(request)
     if (known === undefined) sheds.record(request)
     const answer = known ?? timeoutDecline(request)
     profiler.recordOutcome(answer.outcome, answer.decline_reason ?? undefined)
     return { status: answer.status, body: answer.response, outcome: answer.outcome, declineReason: answer.decline_reason }
   }
 
-  function pendingShed (request: JitDecisionRequest): JitDecisionResult | undefined {
+  /**
+   * What this process already answered for the request's token, without a statement: a TIMEOUT
+   * decline not yet written (the shed recorder's), else a decision the ledger returned here.
+   */
+  function knownAnswer (request: JitDecisionRequest): JitDecisionResult | undefined {
     const unwritten = sheds.pending(request.jitToken)
-    return unwritten === undefined ? undefined : { ...timeoutDecline(unwritten), replay: true }
+    return unwritten === undefined ? answered.replay(request) : { ...timeoutDecline(unwritten), replay: true }
   }
 
   return { decide, declineInvalid, shed, close: sheds.close }
