@@ -47,26 +47,21 @@ t.test('defaults are applied to every absent variable', async t => {
 })
 
 t.test('values are converted to the schema types', async t => {
-  const config = loadConfig(JitAuthorizerConfig, {
-    JIT_BASIC_AUTH: STRONG,
-    PORT: '8080',
-    LOG_LEVEL: 'debug',
-    DEPLOY_ENV: 'staging',
-    JIT_OVERLOAD_RESPONSE: 'unavailable',
-    JIT_DECISION_BUDGET_MS: '2900',
-    JIT_DECISION_GRACE_MS: '100',
-    MONGO_URL: 'mongodb://127.0.0.1:27017/jit',
-    PROGRAM_TIMEZONE: 'Europe/Paris',
-    UNRELATED: 'ignored'
-  })
-  t.equal(config.PORT, 8080)
+  // variable: [the environment's text, the value loaded]
+  const converted: Record<string, [string, unknown]> = {
+    PORT: ['8080', 8080],
+    LOG_LEVEL: ['debug', 'debug'],
+    DEPLOY_ENV: ['staging', 'staging'],
+    JIT_OVERLOAD_RESPONSE: ['unavailable', 'unavailable'],
+    JIT_DECISION_BUDGET_MS: ['2900', 2900],
+    JIT_DECISION_GRACE_MS: ['100', 100],
+    MONGO_URL: ['mongodb://127.0.0.1:27017/jit', 'mongodb://127.0.0.1:27017/jit'],
+    PROGRAM_TIMEZONE: ['Europe/Paris', 'Europe/Paris']
+  }
+  const env = Object.fromEntries(Object.entries(converted).map(([name, [text]]) => [name, text]))
+  const config = loadConfig(JitAuthorizerConfig, { JIT_BASIC_AUTH: STRONG, ...env, UNRELATED: 'ignored' }) as Record<string, unknown>
+  for (const [name, [, value]] of Object.entries(converted)) t.equal(config[name], value, name)
   t.equal(typeof config.PORT, 'number')
-  t.equal(config.LOG_LEVEL, 'debug')
-  t.equal(config.DEPLOY_ENV, 'staging')
-  t.equal(config.JIT_OVERLOAD_RESPONSE, 'unavailable')
-  t.equal(config.JIT_DECISION_BUDGET_MS, 2900)
-  t.equal(config.MONGO_URL, 'mongodb://127.0.0.1:27017/jit')
-  t.equal(config.PROGRAM_TIMEZONE, 'Europe/Paris')
   t.notOk('UNRELATED' in config)
 })
 
