@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import swagger, { type SwaggerTransform } from '@fastify/swagger'
@@ -20,7 +21,7 @@ export interface ApiDocsOptions {
   /** `info.title`: the service name. */
   title: string
   description: string
-  /** @default '0.1.0' */
+  /** `info.version`. @default {@link RELEASE_VERSION} */
   version?: string
   /** The tag of the authenticated API under /v1/ (the other routes are tagged `ops`). */
   apiTag: { name: string, description: string }
@@ -31,6 +32,13 @@ export interface ApiDocsOptions {
   /** Docs by `METHOD /url` (e.g. `POST /v1/jit-funding`). */
   routes: Record<string, RouteDoc>
 }
+
+/**
+ * The release version (CHANGELOG.md): every workspace package carries it, this one too
+ * (`tests/docs/test/release.test.ts`), so it is read from this package's own manifest, which
+ * sits one level above `src/` and `dist/` and ships with the package.
+ */
+export const RELEASE_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 /** Where the document is served. */
 export const OPENAPI_PATH = '/openapi.json'
@@ -102,7 +110,7 @@ export const apiDocs = fp<ApiDocsOptions>(async (app, opts) => {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: opts.title, version: opts.version ?? '0.1.0', description: opts.description },
+      info: { title: opts.title, version: opts.version ?? RELEASE_VERSION, description: opts.description },
       tags: [opts.apiTag, { name: 'ops', description: 'Health, readiness, metrics and this document (no auth)' }],
       components: { securitySchemes: { basicAuth: { type: 'http', scheme: 'basic', description: opts.basicAuthDescription } } }
     },

@@ -1,6 +1,6 @@
 import t from 'tap'
 import Fastify from 'fastify'
-import { apiDocs, OPENAPI_PATH } from '../src/index.js'
+import { apiDocs, OPENAPI_PATH, RELEASE_VERSION } from '../src/index.js'
 
 t.test('routes registered after it are documented, the API secured and tagged, ops routes open', async t => {
   const app = Fastify()
@@ -18,8 +18,10 @@ t.test('routes registered after it are documented, the API secured and tagged, o
   await app.ready()
   const res = await app.inject({ method: 'GET', url: OPENAPI_PATH })
   t.equal(res.statusCode, 200)
-  const doc = res.json() as { openapi: string, paths: Record<string, Record<string, any>> }
+  const doc = res.json() as { openapi: string, info: { version: string }, paths: Record<string, Record<string, any>> }
   t.equal(doc.openapi, '3.1.0')
+  t.equal(doc.info.version, RELEASE_VERSION, 'the release version by default')
+  t.match(RELEASE_VERSION, /^\d+\.\d+\.\d+/)
   const post = doc.paths['/v1/things']?.post
   t.equal(post?.summary, 'Make a thing')
   t.same(post?.tags, ['api'])

@@ -4,7 +4,7 @@ import { TransactionEvent, WebhookEvent } from './webhook-schemas.js'
 
 /** Options of {@link generateAsyncApi}. */
 export interface AsyncApiOptions {
-  /** `info.version` of the document. @default '1.0.0' */
+  /** `info.version` of the document (`packages/contracts/scripts/write-asyncapi.mjs` passes the release version). @default '1.0.0' */
   version?: string
   /** Broker URL shown in `servers`. @default 'amqp://localhost:5672/{vhost}' */
   serverUrl?: string

@@ -23,3 +23,12 @@ t.test('every workspace package carries the release version and the license', as
   t.equal(root.license, 'MIT')
   t.match(read('LICENSE'), /^MIT License/, 'LICENSE is the MIT text')
 })
+
+t.test('the generated API documents carry the release version', async t => {
+  const documents = repositoryFiles().filter(f => /^docs\/(asyncapi|openapi\/[^/]+)\.json$/.test(f))
+  t.ok(documents.length >= 4, 'the AsyncAPI document and the three OpenAPI documents')
+  for (const file of documents) {
+    const doc = JSON.parse(read(file)) as { info?: { version?: string } }
+    t.equal(doc.info?.version, root.version, `${file} (regenerate with \`pnpm run docs\`)`)
+  }
+})
