@@ -10,7 +10,7 @@ import { createProfiler } from '@jit/profiler'
 import { httpErrors, opsRoutes, requestIdEcho, requestIdOptions, type Connections } from '@jit/connections'
 import { JitFundingRequest } from '@jit/contracts'
 import { createJitDecider, DECISION_STAGES } from './decide.js'
-import { jitFundingRoutes } from './routes/jit-funding.js'
+import { WWW_AUTHENTICATE, jitFundingRoutes } from './routes/jit-funding.js'
 
 export interface JitAuthorizerDeps {
   config: JitAuthorizerConfigT
@@ -67,7 +67,7 @@ export async function buildApp (deps: JitAuthorizerDeps): Promise<FastifyInstanc
     description: 'Answers the processor\'s Gateway JIT funding requests: approve (200) or decline with a reason (402), recording every decision in the ledger.',
     apiTag: { name: 'jit-funding', description: 'The processor-facing Gateway JIT funding endpoint (Basic auth)' },
     basicAuthDescription: '`JIT_BASIC_AUTH`, or `JIT_BASIC_AUTH_PREVIOUS` during a rotation',
-    wwwAuthenticate: 'Basic realm="jit-funding"',
+    wwwAuthenticate: WWW_AUTHENTICATE,
     routes: ROUTE_DOCS
   })
 

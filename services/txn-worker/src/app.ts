@@ -8,7 +8,7 @@ import type { Database } from '@jit/postgres'
 import type { DocumentArchive } from '@jit/archive'
 import { consolePlugin, type ConsoleOptions, type ConsoleSettings } from './console/plugin.js'
 import { consoleApiRoutes } from './routes/console-api.js'
-import { operatorRoutes } from './routes/operator.js'
+import { WWW_AUTHENTICATE, operatorRoutes } from './routes/operator.js'
 
 /** What {@link buildApp} needs. */
 export interface TxnWorkerAppDeps {
@@ -94,7 +94,7 @@ export async function buildApp (deps: TxnWorkerAppDeps): Promise<FastifyInstance
     description: 'The txn-worker\'s HTTP side: the read-only operator API over the ledger (accounts, holds, decisions, journals) and the ops routes.',
     apiTag: { name: 'operator', description: 'Read-only operator API (Basic auth)' },
     basicAuthDescription: '`OPERATOR_BASIC_AUTH`',
-    wwwAuthenticate: 'Basic realm="jit-operator", charset="UTF-8"',
+    wwwAuthenticate: WWW_AUTHENTICATE,
     routes: ROUTE_DOCS
   })
 

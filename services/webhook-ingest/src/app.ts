@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client'
 import { MAX_WEBHOOK_BATCH, WEBHOOK_FAMILY_PATTERN } from '@jit/contracts'
 import { createWebhookMetrics } from './metrics.js'
 import { httpErrors, opsRoutes, requestIdEcho, requestIdOptions, type Connections } from '@jit/connections'
-import { webhookRoutes, type WebhookPublisher, type WebhookRouteConfig } from './routes/webhooks.js'
+import { WWW_AUTHENTICATE, webhookRoutes, type WebhookPublisher, type WebhookRouteConfig } from './routes/webhooks.js'
 
 export { parseWebhookBatch, type BatchEvent, type BatchProblem, type BatchResult, type ParsedBatch } from './webhook-batch.js'
 export { webhookMessageId } from './message-id.js'
@@ -126,7 +126,7 @@ export function buildApp (deps: AppDeps, serverOptions: AppServerOptions = {}): 
     description: 'Accepts the processor\'s webhooks: authenticated, optionally signed batches, answered 200 only once every event is durably published to RabbitMQ.',
     apiTag: { name: 'webhooks', description: 'The processor-facing webhook endpoint (Basic auth; X-Marqeta-Signature when a secret is configured)' },
     basicAuthDescription: '`WEBHOOK_BASIC_AUTH`, or `WEBHOOK_BASIC_AUTH_PREVIOUS` during a rotation',
-    wwwAuthenticate: 'Basic realm="webhooks"',
+    wwwAuthenticate: WWW_AUTHENTICATE,
     routes: ROUTE_DOCS
   })
 

@@ -59,6 +59,9 @@ function infoEnabled (log: unknown): boolean {
   return l.isLevelEnabled === undefined || l.isLevelEnabled('info')
 }
 
+/** The 401's challenge (the OpenAPI document shows it too). */
+export const WWW_AUTHENTICATE = 'Basic realm="jit-funding"'
+
 const FAILURE_MEMO = 'Declined: the gateway could not decide; try again.'
 
 /**
@@ -77,7 +80,7 @@ export const jitFundingRoutes: FastifyPluginAsync<JitFundingRouteOptions> = asyn
   app.addHook('onRequest', async (req, reply) => {
     if (verify(req.headers.authorization)) return
     authFailures.inc()
-    await reply.code(401).header('WWW-Authenticate', 'Basic realm="jit-funding"').send(httpError('UNAUTHORIZED', 'missing or wrong credentials'))
+    await reply.code(401).header('WWW-Authenticate', WWW_AUTHENTICATE).send(httpError('UNAUTHORIZED', 'missing or wrong credentials'))
   })
 
   function undecided (jf: Record<string, unknown>, memo: string): { jit_funding: Record<string, unknown> } {

@@ -15,6 +15,9 @@ export interface OperatorRoutesOptions {
   credentials: Array<BasicCredentials | null | undefined>
 }
 
+/** The operator API's 401 challenge (the OpenAPI document shows it too). */
+export const WWW_AUTHENTICATE = 'Basic realm="jit-operator", charset="UTF-8"'
+
 const DEFAULT_JOURNAL_LIMIT = 100
 const MAX_JOURNAL_LIMIT = 500
 const OPEN_HOLDS_SHOWN = 100
@@ -151,7 +154,7 @@ export function operatorAuthHook (credentials: Array<BasicCredentials | null | u
   const verify = createBasicAuthVerifier(credentials)
   return async (request, reply) => {
     if (verify(request.headers.authorization)) return
-    await reply.code(401).header('www-authenticate', 'Basic realm="jit-operator", charset="UTF-8"')
+    await reply.code(401).header('www-authenticate', WWW_AUTHENTICATE)
       .send({ error: 'UNAUTHORIZED', message: 'operator credentials required' })
   }
 }

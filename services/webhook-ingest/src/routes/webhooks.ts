@@ -33,7 +33,8 @@ export const SIGNATURE_HEADER = 'x-marqeta-signature'
 /** Seconds the processor is asked to wait before retrying a 503. */
 export const RETRY_AFTER_SECONDS = 5
 
-const WWW_AUTHENTICATE = 'Basic realm="webhooks"'
+/** The 401's challenge (the OpenAPI document shows it too). */
+export const WWW_AUTHENTICATE = 'Basic realm="webhooks"'
 
 class PublishTimeoutError extends Error {
   constructor (ms: number) {
