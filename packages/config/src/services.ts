@@ -108,6 +108,10 @@ export const TxnWorkerConfig = serviceConfig(3003, {
   CONSOLE_PROMETHEUS_URL: Type.Optional(UrlString(['http:', 'https:'], { description: 'Prometheus the console health page reads the JIT stage p99 from; empty: not shown' })),
   WORKER_PREFETCH: ms('RabbitMQ prefetch of the worker\'s commands queue (about 2 x concurrency)', 20),
   WORKER_CONCURRENCY: ms('Commands the worker handles at once', 10),
+  // A command's cache entries are invalidated again after its commit; a Redis that still refuses
+  // after these attempts requeues the command (it is answered once an invalidation succeeds).
+  COMMAND_INVALIDATION_ATTEMPTS: ms('Attempts at one cache invalidation after a command commits, before the command is requeued', 3),
+  COMMAND_INVALIDATION_RETRY_MS: ms('Wait before the next such attempt, ms, times the attempt number', 100),
   // One transaction and one commit per batch instead of per message: a hot account's row lock is
   // taken once per batch. The batched queues prefetch twice this, so the next batch is delivered
   // while one commits.

@@ -47,11 +47,12 @@ export interface CommandHandlerDeps {
   /**
    * Attempts at one cache invalidation outside the command's transaction (after its commit, and
    * when a redelivery answers a command recorded while Redis was down) before the message is
-   * requeued; inside the transaction there is one attempt, so a Redis outage never holds the
-   * command's row locks for long.
-   * @default 3
+   * requeued (`COMMAND_INVALIDATION_ATTEMPTS`); inside the transaction there is one attempt, so
+   * a Redis outage never holds the command's row locks for long.
    */
-  invalidationAttempts?: number
+  invalidationAttempts: number
+  /** Wait before the next attempt, ms, times the attempt number (`COMMAND_INVALIDATION_RETRY_MS`). */
+  invalidationRetryMs: number
 }
 
 /** Expected failures of a command: answered by command.rejected, never retried. */
@@ -129,7 +130,7 @@ function optionalMinor (value: string | undefined, currency: string): number | n
 export function createCommandHandler (deps: CommandHandlerDeps): MessageHandler {
   const { db, cache, ledger, metrics } = deps
   const logger = deps.logger.child({ component: 'commands' })
-  const invalidationAttempts = deps.invalidationAttempts ?? 3
+  const { invalidationAttempts, invalidationRetryMs } = deps
   const validators = Object.fromEntries(
     COMMAND_TYPES.map(type => [type, compileValidator(COMMAND_SCHEMAS[type], { maxErrors: 10 })])
   ) as Record<CommandType, Validator<unknown>>
@@ -296,7 +297,7 @@ export function createCommandHandler (deps: CommandHandlerDeps): MessageHandler 
       let done = false
       for (let attempt = 1; attempt <= attempts && !done; attempt++) {
         done = await cache.invalidate(kind, key)
-        if (!done && attempt < attempts) await new Promise(resolve => setTimeout(resolve, 100 * attempt))
+        if (!done && attempt < attempts) await new Promise(resolve => setTimeout(resolve, invalidationRetryMs * attempt))
       }
       if (!done) return false
     }

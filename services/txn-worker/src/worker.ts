@@ -27,7 +27,7 @@ export const WORKER_QUEUES: readonly WorkerQueue[] = Object.freeze([QUEUE_TRANSA
 
 /** The settings the worker reads (a subset of TxnWorkerConfig). */
 export type WorkerConfig = Pick<TxnWorkerConfigT,
-  'WORKER_PREFETCH' | 'WORKER_CONCURRENCY' | 'WORKER_BATCH_MAX' | 'PARK_HORIZON_S' | 'PARK_RETRY_INTERVAL_MS' | 'PARK_BACKOFF_MS' | 'PARK_BACKOFF_MAX_MS' |
+  'WORKER_PREFETCH' | 'WORKER_CONCURRENCY' | 'COMMAND_INVALIDATION_ATTEMPTS' | 'COMMAND_INVALIDATION_RETRY_MS' | 'WORKER_BATCH_MAX' | 'PARK_HORIZON_S' | 'PARK_RETRY_INTERVAL_MS' | 'PARK_BACKOFF_MS' | 'PARK_BACKOFF_MAX_MS' |
   'AMQP_TRANSIENT_RETRY_MS' | 'AMQP_TRANSIENT_RETRY_MAX_MS' | 'HOLD_EXPIRY_DAYS' |
   'HOLD_EXPIRY_MCC_DAYS' | 'HOLD_EXPIRY_SWEEP_INTERVAL_S' | 'OUTBOX_RELAY_INTERVAL_MS' | 'OUTBOX_RELAY_BATCH'>
 
@@ -93,7 +93,9 @@ export function createWorker (deps: TxnWorkerDeps): TxnWorker {
     transactions: createTransactionBatchHandler({ db, ledger, metrics, logger, archive, maxBatch }),
     webhooks: createWebhookBatchHandler({ db, cache, archive, metrics, logger, maxBatch }),
     'jit-funding': createDecisionArchiveBatchHandler({ db, cache, archive, metrics, logger, maxBatch }),
-    commands: createCommandHandler({ db, cache, ledger, metrics, logger })
+    commands: createCommandHandler({
+      db, cache, ledger, metrics, logger, invalidationAttempts: config.COMMAND_INVALIDATION_ATTEMPTS, invalidationRetryMs: config.COMMAND_INVALIDATION_RETRY_MS
+    })
   }
   // The batched queues prefetch two batches: the next one is delivered while one commits (its
   // messages are acknowledged only after that commit), and every prefetched message must be able

@@ -33,6 +33,8 @@ export interface ConsoleSettings {
   CONSOLE_SESSION_ABSOLUTE_S: number
   REDIS_URL: string
   REDIS_KEY_PREFIX: string
+  /** Longest wait between attempts to reconnect to Redis, ms (the sessions' client backs off up to it). */
+  REDIS_RECONNECT_MAX_MS: number
   CONSOLE_PROMETHEUS_URL?: string | undefined
 }
 
@@ -80,7 +82,7 @@ export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, opt
   const redis = createClient({
     url: settings.REDIS_URL,
     disableOfflineQueue: true,
-    socket: { connectTimeout: 1000, reconnectStrategy: retries => Math.min(100 * 2 ** retries, 3000) }
+    socket: { connectTimeout: 1000, reconnectStrategy: retries => Math.min(100 * 2 ** Math.min(retries, 10), settings.REDIS_RECONNECT_MAX_MS) }
   })
   redis.on('error', () => { /* reported by the console pages ("Redis is unavailable"); reconnects itself */ })
   await Promise.race([redis.connect().catch(() => {}), new Promise(resolve => setTimeout(resolve, 1000))])
