@@ -8,37 +8,21 @@ import {
   type JitDecisionRequest
 } from '@jit/ledger'
 import { createDatabase, runMigrations, type Database } from '@jit/postgres'
+import { testWorkerConfig } from './fixtures/worker-config.js'
 import { createMetricsRegistry } from '@jit/profiler'
 import { simToken, transactionEvent, type WebhookSpec } from '@jit/processor-sim'
 import { createCache, type Cache } from '@jit/redis'
 import {
   createTestDatabase, createTestRedisPrefix, createTestVhost, fundedCards, jitRequests, sharedRedisUrl, type Teardownable
 } from '@jit/test-support'
-import { createWorker, createWorkerMetrics, txnWorkerMigrations, type TxnWorker, type TxnWorkerDeps, type WorkerConfig, type WorkerMetrics } from '../src/index.js'
+import { createWorker, createWorkerMetrics, txnWorkerMigrations, type TxnWorker, type TxnWorkerDeps, type WorkerMetrics } from '../src/index.js'
 
 export const silentLogger = pino({ level: 'silent' })
 
 /** Short retry delays: a failing message reaches `<queue>.dead` in well under a second. */
 export const TEST_RETRY_DELAYS_MS = [100, 100, 100]
 
-export const testWorkerConfig: WorkerConfig = {
-  WORKER_PREFETCH: 8,
-  WORKER_CONCURRENCY: 4,
-  COMMAND_INVALIDATION_ATTEMPTS: 3,
-  COMMAND_INVALIDATION_RETRY_MS: 100,
-  WORKER_BATCH_MAX: 4,
-  PARK_HORIZON_S: 86400,
-  PARK_RETRY_INTERVAL_MS: 200,
-  PARK_BACKOFF_MS: 5000,
-  PARK_BACKOFF_MAX_MS: 300000,
-  AMQP_TRANSIENT_RETRY_MS: 250,
-  AMQP_TRANSIENT_RETRY_MAX_MS: 5000,
-  HOLD_EXPIRY_DAYS: 7,
-  HOLD_EXPIRY_MCC_DAYS: '7011:30',
-  HOLD_EXPIRY_SWEEP_INTERVAL_S: 3600,
-  OUTBOX_RELAY_INTERVAL_MS: 100,
-  OUTBOX_RELAY_BATCH: 100
-}
+export { testWorkerConfig } from './fixtures/worker-config.js'
 
 /** Everything a worker runs on, isolated for one test file. */
 export interface TestEnv {
