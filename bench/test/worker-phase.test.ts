@@ -21,7 +21,7 @@ t.test('worker phase --smoke: every confirmed event reaches the ledger once, the
     if (p.load === 'open') t.ok(p.lagMs !== null && p.lagMs.p99 >= p.lagMs.p50 && p.lagMs.p50 >= 0, `${p.name}: lag measured`)
     else t.equal(p.lagMs, null, `${p.name}: no lag in a closed loop`)
   }
-  t.equal(r.applyPath.length, 3, 'the apply path alone: per event, batched with savepoints, batched pipelined')
+  t.equal(r.applyPath.length, 4, 'the apply path alone: per event, batched with savepoints, batched pipelined, batched in one statement')
   t.equal(workerTargets(r).length, 5, 'every worker target evaluated')
   t.match(workerSummary(r), /\| hot account, 4 senders \|/)
   t.match(workerHtml(r), /<table[\s\S]*spread at 200 events\/s/)

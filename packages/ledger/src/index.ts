@@ -18,9 +18,9 @@ export { checkLedgerInvariants, type InvariantViolation } from './invariants.js'
 export { countOverdrawnAccounts } from './gauges.js'
 export { getAccount, listOpenHolds, getHold, getDecision, getJournal, type AccountView, type HoldView } from './queries.js'
 export {
-  applyTransactionEvent, classifyTransactionEvent, retryParkedEvents, expireStaleHolds, expireHoldsBatch, releaseHold, TransactionEventError,
+  applyTransactionEvent, applyTransactionEvents, batchApplyOrder, classifyTransactionEvent, retryParkedEvents, expireStaleHolds, expireHoldsBatch, releaseHold, TransactionEventError,
   type TransactionEventInput, type WebhookGpaOrderInput, type TransactionAction, type LifecycleResult,
   type TransactionEventErrorCode, type ExpiredParkedEvent, type ForcedParkedEvent, type RetryParkedOptions, type ExpireHoldsOptions, type ExpiryBatchResult, type ReleaseHoldResult
 } from './lifecycle.js'
 export * from './console-queries.js'
-export { applyTransactionEventBatch, batchApplyOrder, type BatchEventOutcome, type ApplyBatchOptions } from './lifecycle-batch.js'
+export { applyTransactionEventBatch, type BatchEventOutcome, type ApplyBatchOptions } from './lifecycle-batch.js'

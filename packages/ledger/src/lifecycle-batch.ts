@@ -1,6 +1,6 @@
 import type { Sql } from './types.js'
 import { errorCodeOf } from './errors.js'
-import { applyTransactionEvent, type LifecycleResult, type TransactionEventInput } from './lifecycle.js'
+import { applyTransactionEvent, batchApplyOrder, type LifecycleResult, type TransactionEventInput } from './lifecycle.js'
 
 /** What became of one event of a batch: its result, or the error that rolled back it alone. */
 export type BatchEventOutcome =
@@ -30,26 +30,6 @@ function defaultAbortsBatch (err: unknown): boolean {
   const code = errorCodeOf(err)
   if (code === undefined) return false
   return /^(08|40)/.test(code) || code === '55P03' || code === '57014' || /^(E[A-Z]+|CONNECTION_[A-Z]+|CONNECT_TIMEOUT)$/.test(code)
-}
-
-/**
- * The order the events of a batch are applied in: grouped by card (else user), stable within a
- * group. The events of one purchase name one card, so their arrival order is kept; two workers
- * whose batches touch the same accounts take the account locks in the same order, which keeps
- * deadlocks between them rare (they remain possible: a card's account is only known in SQL).
- */
-export function batchApplyOrder (events: readonly TransactionEventInput[]): number[] {
-  const keyOf = (e: TransactionEventInput): string => {
-    const card = typeof e?.card_token === 'string' ? e.card_token : ''
-    const user = typeof e?.user_token === 'string' ? e.user_token : ''
-    return `${card}\u0000${user}`
-  }
-  const keys = events.map(keyOf)
-  return events.map((_, i) => i).sort((a, b) => {
-    const ka = keys[a] as string
-    const kb = keys[b] as string
-    return ka < kb ? -1 : ka > kb ? 1 : a - b
-  })
 }
 
 /**

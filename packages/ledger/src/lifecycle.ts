@@ -318,25 +318,103 @@ function toResult (row: Record<string, unknown>, action: TransactionAction): Lif
   return result
 }
 
-async function applyNormalized (sql: Sql, event: TransactionEventInput, now: Date | undefined, park: boolean, pastHorizon = false, copyLinks: string[] = []): Promise<LifecycleResult> {
+/**
+ * The order the events of a batch are applied in: grouped by card (else user), stable within a
+ * group. The events of one purchase name one card, so their arrival order is kept; two workers
+ * whose batches touch the same accounts take the account locks in the same order, which keeps
+ * deadlocks between them rare (they remain possible: a card's account is only known in SQL).
+ */
+export function batchApplyOrder (events: readonly TransactionEventInput[]): number[] {
+  const keyOf = (e: TransactionEventInput): string => {
+    const card = typeof e?.card_token === 'string' ? e.card_token : ''
+    const user = typeof e?.user_token === 'string' ? e.user_token : ''
+    return `${card}\u0000${user}`
+  }
+  const keys = events.map(keyOf)
+  return events.map((_, i) => i).sort((a, b) => {
+    const ka = keys[a] as string
+    const kb = keys[b] as string
+    return ka < kb ? -1 : ka > kb ? 1 : a - b
+  })
+}
+
+/** An event ready for ledger_apply_transaction, or the answer of one that moves no money. */
+type PreparedEvent =
+  | { ignored: LifecycleResult }
+  | { ignored?: undefined, action: TransactionAction, normalized: LifecycleEvent }
+
+function prepare (event: TransactionEventInput, now: Date | undefined, pastHorizon = false, copyLinks: string[] = []): PreparedEvent {
   if (obj(event) === null) throw new TransactionEventError('INVALID_EVENT', 'a transaction event must be an object')
   if (str(event.token) === null || str(event.type) === null) {
     throw new TransactionEventError('INVALID_EVENT', 'a transaction event needs a token and a type')
   }
   const action = classifyTransactionEvent(event)
-  if (action === 'ignored') return { outcome: 'ignored', action, reason: `${event.type} ${event.state ?? ''} moves no money`.trim() }
-  const normalized = normalize(event, action, now, pastHorizon, copyLinks)
+  if (action === 'ignored') return { ignored: { outcome: 'ignored', action, reason: `${event.type} ${event.state ?? ''} moves no money`.trim() } }
+  return { action, normalized: normalize(event, action, now, pastHorizon, copyLinks) }
+}
+
+/** The ledger's own refusals (SQLSTATE JT004, JT005) as the TransactionEventError they stand for. */
+function refusalOf (err: unknown): unknown {
+  if (hasSqlState(err, 'JT004')) return new TransactionEventError('CURRENCY_MISMATCH', (err as Error).message)
+  if (hasSqlState(err, 'JT005')) return new TransactionEventError('MISSING_AMOUNT', (err as Error).message)
+  return err
+}
+
+async function applyNormalized (sql: Sql, event: TransactionEventInput, now: Date | undefined, park: boolean, pastHorizon = false, copyLinks: string[] = []): Promise<LifecycleResult> {
+  const prepared = prepare(event, now, pastHorizon, copyLinks)
+  if (prepared.ignored !== undefined) return prepared.ignored
   try {
     const [row] = await sql<Array<{ result: Record<string, unknown> }>>`
-      select ledger_apply_transaction(${sql.json(normalized as never)}::jsonb, ${park}) as result
+      select ledger_apply_transaction(${sql.json(prepared.normalized as never)}::jsonb, ${park}) as result
     `
     if (row === undefined) throw new Error('ledger_apply_transaction returned nothing')
-    return toResult(row.result, action)
+    return toResult(row.result, prepared.action)
   } catch (err) {
-    if (hasSqlState(err, 'JT004')) throw new TransactionEventError('CURRENCY_MISMATCH', (err as Error).message)
-    if (hasSqlState(err, 'JT005')) throw new TransactionEventError('MISSING_AMOUNT', (err as Error).message)
-    throw err
+    throw refusalOf(err)
   }
+}
+
+/**
+ * Applies several events in the caller's transaction `tx` with ONE statement: each event is the
+ * same `ledger_apply_transaction` call as {@link applyTransactionEvent} (the same rules, keys and
+ * outbox events), called in {@link batchApplyOrder} (grouped by card, arrival order kept within
+ * a card), one after the other, each seeing what the ones before it wrote. One round trip, one
+ * socket write and one statement for the batch, where one statement per event cost the worker a
+ * write each (postgres.js writes a query of 1 KB or more at once) and PostgreSQL a
+ * parse/bind/execute each. All or nothing: the first event that fails (or is not an event at
+ * all) fails the statement, and the caller's transaction with it; the caller then finds which
+ * one with {@link applyTransactionEventBatch} (one savepoint each). Events that move no money
+ * are answered `ignored` without SQL.
+ *
+ * @returns one result per event, in the order of `events`
+ */
+export async function applyTransactionEvents (tx: Sql, events: readonly TransactionEventInput[], opts: { now?: Date } = {}): Promise<LifecycleResult[]> {
+  const results: LifecycleResult[] = new Array(events.length)
+  const calls: Array<{ slot: number, action: TransactionAction, normalized: LifecycleEvent }> = []
+  for (const i of batchApplyOrder(events)) {
+    const prepared = prepare(events[i] as TransactionEventInput, opts.now)
+    if (prepared.ignored !== undefined) results[i] = prepared.ignored
+    else calls.push({ slot: i, action: prepared.action, normalized: prepared.normalized })
+  }
+  if (calls.length === 0) return results
+  let rows: Array<{ n: number, result: Record<string, unknown> }>
+  try {
+    // ORDER BY the position: PostgreSQL evaluates a volatile function of the select list after
+    // the sort, so the calls run in array order
+    rows = await tx<Array<{ n: number, result: Record<string, unknown> }>>`
+      select x.n::int as n, ledger_apply_transaction(x.e, true) as result
+      from jsonb_array_elements(${tx.json(calls.map(c => c.normalized) as never)}::jsonb) with ordinality as x (e, n)
+      order by x.n
+    `
+  } catch (err) {
+    throw refusalOf(err)
+  }
+  if (rows.length !== calls.length) throw new Error(`ledger_apply_transaction returned ${rows.length} results for ${calls.length} events`)
+  for (const row of rows) {
+    const call = calls[row.n - 1] as (typeof calls)[number]
+    results[call.slot] = toResult(row.result, call.action)
+  }
+  return results
 }
 
 /**

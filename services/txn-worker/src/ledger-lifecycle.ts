@@ -1,4 +1,4 @@
-import { applyTransactionEvent, expireHoldsBatch, expireStaleHolds, releaseHold, retryParkedEvents } from '@jit/ledger'
+import { applyTransactionEvent, applyTransactionEvents, expireHoldsBatch, expireStaleHolds, releaseHold, retryParkedEvents } from '@jit/ledger'
 
 /**
  * The ledger's transaction-lifecycle functions the worker drives. A seam, not a second
@@ -7,6 +7,7 @@ import { applyTransactionEvent, expireHoldsBatch, expireStaleHolds, releaseHold,
  */
 export interface LedgerLifecycle {
   applyTransactionEvent: typeof applyTransactionEvent
+  applyTransactionEvents: typeof applyTransactionEvents
   retryParkedEvents: typeof retryParkedEvents
   expireStaleHolds: typeof expireStaleHolds
   expireHoldsBatch: typeof expireHoldsBatch
@@ -15,5 +16,5 @@ export interface LedgerLifecycle {
 
 /** The lifecycle functions of @jit/ledger. */
 export function ledgerLifecycle (): LedgerLifecycle {
-  return { applyTransactionEvent, retryParkedEvents, expireStaleHolds, expireHoldsBatch, releaseHold }
+  return { applyTransactionEvent, applyTransactionEvents, retryParkedEvents, expireStaleHolds, expireHoldsBatch, releaseHold }
 }

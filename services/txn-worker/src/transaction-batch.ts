@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import { batchingHandler, type ConsumedMessage, type MessageHandler } from '@jit/amqp'
 import type { ArchiveDocument, DocumentArchive } from '@jit/archive'
-import { applyTransactionEventBatch, batchApplyOrder, hasSqlState, type BatchEventOutcome, type TransactionEventInput } from '@jit/ledger'
+import { applyTransactionEventBatch, hasSqlState, type BatchEventOutcome, type TransactionEventInput } from '@jit/ledger'
 import type { Database } from '@jit/postgres'
 import type { LedgerLifecycle } from './ledger-lifecycle.js'
 import type { WorkerMetrics } from './metrics.js'
@@ -37,11 +37,11 @@ class EventFailed extends Error {
 /**
  * The `transactions` queue, batched: the messages delivered together (up to `maxBatch`) are
  * applied in ONE PostgreSQL transaction, so the events of a hot account take its row lock once
- * per batch and share one commit. The events are sent pipelined, in the ledger's
- * {@link batchApplyOrder} (grouped by card, arrival order kept within a card), each the same
- * `ledger_apply_transaction` statement as one event: one round trip for the whole batch instead
- * of three per event (savepoint, apply, release). Should any event fail, that transaction is
- * rolled back whole (nothing of it commits) and the batch runs again through the ledger's
+ * per batch and share one commit. The events go in one statement (the ledger's
+ * {@link applyTransactionEvents}: each the same `ledger_apply_transaction` call as one event,
+ * grouped by card, arrival order kept within a card): one round trip and one socket write for
+ * the whole batch. Should any event fail, that transaction is rolled back whole (nothing of it
+ * commits) and the batch runs again through the ledger's
  * {@link applyTransactionEventBatch}, one savepoint per event, where each message keeps the
  * single-event handling: a malformed or refused event fails alone (PermanentError,
  * dead-lettered); any other error of its own rolls back only its savepoint and takes the retry
@@ -56,19 +56,17 @@ export function createTransactionBatchHandler (deps: TransactionBatchHandlerDeps
   const logger = deps.logger.child({ component: 'transactions' })
   const deadlockRetries = deps.deadlockRetries ?? 3
 
-  /** All events in one transaction, pipelined; null when one failed on its own (rolled back). */
-  async function applyPipelined (events: TransactionEventInput[]): Promise<BatchEventOutcome[] | null> {
+  /** All events in one transaction and one statement; null when one failed on its own (rolled back). */
+  async function applyTogether (events: TransactionEventInput[]): Promise<BatchEventOutcome[] | null> {
     try {
       return await db.transaction('transactions.apply_batch', async tx => {
-        const outcomes: BatchEventOutcome[] = new Array(events.length)
-        // not awaited one by one: the statements go out together and run in this order
-        const order = batchApplyOrder(events)
-        const settled = await Promise.allSettled(order.map(async i => await ledger.applyTransactionEvent(tx, events[i] as TransactionEventInput)))
-        // the first failure in statement order is the real one (after it, the transaction is aborted)
-        settled.forEach((r, k) => { if (r.status === 'fulfilled') outcomes[order[k] as number] = { ok: true, result: r.value } })
-        const failed = settled.find(r => r.status === 'rejected')
-        if (failed !== undefined) throw new EventFailed(failed.reason)
-        return outcomes
+        try {
+          const results = await ledger.applyTransactionEvents(tx, events)
+          return results.map(result => ({ ok: true, result }))
+        } catch (err) {
+          // the statement failed whole: nothing of the batch may commit
+          throw new EventFailed(err)
+        }
       })
     } catch (err) {
       if (!(err instanceof EventFailed)) throw err
@@ -86,7 +84,7 @@ export function createTransactionBatchHandler (deps: TransactionBatchHandlerDeps
   async function applyAll (events: TransactionEventInput[]): Promise<BatchEventOutcome[]> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const outcomes = await applyPipelined(events)
+        const outcomes = await applyTogether(events)
         if (outcomes !== null) return outcomes
         logger.debug({ events: events.length }, 'an event of the batch failed; applying the batch one savepoint per event')
         return await applyIsolated(events)

@@ -3,11 +3,11 @@ import type { ArchiveDocument, DocumentArchive } from '@jit/archive'
 import { checkLedgerInvariants, getAccount } from '@jit/ledger'
 import { purchasesOf } from '@jit/processor-sim'
 import { waitFor } from '@jit/test-support'
-import { ledgerLifecycle, type LedgerLifecycle } from '../src/ledger-lifecycle.js'
+import { ledgerAround } from './fixtures/ledger.js'
 import { build, fundedCard, queueDepth, testWorkerConfig, txRoutingKey } from './helper.js'
 
 // Messages published before the worker starts are delivered together, so they share batches:
-// one event whose SQL fails (and aborts the pipelined transaction) and one document the archive
+// one event whose SQL fails (and aborts the batch's one-statement transaction) and one document the archive
 // refuses must each fail alone, while every other message of their batches is applied once.
 const env = await build(t)
 const { db, amqp } = env
@@ -22,16 +22,13 @@ t.test('one failing event or document in a batch: the rest applied and archived 
 
   // The real ledger, except that the poison event runs a statement that fails in PostgreSQL (as
   // a broken event would), which aborts the transaction it is in.
-  const real = ledgerLifecycle()
   let applyCalls = 0
-  const ledger: LedgerLifecycle = {
-    ...real,
-    applyTransactionEvent: async (sql, event, opts) => {
+  const ledger = ledgerAround({
+    before: async (sql, event) => {
       applyCalls++
       if (event.token === poisonToken) await sql`select 1 / 0`
-      return await real.applyTransactionEvent(sql, event, opts)
     }
-  }
+  })
   // The real archive, except that it refuses the poison's document (alone or in a batch).
   const batches: number[] = []
   const refuse = (doc: ArchiveDocument): void => { if (doc.token === poisonToken) throw new TypeError('archive refuses this document') }

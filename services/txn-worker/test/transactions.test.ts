@@ -5,20 +5,17 @@ import {
 import { checkLedgerInvariants, getAccount, getHold } from '@jit/ledger'
 import { waitFor } from '@jit/test-support'
 import { TEST_RETRY_DELAYS_MS, authorize, counterValue, build, fundedCard, queueDepth, testWorkerConfig, token, txEvent, txRoutingKey } from './helper.js'
-import { ledgerLifecycle, type LedgerLifecycle } from '../src/index.js'
+import { ledgerAround } from './fixtures/ledger.js'
 
 const env = await build(t)
 const { db, amqp, registry } = env
 // A poison message on demand: the real ledger fails no event forever any more (NUL characters
 // are replaced before PostgreSQL sees them), so events whose token starts with `poison-` fail here.
-const real = ledgerLifecycle()
-const ledger: LedgerLifecycle = {
-  ...real,
-  applyTransactionEvent: async (sql, event, opts) => {
+const ledger = ledgerAround({
+  before: (_sql, event) => {
     if (String(event.token).startsWith('poison-')) throw new Error('the ledger chokes on this event (test)')
-    return await real.applyTransactionEvent(sql, event, opts)
   }
-}
+})
 const worker = env.startWorker({ queues: ['transactions'], ledger })
 
 async function money (account: string): Promise<{ balance: number, available: number }> {

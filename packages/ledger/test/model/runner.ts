@@ -8,7 +8,7 @@ import postgres from 'postgres'
 import { createDatabase, runMigrations, type Database } from '@jit/postgres'
 import { createTestDatabase, type Teardownable } from '@jit/test-support'
 import {
-  applyTransactionEvent, applyTransactionEventBatch, checkLedgerInvariants, ledgerMigrationSets, creditAccount, debitAccount, decideJitFunding, expireStaleHolds,
+  applyTransactionEvent, applyTransactionEventBatch, applyTransactionEvents, checkLedgerInvariants, ledgerMigrationSets, creditAccount, debitAccount, decideJitFunding, expireStaleHolds,
   jitRequestFingerprint, releaseHold, retryParkedEvents, setLimits, TransactionEventError, upsertCard, upsertUser,
   type JitDecisionRequest
 } from '../../src/index.js'
@@ -287,11 +287,16 @@ export class ModelRunner {
 
   /**
    * Processor messages delivered together, applied as the txn-worker applies them: one
-   * transaction, a savepoint each (applyTransactionEventBatch). A refused event fails alone; a
-   * transient failure rolls the whole batch back and it is tried again.
+   * transaction and one statement (applyTransactionEvents); should any event fail, that
+   * transaction rolls back whole and the batch runs again one savepoint each
+   * (applyTransactionEventBatch), where a refused event fails alone. A transient failure rolls
+   * the whole batch back and it is tried again.
    */
   private async applyBatch (h: History, tk: Tokens, ops: Op[]): Promise<void> {
     const bodies = ops.map(op => (buildMessage(h, tk, op) as BuiltMessage).body)
+    // any failure: the savepoint path below tells the event's own refusal from a real error
+    const together = await this.db.sql.begin(async tx => await applyTransactionEvents(tx, bodies)).then(() => true, () => false)
+    if (together) return
     const outcomes = await this.db.sql.begin(async tx => await applyTransactionEventBatch(tx, bodies))
     for (const outcome of outcomes) {
       if (!outcome.ok && !(outcome.error instanceof TransactionEventError)) throw outcome.error
