@@ -37,7 +37,11 @@ export const CommonConfig = Type.Object({
   AMQP_TRANSIENT_RETRY_MAX_MS: ms('Longest pause before such a requeue, ms', 5000),
   AMQP_RECONNECT_MIN_MS: Type.Integer({ description: 'First wait before reconnecting to RabbitMQ, ms; doubles up to AMQP_RECONNECT_MAX_MS', default: 200, minimum: 1, atMost: 'AMQP_RECONNECT_MAX_MS' }),
   AMQP_RECONNECT_MAX_MS: ms('Longest wait between attempts to reconnect to RabbitMQ, ms', 5000),
+  AMQP_REQUEUE_PAUSE_MS: ms('Pause before a consumed message whose retry or dead-letter copy could not be published is requeued, ms (a broker refusing publishes must not become a hot loop)', 1000),
   REDIS_RECONNECT_MAX_MS: ms('Longest wait between attempts to reconnect to Redis, ms (the cache is skipped meanwhile)', 2000),
+  REDIS_CONNECT_TIMEOUT_MS: ms('Give up opening a Redis connection after this many ms (start goes on without the cache, which keeps reconnecting); the operator console\'s sessions client too', 1000),
+  REDIS_PING_INTERVAL_MS: Type.Integer({ description: 'How often an idle Redis connection is pinged, ms (at most REDIS_SOCKET_TIMEOUT_MS, so a healthy idle socket never times out)', default: 1000, minimum: 1, atMost: 'REDIS_SOCKET_TIMEOUT_MS' }),
+  REDIS_SOCKET_TIMEOUT_MS: ms('A Redis socket silent this long, ms, is a dead or hung server: it is dropped, its commands fail and the cache reconnects', 5000),
 
   MONGO_URL: Type.Optional(UrlString(['mongodb:', 'mongodb+srv:'], { description: 'MongoDB URL of the document archive; empty or absent: the archive uses PostgreSQL' })),
   MONGO_POOL_MIN: Type.Integer({ description: 'Connections kept open in the MongoDB pool', default: 2, minimum: 0, atMost: 'MONGO_POOL_MAX' }),
@@ -88,14 +92,25 @@ export const JitAuthorizerConfig = serviceConfig(3001, {
   JIT_BATCH_MAX: Type.Integer({ description: 'Most decisions sent to PostgreSQL in one batch (one statement, one commit)', default: 64, minimum: 1, maximum: 64 }),
   JIT_BATCH_CONCURRENCY: Type.Integer({ description: 'Decision batches in flight at once; requests arriving meanwhile form the next batch', default: 2, minimum: 1, maximum: 64, atMost: 'DATABASE_POOL_MAX' }),
   JIT_OVERLOAD_RESPONSE: StringEnum(['decline', 'unavailable'] as const, { description: 'Answer when shedding load: decline (fast 402) or unavailable (503, the processor stands in)', default: 'decline' }),
-  JIT_MAX_EVENT_LOOP_DELAY_MS: ms('Event-loop delay above which the service sheds load, ms', 1000)
+  JIT_MAX_EVENT_LOOP_DELAY_MS: ms('Event-loop delay above which the service sheds load, ms', 1000),
+  // A TIMEOUT decline answered without the database (an overload shed, a decision that could not
+  // be sent) is recorded afterwards, so a repeat of its token gets the same answer.
+  JIT_SHED_RETRY_MS: ms('How long the record of a TIMEOUT decline answered without the database is retried while PostgreSQL refuses it, ms; then it is dropped and a repeat of its token is decided afresh (the processor repeats within seconds)', 60000),
+  JIT_SHED_RECORD_BUDGET_MS: ms('Longest lock wait of one such record (its token claimed by a concurrent repeat), ms', 1000),
+  JIT_SHED_CLOSE_WAIT_MS: ms('On shutdown, how long the records still queued may take to be written, ms (what is left is logged)', 2000, 0)
 })
 
 /** webhook-ingest: receives the processor's webhooks. */
 export const WebhookIngestConfig = serviceConfig(3002, {
   ...rotatable('WEBHOOK_BASIC_AUTH', BasicAuthSecret({ description: 'user:password the processor sends on webhooks' }), BasicAuthSecret, 'webhook user:password'),
   ...rotatable('WEBHOOK_HMAC_SECRET', Type.Optional(Secret({ description: 'Secret of the X-Marqeta-Signature HMAC of the raw body; empty: no signature required' })), Secret, 'HMAC secret'),
-  WEBHOOK_MAX_BODY_BYTES: ms('Largest webhook body accepted, bytes', 1048576)
+  WEBHOOK_MAX_BODY_BYTES: ms('Largest webhook body accepted, bytes', 1048576),
+  WEBHOOK_PUBLISH_TIMEOUT_MS: ms('Longest wait for the broker\'s confirms of a batch before it is answered 503, ms', 10000),
+  WEBHOOK_BROKER_WAIT_MS: ms('While RabbitMQ is unreachable, how long a publish waits for the connection before it fails and the batch is answered 503, ms', 5000),
+  WEBHOOK_RETRY_AFTER_S: ms('Retry-After of a 503, seconds: how long the processor is asked to wait before it sends the batch again', 5, 0),
+  WEBHOOK_CONNECTION_TIMEOUT_MS: ms('HTTP socket timeout, ms: a client that idles or trickles bytes this long is disconnected', 30000),
+  WEBHOOK_REQUEST_TIMEOUT_MS: ms('Longest time to receive a whole request, ms', 30000),
+  WEBHOOK_KEEP_ALIVE_TIMEOUT_MS: ms('How long an idle keep-alive connection is kept, ms (above the proxy\'s upstream keepalive_timeout, 60 s in nginx, so the proxy closes idle sockets first)', 65000)
 })
 
 /** txn-worker: applies transaction events to the ledger and expires holds. */

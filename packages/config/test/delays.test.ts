@@ -1,5 +1,6 @@
 import t from 'tap'
-import { CommonConfig, loadConfig, parseDelays } from '../src/index.js'
+import type { TObject } from '@sinclair/typebox'
+import { CommonConfig, JitAuthorizerConfig, WebhookIngestConfig, loadConfig, parseDelays } from '../src/index.js'
 
 t.test('retry delays are a list of positive integers, their count the number of retries', async t => {
   t.same(parseDelays('1000,5000,25000'), [1000, 5000, 25000])
@@ -14,4 +15,36 @@ t.test('retry delays are a list of positive integers, their count the number of 
 t.test('a backoff that starts above its cap is refused', async t => {
   t.throws(() => loadConfig(CommonConfig, { AMQP_TRANSIENT_RETRY_MS: '6000', AMQP_TRANSIENT_RETRY_MAX_MS: '5000' }), /AMQP_TRANSIENT_RETRY_MS/)
   t.throws(() => loadConfig(CommonConfig, { AMQP_RECONNECT_MIN_MS: '9000' }), /AMQP_RECONNECT_MIN_MS/)
+})
+
+t.test('a Redis ping interval above the socket timeout is refused (a healthy idle socket would time out)', async t => {
+  t.throws(() => loadConfig(CommonConfig, { REDIS_PING_INTERVAL_MS: '6000' }), /REDIS_PING_INTERVAL_MS/)
+  t.equal(loadConfig(CommonConfig, { REDIS_PING_INTERVAL_MS: '6000', REDIS_SOCKET_TIMEOUT_MS: '8000' }).REDIS_PING_INTERVAL_MS, 6000)
+})
+
+// The waits that were constants of their modules: each default is the former constant (behaviour
+// unchanged), and a value set is the value loaded.
+t.test('retry, backoff and timeout settings: their defaults, and a value set is loaded', async t => {
+  // variable: [schema, default, a value set]
+  const settings: Record<string, [TObject, number, number]> = {
+    AMQP_REQUEUE_PAUSE_MS: [CommonConfig, 1000, 250],
+    REDIS_CONNECT_TIMEOUT_MS: [CommonConfig, 1000, 300],
+    REDIS_PING_INTERVAL_MS: [CommonConfig, 1000, 2000],
+    REDIS_SOCKET_TIMEOUT_MS: [CommonConfig, 5000, 9000],
+    JIT_SHED_RETRY_MS: [JitAuthorizerConfig, 60000, 120000],
+    JIT_SHED_RECORD_BUDGET_MS: [JitAuthorizerConfig, 1000, 400],
+    JIT_SHED_CLOSE_WAIT_MS: [JitAuthorizerConfig, 2000, 0],
+    WEBHOOK_PUBLISH_TIMEOUT_MS: [WebhookIngestConfig, 10000, 3000],
+    WEBHOOK_BROKER_WAIT_MS: [WebhookIngestConfig, 5000, 1500],
+    WEBHOOK_RETRY_AFTER_S: [WebhookIngestConfig, 5, 30],
+    WEBHOOK_CONNECTION_TIMEOUT_MS: [WebhookIngestConfig, 30000, 10000],
+    WEBHOOK_REQUEST_TIMEOUT_MS: [WebhookIngestConfig, 30000, 15000],
+    WEBHOOK_KEEP_ALIVE_TIMEOUT_MS: [WebhookIngestConfig, 65000, 75000]
+  }
+  const secrets = { JIT_BASIC_AUTH: 'jit:Str0ng-Secret-Value-9f8e7d', WEBHOOK_BASIC_AUTH: 'hooks:Str0ng-Secret-Value-9f8e7d' }
+  for (const [name, [schema, defaultValue, set]] of Object.entries(settings)) {
+    t.equal((loadConfig(schema, secrets) as Record<string, unknown>)[name], defaultValue, `${name} defaults to ${defaultValue}`)
+    t.equal((loadConfig(schema, { ...secrets, [name]: String(set) }) as Record<string, unknown>)[name], set, `${name}=${set} is loaded`)
+    t.throws(() => loadConfig(schema, { ...secrets, [name]: '-1' }), new RegExp(name), `${name} refuses a negative wait`)
+  }
 })
