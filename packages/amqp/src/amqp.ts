@@ -31,6 +31,12 @@ export interface AmqpOptions {
   reconnectMinMs?: number
   /** Longest wait between reconnection attempts, ms (the client's own default tops out at 30 s). @default 5000 */
   reconnectMaxMs?: number
+  /**
+   * Pause before a consumed message is requeued because its retry or dead-letter copy could not be
+   * published (AMQP_REQUEUE_PAUSE_MS): a broker refusing publishes must not become a hot loop.
+   * @default 1000
+   */
+  requeuePauseMs?: number
 }
 
 /** Depths of one work queue and its failure path. */
@@ -121,7 +127,7 @@ export function createAmqp (options: AmqpOptions): Amqp {
     consume (queue, handler, consumeOptions) {
       if (closed) throw new Error('amqp is closed')
       failureChannel ??= createConfirmedChannel(connection, logger)
-      const inner = startConsumer({ connection, topology, failurePublisher: failureChannel, logger, reconnectMinMs: options.reconnectMinMs, reconnectMaxMs: options.reconnectMaxMs }, queue, handler, consumeOptions)
+      const inner = startConsumer({ connection, topology, failurePublisher: failureChannel, logger, reconnectMinMs: options.reconnectMinMs, reconnectMaxMs: options.reconnectMaxMs, requeuePauseMs: options.requeuePauseMs }, queue, handler, consumeOptions)
       const handle: ConsumerHandle = {
         queue,
         stats: inner.stats,

@@ -126,15 +126,17 @@ interface ConsumerDeps {
   /** Backoff of the consumer's setup after its channel closed, ms (the connection's). */
   reconnectMinMs?: number
   reconnectMaxMs?: number
+  /**
+   * After a failed retry or dead-letter publish the message is requeued after this pause, ms, so
+   * a broker that refuses publishes does not turn the consumer into a hot loop (the connection's
+   * `requeuePauseMs`). @default 1000
+   */
+  requeuePauseMs?: number
 }
 
 // Headers the broker owns or that our retry path rewrites; never copied onto a republished message
 // (x-death holds AMQP timestamps and arrays that do not survive a decode/encode round trip).
 const DROPPED_HEADERS = new Set(['x-death', 'x-first-death-exchange', 'x-first-death-queue', 'x-first-death-reason'])
-
-// After a failed retry publish the message is requeued; waiting first keeps a broker that refuses
-// publishes from turning the consumer into a hot loop.
-const REQUEUE_PAUSE_MS = 1000
 
 const SETTLEMENT: Record<ConsumerStatus, Settlement> = {
   [ConsumerStatus.ACK]: 'ack',
@@ -180,6 +182,7 @@ export function startConsumer (deps: ConsumerDeps, queue: string, handler: Messa
   const isTransient = options.isTransient ?? (() => false)
   const transientDelayMs = nonNegativeMs('transientDelayMs', options.transientDelayMs ?? 250)
   const transientMaxDelayMs = Math.max(transientDelayMs, nonNegativeMs('transientMaxDelayMs', options.transientMaxDelayMs ?? 5000))
+  const requeuePauseMs = nonNegativeMs('requeuePauseMs', deps.requeuePauseMs ?? 1000)
   const counters: ConsumerStats = { acked: 0, retried: 0, dead: 0, requeued: 0, transient: 0 }
   const inFlight = new Set<Promise<ConsumerStatus>>()
   let closing = false
@@ -259,7 +262,7 @@ export function startConsumer (deps: ConsumerDeps, queue: string, handler: Messa
       // gives at most a duplicate, never a loss.
       logger.error({ err: publishErr, messageId, target: copy.routingKey }, 'could not move failed message; requeueing')
       counters.requeued++
-      await pause(REQUEUE_PAUSE_MS)
+      await pause(requeuePauseMs)
       return ConsumerStatus.REQUEUE
     }
     if (toDead) {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { alwaysFailing, sleep, waitFor } from '@jit/test-support'
-import { TransientError, RawJson, type ConsumedMessage } from '../src/index.js'
+import { TransientError, RawJson, retryQueueName, type ConsumedMessage } from '../src/index.js'
 import { ownQueue, testBroker } from './helpers.js'
 
 // Failures that are not the message's own: a dependency that is down (transient, requeued
@@ -92,4 +92,23 @@ t.test('a message whose failure copy cannot be built is dead-lettered as it arri
   t.equal(dead?.headers?.['x-first-death-queue'], 'deep')
   t.equal(await depth('deep'), 0)
   await c.close()
+})
+
+t.test('a failure copy the broker will not take: the message is requeued after requeuePauseMs, no retry spent', async t => {
+  // Its own vhost: the connection's requeue pause is short here, the default (1 s) elsewhere.
+  const own = await testBroker(t, 'amqp-requeue-pause-test', { retryDelaysMs: [50], queues: [ownQueue('refused', 'refused.#')] }, { requeuePauseMs: 150 })
+  // No retry queue: the mandatory failure copy comes back unroutable, so the original is requeued.
+  await own.amqp.connection.queueDelete({ queue: retryQueueName('refused', 1) })
+  const at: number[] = []
+  const c = own.amqp.consume('refused', async () => {
+    at.push(Date.now())
+    throw new Error('the message\'s own failure')
+  })
+  await own.publisher.publish('refused.x', { n: 1 })
+  await waitFor(() => at.length >= 3, 10_000, 'handled three times')
+  await c.close()
+  const gaps = at.slice(1, 3).map((when, i) => when - (at[i] as number))
+  t.ok(gaps.every(gap => gap >= 100 && gap < 900), `redelivered after the 150 ms pause, not the 1 s default (${gaps.join(', ')} ms)`)
+  t.ok(c.stats().requeued >= 2, 'counted as requeued')
+  t.equal(c.stats().retried, 0)
 })

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { pino, type Logger } from 'pino'
 import { createTestVhost, type Teardownable } from '@jit/test-support'
-import { createAmqp, EVENTS_EXCHANGE, type Amqp, type Publisher, type QueueDefinition, type TopologyOptions } from '../src/index.js'
+import { createAmqp, EVENTS_EXCHANGE, type Amqp, type AmqpOptions, type Publisher, type QueueDefinition, type TopologyOptions } from '../src/index.js'
 
 const run = promisify(execFile)
 
@@ -36,10 +36,10 @@ export function ownQueue (name: string, routingKey: string): QueueDefinition {
 
 /**
  * A broker of a test file's own: its vhost, the given topology declared, one publisher; closed at
- * teardown.
+ * teardown. `options` are the connection's (e.g. `requeuePauseMs`).
  */
-export async function testBroker (t: Teardownable, connectionName: string, topology: TopologyOptions): Promise<{ amqp: Amqp, publisher: Publisher }> {
-  const amqp = createAmqp({ url: await createTestVhost(t), logger: silentLogger, connectionName, topology })
+export async function testBroker (t: Teardownable, connectionName: string, topology: TopologyOptions, options: Partial<AmqpOptions> = {}): Promise<{ amqp: Amqp, publisher: Publisher }> {
+  const amqp = createAmqp({ url: await createTestVhost(t), logger: silentLogger, connectionName, topology, ...options })
   t.teardown(() => amqp.close())
   await amqp.declareTopology()
   return { amqp, publisher: amqp.createPublisher() }

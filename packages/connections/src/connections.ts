@@ -216,6 +216,9 @@ export function createConnections (opts: ConnectionsOptions): Connections {
       keyPrefix: config.REDIS_KEY_PREFIX,
       commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
       reconnectMaxMs: config.REDIS_RECONNECT_MAX_MS,
+      connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
+      pingIntervalMs: config.REDIS_PING_INTERVAL_MS,
+      socketTimeoutMs: config.REDIS_SOCKET_TIMEOUT_MS,
       logger: opts.logger,
       ...opts.cache,
       ttlSeconds: {
@@ -288,6 +291,7 @@ export function createConnections (opts: ConnectionsOptions): Connections {
       connectionName: name,
       reconnectMinMs: config.AMQP_RECONNECT_MIN_MS,
       reconnectMaxMs: config.AMQP_RECONNECT_MAX_MS,
+      requeuePauseMs: config.AMQP_REQUEUE_PAUSE_MS,
       topology: { retryDelaysMs: parseDelays(config.AMQP_RETRY_DELAYS_MS) },
       ...opts.amqp
     })

@@ -32,6 +32,18 @@ export interface CacheOptions {
   /** Longest wait between reconnection attempts, ms (REDIS_RECONNECT_MAX_MS). @default 2000 */
   reconnectMaxMs?: number
   /**
+   * How long opening a socket waits for a server that neither answers nor refuses, ms; `connect()`
+   * resolves after this plus 500 ms at most (REDIS_CONNECT_TIMEOUT_MS). @default 1000
+   */
+  connectTimeoutMs?: number
+  /** How often an idle connection is pinged, ms (REDIS_PING_INTERVAL_MS); at most `socketTimeoutMs`. @default 1000 */
+  pingIntervalMs?: number
+  /**
+   * A socket silent this long, ms, is a dead or hung server: it is dropped, its commands fail and
+   * the client reconnects (REDIS_SOCKET_TIMEOUT_MS). @default 5000
+   */
+  socketTimeoutMs?: number
+  /**
    * How long an `invalidate` tombstone lives. While it lives, a fill from a load that started
    * before the invalidation cannot write its (possibly old) value back. Keep it above the longest
    * load (the 3 s processor deadline bounds a decision's loads).
@@ -143,11 +155,6 @@ const TOMBSTONE = '!invalidated'
 const FAILURE_LOG_INTERVAL_MS = 5000
 /** Invalidations are off the decision path and a handler would rather wait than retry. */
 const MIN_INVALIDATION_TIMEOUT_MS = 1000
-/** How long `connect()` waits for a server that neither answers nor refuses. */
-const CONNECT_TIMEOUT_MS = 1000
-/** Pings keep a healthy idle socket busy, so a socket silent this long is a dead or hung server. */
-const PING_INTERVAL_MS = 1000
-const SOCKET_TIMEOUT_MS = 5000
 const SCAN_COUNT = 500
 /** SET key value EX ttl NX for every key: ARGV holds value and TTL of each key in turn. */
 const FILL_MANY_SCRIPT = "for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[2 * i - 1], 'EX', ARGV[2 * i], 'NX') end return #KEYS"
@@ -166,6 +173,10 @@ export function createCache (opts: CacheOptions): Cache {
   const commandTimeoutMs = opts.commandTimeoutMs ?? 100
   const reconnectMaxMs = opts.reconnectMaxMs ?? 2000
   const tombstoneMs = opts.tombstoneMs ?? 5000
+  const connectTimeoutMs = opts.connectTimeoutMs ?? 1000
+  // Pings keep a healthy idle socket busy, so a socket silent for socketTimeoutMs is a dead or hung server.
+  const pingIntervalMs = opts.pingIntervalMs ?? 1000
+  const socketTimeoutMs = opts.socketTimeoutMs ?? 5000
   const invalidationTimeoutMs = Math.max(commandTimeoutMs, MIN_INVALIDATION_TIMEOUT_MS)
   const ttl = new Map<string, number>(Object.entries(DEFAULT_TTL_SECONDS))
   for (const [kind, seconds] of Object.entries(opts.ttlSeconds ?? {})) {
@@ -175,7 +186,10 @@ export function createCache (opts: CacheOptions): Cache {
     ttl.set(kind, seconds)
   }
   if (!Number.isFinite(commandTimeoutMs) || commandTimeoutMs <= 0) throw new TypeError('commandTimeoutMs must be positive')
-  if (!Number.isSafeInteger(tombstoneMs) || tombstoneMs <= 0) throw new TypeError('tombstoneMs must be a positive whole number')
+  for (const [name, value] of Object.entries({ tombstoneMs, connectTimeoutMs, pingIntervalMs, socketTimeoutMs })) {
+    if (!Number.isSafeInteger(value) || value <= 0) throw new TypeError(`${name} must be a positive whole number`)
+  }
+  if (pingIntervalMs > socketTimeoutMs) throw new TypeError('pingIntervalMs must not exceed socketTimeoutMs (a healthy idle socket would time out)')
 
   const log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'redis-cache' })
   const logFailure = createFailureLog(log, FAILURE_LOG_INTERVAL_MS)
@@ -187,12 +201,12 @@ export function createCache (opts: CacheOptions): Cache {
     disableOfflineQueue: true,
     // A backstop: the stall gate below already stops sending once a command is late.
     commandsQueueMaxLength: 10_000,
-    pingInterval: PING_INTERVAL_MS,
+    pingInterval: pingIntervalMs,
     socket: {
-      connectTimeout: CONNECT_TIMEOUT_MS,
+      connectTimeout: connectTimeoutMs,
       // A hung server (no reply at all) holds every later reply on this socket; after this much
       // silence the socket is dropped, its commands fail, and the client reconnects.
-      socketTimeout: SOCKET_TIMEOUT_MS,
+      socketTimeout: socketTimeoutMs,
       // Never give up (node-redis' default does on a socket timeout); back off up to reconnectMaxMs.
       reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 10), reconnectMaxMs) + Math.floor(Math.random() * 100)
     }
@@ -389,7 +403,7 @@ export function createCache (opts: CacheOptions): Cache {
           client.off('error', done)
           resolve()
         }
-        const timer = setTimeout(done, CONNECT_TIMEOUT_MS + 500)
+        const timer = setTimeout(done, connectTimeoutMs + 500)
         client.once('ready', done)
         client.once('error', done)
         // Not awaited: with Redis down it only settles once connected; it keeps retrying behind us.

@@ -136,3 +136,30 @@ t.test('Redis hung (process stopped): calls stay fast, the dead socket is droppe
   t.ok(await eventually(() => cache.stats().connected, 15_000), 'connected again')
   t.ok(await hitsAgain(cache, 'user', 'u1'), 'hits again')
 })
+
+t.test('socketTimeoutMs: a hung server\'s socket is dropped after the configured silence, not the default 5 s', async t => {
+  const { cache, redis } = await setup(t, { socketTimeoutMs: 1500, pingIntervalMs: 500 })
+  const admin = await rawClient(t, redis.url)
+  const pid = Number(/process_id:(\d+)/.exec(await admin.info('server'))?.[1])
+  admin.destroy()
+  process.kill(pid, 'SIGSTOP')
+  let droppedAfter: number | undefined
+  try {
+    const started = Date.now()
+    while (Date.now() - started < 6000 && droppedAfter === undefined) {
+      if (!cache.stats().connected) droppedAfter = Date.now() - started
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+  } finally {
+    process.kill(pid, 'SIGCONT')
+  }
+  t.ok(droppedAfter !== undefined && droppedAfter < 4000, `dropped after ${String(droppedAfter)} ms`)
+  t.ok(await eventually(() => cache.stats().connected, 15_000), 'connected again')
+})
+
+t.test('timeouts that are not positive whole numbers, or a ping interval above the socket timeout, are refused', async t => {
+  for (const name of ['connectTimeoutMs', 'pingIntervalMs', 'socketTimeoutMs']) {
+    t.throws(() => createCache({ url: 'redis://127.0.0.1:1', [name]: 0 }), new RegExp(name))
+  }
+  t.throws(() => createCache({ url: 'redis://127.0.0.1:1', pingIntervalMs: 6000 }), /pingIntervalMs must not exceed socketTimeoutMs/)
+})
