@@ -9,21 +9,18 @@ import { WWW_AUTHENTICATE, webhookRoutes, type WebhookPublisher, type WebhookRou
 
 export { parseWebhookBatch, type BatchEvent, type BatchProblem, type BatchResult, type ParsedBatch } from './webhook-batch.js'
 export { webhookMessageId } from './message-id.js'
-export { WEBHOOK_PATH, SIGNATURE_HEADER, RETRY_AFTER_SECONDS, type WebhookPublisher, type WebhookRouteConfig } from './routes/webhooks.js'
+export { WEBHOOK_PATH, SIGNATURE_HEADER, type WebhookPublisher, type WebhookRouteConfig } from './routes/webhooks.js'
 export type { AuthFailureKind, BatchOutcome } from './metrics.js'
 
 /** Name in logs, metrics labels and health answers. */
 export const SERVICE_NAME = 'webhook-ingest'
-
-/** Default longest wait for a batch's broker confirms before answering 503. */
-export const DEFAULT_PUBLISH_TIMEOUT_MS = 10_000
 
 /**
  * What the app needs; server.ts passes the real ones, tests pass real ones on a test vhost.
  * The app owns none of them: whoever created them closes them after `app.close()`.
  */
 export interface AppDeps {
-  /** The webhook settings (a loaded `WebhookIngestConfig` fits). */
+  /** The webhook settings, publish timeout and Retry-After included (a loaded `WebhookIngestConfig` fits). */
   config: WebhookRouteConfig
   logger: Logger
   /** Resolves only once the broker confirmed the message; rejects otherwise. */
@@ -37,8 +34,6 @@ export interface AppDeps {
   ready?: () => boolean
   /** The app's own Prometheus registry (`createMetricsRegistry` from @jit/profiler). */
   registry: Registry
-  /** @default DEFAULT_PUBLISH_TIMEOUT_MS */
-  publishTimeoutMs?: number
 }
 
 /** Fastify server options server.ts may set (timeouts); the rest is fixed by the app. */
@@ -135,8 +130,7 @@ export function buildApp (deps: AppDeps, serverOptions: AppServerOptions = {}): 
   app.register(webhookRoutes, {
     config: deps.config,
     publisher: deps.publisher,
-    metrics,
-    publishTimeoutMs: deps.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS
+    metrics
   })
   return app
 }

@@ -19,7 +19,7 @@ const connections = createConnections({
   name: SERVICE_NAME,
   use: { postgres: false, cache: false, archive: false },
   // While the broker is unreachable a publish waits this long for it, then the batch gets a 503.
-  amqp: { acquireTimeoutMs: 5000 }
+  amqp: { acquireTimeoutMs: config.WEBHOOK_BROKER_WAIT_MS }
 })
 try {
   await connections.start()
@@ -30,10 +30,10 @@ try {
 
 const app = buildApp({ config, logger, publisher: connections.publisher, connections, registry }, {
   // Webhook batches are small; a client that trickles bytes or idles must not hold a socket.
-  connectionTimeout: 30_000,
-  requestTimeout: 30_000,
+  connectionTimeout: config.WEBHOOK_CONNECTION_TIMEOUT_MS,
+  requestTimeout: config.WEBHOOK_REQUEST_TIMEOUT_MS,
   // Above nginx's upstream keepalive_timeout (60 s), so the proxy closes idle sockets first.
-  keepAliveTimeout: 65_000
+  keepAliveTimeout: config.WEBHOOK_KEEP_ALIVE_TIMEOUT_MS
 })
 
 // Order matters: stop accepting and finish in-flight requests (their publishes wait for their

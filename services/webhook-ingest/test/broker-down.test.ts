@@ -1,14 +1,17 @@
 import t from 'tap'
 import { createTestVhost, waitFor } from '@jit/test-support'
-import { RETRY_AFTER_SECONDS } from '../src/app.js'
 import { addVhost, bindTestQueue, build, deleteVhost, drain, metricValue, transaction, vhostOf } from './helper.js'
 
 // Only this file's own vhost is deleted: the broker and every other test file's vhost stay up.
-t.test('broker unavailable: 503 with Retry-After, nothing reported accepted; recovers after', async t => {
+t.test('broker unavailable: 503 with the configured Retry-After, nothing reported accepted; recovers after', async t => {
   const url = await createTestVhost(t, 'down')
   const vhost = vhostOf(url)
   const reader = await bindTestQueue(t, url)
-  const { app, connections, post } = await build(t, { amqpUrl: url, acquireTimeoutMs: 1000, publishTimeoutMs: 5000 })
+  // WEBHOOK_RETRY_AFTER_S off its default (5), so the header is seen to come from the setting
+  const { app, connections, post } = await build(t, { amqpUrl: url, env: { WEBHOOK_BROKER_WAIT_MS: '1000', WEBHOOK_PUBLISH_TIMEOUT_MS: '5000', WEBHOOK_RETRY_AFTER_S: '17' } })
+  // A second instance that waits longer for the broker than for the confirms: its 503 comes at
+  // WEBHOOK_PUBLISH_TIMEOUT_MS.
+  const patient = await build(t, { amqpUrl: url, env: { WEBHOOK_BROKER_WAIT_MS: '20000', WEBHOOK_PUBLISH_TIMEOUT_MS: '300' } })
   const brokerUp = async (): Promise<boolean> => (await connections.health()).ok
   const batch = { transactions: [transaction('txn-down-1'), transaction('txn-down-2', 'authorization.clearing')] }
 
@@ -19,11 +22,21 @@ t.test('broker unavailable: 503 with Retry-After, nothing reported accepted; rec
   await deleteVhost(vhost)
   await waitFor(async () => !(await brokerUp()), 10_000, 'broker connection lost')
 
+  let started = Date.now()
   const res = await post(batch)
+  t.ok(Date.now() - started < 4000, `answered after WEBHOOK_BROKER_WAIT_MS (1000), not the 5000 ms publish timeout (${Date.now() - started} ms)`)
   t.equal(res.statusCode, 503)
-  t.equal(res.headers['retry-after'], String(RETRY_AFTER_SECONDS))
+  t.equal(res.headers['retry-after'], '17')
   t.same(res.json(), { error: 'BROKER_UNAVAILABLE', message: 'the events could not be durably accepted; retry the whole batch later' })
   t.equal((await app.inject({ method: 'GET', url: '/ready' })).statusCode, 503)
+
+  started = Date.now()
+  const cut = await patient.post(batch)
+  t.equal(cut.statusCode, 503, 'the confirms waited for WEBHOOK_PUBLISH_TIMEOUT_MS')
+  t.ok(Date.now() - started < 3000, `answered after WEBHOOK_PUBLISH_TIMEOUT_MS (300), not the 20000 ms broker wait (${Date.now() - started} ms)`)
+  // closed now: its publish, still waiting for the broker, must not land once the vhost is back
+  await patient.app.close()
+  await patient.connections.close()
 
   const pings = await post({ pings: [{ token: 'marqeta', payload: 'healthcheck' }] })
   t.equal(pings.statusCode, 200, 'pings need no broker')

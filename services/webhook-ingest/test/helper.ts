@@ -85,19 +85,18 @@ export interface TestApp {
  */
 export async function build (t: Teardownable, options: {
   amqpUrl?: string
+  /** Settings over the test ones (e.g. `WEBHOOK_PUBLISH_TIMEOUT_MS`, `WEBHOOK_BROKER_WAIT_MS`). */
   env?: Environment
-  acquireTimeoutMs?: number
-  publishTimeoutMs?: number
   declareTopology?: boolean
 } = {}): Promise<TestApp> {
   const url = options.amqpUrl ?? await createTestVhost(t, 'wi')
-  const config = testConfig({ AMQP_URL: url, SHUTDOWN_TIMEOUT_MS: '5000', ...options.env })
+  const config = testConfig({ AMQP_URL: url, SHUTDOWN_TIMEOUT_MS: '5000', WEBHOOK_BROKER_WAIT_MS: '2000', ...options.env })
   const connections = createConnections({
     config,
     logger: silentLogger,
     name: 'webhook-ingest-test',
     use: { postgres: false, cache: false, archive: false },
-    amqp: { acquireTimeoutMs: options.acquireTimeoutMs ?? 2000 },
+    amqp: { acquireTimeoutMs: config.WEBHOOK_BROKER_WAIT_MS },
     declareTopology: options.declareTopology ?? true
   })
   // A failed start closes whatever it opened by itself.
@@ -107,8 +106,7 @@ export async function build (t: Teardownable, options: {
     logger: silentLogger,
     publisher: connections.publisher,
     connections,
-    registry: createMetricsRegistry({ service: 'webhook-ingest' }),
-    publishTimeoutMs: options.publishTimeoutMs
+    registry: createMetricsRegistry({ service: 'webhook-ingest' })
   })
   // The server's order: the app (in-flight requests) first, then the publisher and connection.
   t.teardown(async () => {

@@ -9,9 +9,13 @@ import { webhookMessageId } from '../message-id.js'
 import type { AuthFailureKind, WebhookMetrics } from '../metrics.js'
 import { ErrorReply, WebhookAccepted } from './schemas.js'
 
-/** The settings this route reads. */
+/**
+ * The settings this route reads: credentials, body limit, the longest wait for a batch's confirms
+ * before the 503 (WEBHOOK_PUBLISH_TIMEOUT_MS) and that 503's Retry-After (WEBHOOK_RETRY_AFTER_S).
+ */
 export type WebhookRouteConfig = Pick<WebhookIngestConfigT,
-'WEBHOOK_BASIC_AUTH' | 'WEBHOOK_BASIC_AUTH_PREVIOUS' | 'WEBHOOK_HMAC_SECRET' | 'WEBHOOK_HMAC_SECRET_PREVIOUS' | 'WEBHOOK_MAX_BODY_BYTES'>
+'WEBHOOK_BASIC_AUTH' | 'WEBHOOK_BASIC_AUTH_PREVIOUS' | 'WEBHOOK_HMAC_SECRET' | 'WEBHOOK_HMAC_SECRET_PREVIOUS' | 'WEBHOOK_MAX_BODY_BYTES' |
+'WEBHOOK_PUBLISH_TIMEOUT_MS' | 'WEBHOOK_RETRY_AFTER_S'>
 
 /** Publishes one message and resolves only once the broker confirmed it (e.g. @jit/amqp's Publisher). */
 export interface WebhookPublisher {
@@ -22,17 +26,12 @@ export interface WebhookRoutesOptions {
   config: WebhookRouteConfig
   publisher: WebhookPublisher
   metrics: WebhookMetrics
-  /** Longest wait for a batch's confirms before answering 503. */
-  publishTimeoutMs: number
 }
 
 /** Path of the contract's webhook endpoint. */
 export const WEBHOOK_PATH = '/v1/webhooks/marqeta'
 /** Header carrying the HMAC of the raw body. */
 export const SIGNATURE_HEADER = 'x-marqeta-signature'
-/** Seconds the processor is asked to wait before retrying a 503. */
-export const RETRY_AFTER_SECONDS = 5
-
 /** The 401's challenge (the OpenAPI document shows it too). */
 export const WWW_AUTHENTICATE = 'Basic realm="webhooks"'
 
@@ -60,7 +59,7 @@ async function withTimeout<T> (promise: Promise<T>, ms: number): Promise<T> {
  * its auth hooks stay inside this scope and never touch /health, /ready or /metrics.
  */
 export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, opts) => {
-  const { config, publisher, metrics, publishTimeoutMs } = opts
+  const { config, publisher, metrics } = opts
   const verifyBasic = createBasicAuthVerifier([
     parseBasicAuth(config.WEBHOOK_BASIC_AUTH),
     config.WEBHOOK_BASIC_AUTH_PREVIOUS === undefined ? null : parseBasicAuth(config.WEBHOOK_BASIC_AUTH_PREVIOUS)
@@ -151,13 +150,13 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
       webhookRoutingKey(family, e.event),
       new RawJson(e.raw),
       { messageId: webhookMessageId(family, e.token), headers: { family } }
-    ))), publishTimeoutMs).catch((err: unknown) => [{ status: 'rejected', reason: err }])
+    ))), config.WEBHOOK_PUBLISH_TIMEOUT_MS).catch((err: unknown) => [{ status: 'rejected', reason: err }])
     const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
     if (failure !== undefined) {
       done('failed')
       metrics.batch(family, 'unavailable')
       request.log.warn({ err: failure.reason, family, events: events.length }, 'webhook batch not confirmed by the broker; answering 503 so the processor retries')
-      return await reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send(httpError('BROKER_UNAVAILABLE', 'the events could not be durably accepted; retry the whole batch later'))
+      return await reply.code(503).header('retry-after', String(config.WEBHOOK_RETRY_AFTER_S)).send(httpError('BROKER_UNAVAILABLE', 'the events could not be durably accepted; retry the whole batch later'))
     }
     done('confirmed')
     metrics.eventsPublished(family, events.length)
