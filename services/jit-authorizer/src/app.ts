@@ -101,6 +101,7 @@ export async function buildApp (deps: JitAuthorizerDeps): Promise<FastifyInstanc
     graceMs: config.JIT_DECISION_GRACE_MS,
     maxBatch: config.JIT_BATCH_MAX,
     maxConcurrentBatches: config.JIT_BATCH_CONCURRENCY,
+    shedRecorder: { retryMs: config.JIT_SHED_RETRY_MS, recordBudgetMs: config.JIT_SHED_RECORD_BUDGET_MS, closeWaitMs: config.JIT_SHED_CLOSE_WAIT_MS },
     onBudgetExceeded: () => budgetTimeouts.inc(),
     onBatch: size => batchSizes.observe(size),
     onShedRecorded: (count, result) => shedsRecorded.inc({ result }, count),

@@ -11,7 +11,7 @@ import {
   type JitDecisionRequest, type JitDecisionResult, type JitEcho, type UserRecord, type CardRecord, type LimitsRecord
 } from '@jit/ledger'
 import { createDecisionBatcher, timeoutDecline, type MemberOutcome } from './batcher.js'
-import { createShedRecorder } from './shed-recorder.js'
+import { createShedRecorder, type ShedRecorderOptions } from './shed-recorder.js'
 import { createLocalCache } from './local-cache.js'
 import { createScreeningReader, type ScreeningRows } from './snapshot.js'
 
@@ -52,6 +52,8 @@ export interface JitDeciderDeps {
   onBudgetExceeded?: () => void
   /** Called with the size of every batch sent (metrics). */
   onBatch?: (size: number) => void
+  /** The recording of TIMEOUT declines answered without the database (JIT_SHED_*; see shed-recorder.ts). */
+  shedRecorder?: Pick<ShedRecorderOptions, 'retryMs' | 'recordBudgetMs' | 'closeWaitMs'>
   /** Called with the number of overload sheds recorded or dropped unrecorded (metrics). */
   onShedRecorded?: (count: number, result: 'recorded' | 'dropped' | 'superseded') => void
   /** Called when a batch answered undecided committed after all, with how many it approved (metrics). */
@@ -299,7 +301,7 @@ export function createJitDecider (deps: JitDeciderDeps): {
   const currentMonth = monthClock(timezone)
   const answered = rememberedAnswers(REMEMBERED_ANSWERS)
   const deciding = new Map<string, { fingerprint: string, outcome: Promise<MemberOutcome> }>()
-  const sheds = createShedRecorder({ sql: db.sql, logger, ...(deps.onShedRecorded === undefined ? {} : { onRecorded: deps.onShedRecorded }) })
+  const sheds = createShedRecorder({ sql: db.sql, logger, ...deps.shedRecorder, ...(deps.onShedRecorded === undefined ? {} : { onRecorded: deps.onShedRecorded }) })
   const batcher = createDecisionBatcher({
     sql: db.sql,
     logger,

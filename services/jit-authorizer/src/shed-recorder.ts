@@ -10,6 +10,16 @@ export interface ShedRecorderOptions {
   maxBatch?: number
   /** Most sheds waiting; beyond, the oldest are dropped (counted, logged). @default 10000 */
   maxQueued?: number
+  /**
+   * How long a shed that PostgreSQL keeps refusing is retried (at every flush) before it is
+   * dropped, ms (JIT_SHED_RETRY_MS): the processor repeats a token within seconds; past this, a
+   * repeat is decided afresh. @default 60000
+   */
+  retryMs?: number
+  /** A recorded shed waits this long at most for a lock (its token claimed by a concurrent repeat), ms (JIT_SHED_RECORD_BUDGET_MS). @default 1000 */
+  recordBudgetMs?: number
+  /** How long closing waits for the sheds still queued to be written, ms (JIT_SHED_CLOSE_WAIT_MS). @default 2000 */
+  closeWaitMs?: number
   /** Called with the number of sheds recorded (`recorded`) or given up (`dropped`). */
   onRecorded?: (count: number, result: 'recorded' | 'dropped' | 'superseded') => void
 }
@@ -28,16 +38,6 @@ export interface ShedRecorder {
   close: () => Promise<void>
 }
 
-/** A recorded shed waits this long at most for a lock (its token claimed by a concurrent repeat). */
-const SHED_RECORD_BUDGET_MS = 1000
-/**
- * How long a shed that PostgreSQL keeps refusing is retried (at every flush) before it is dropped:
- * the processor repeats a token within seconds; past this, a repeat is decided afresh.
- */
-const SHED_RETRY_MS = 60_000
-/** How long closing waits for the sheds still queued to be written. */
-const CLOSE_WAIT_MS = 2000
-
 /**
  * Overload sheds are answered at once, without touching the database (that is the point of
  * shedding), and recorded afterwards in bulk, off the hot path: one statement per
@@ -45,13 +45,16 @@ const CLOSE_WAIT_MS = 2000
  * recorded as exactly what was answered, a TIMEOUT decline (jit_decide's stored body); a token
  * decided meanwhile (a repeat that arrived first) keeps that decision. Until a shed is written,
  * a repeat of its token is answered the same decline from here (`pending`), never decided
- * afresh. While PostgreSQL fails, sheds are retried at every flush for 60 s, then dropped
+ * afresh. While PostgreSQL fails, sheds are retried at every flush for `retryMs`, then dropped
  * (counted and logged); a repeat after that is decided afresh, as any answer given while the
  * database is unreachable.
  */
 export function createShedRecorder (opts: ShedRecorderOptions): ShedRecorder {
   const maxBatch = opts.maxBatch ?? 64
   const maxQueued = opts.maxQueued ?? 10_000
+  const retryMs = opts.retryMs ?? 60_000
+  const recordBudgetMs = opts.recordBudgetMs ?? 1000
+  const closeWaitMs = opts.closeWaitMs ?? 2000
   interface Shed { request: JitDecisionRequest, since: number }
   const queue: Shed[] = []
   // by JIT token, what is queued (a token shed twice is written once, answered the same)
@@ -65,7 +68,7 @@ export function createShedRecorder (opts: ShedRecorderOptions): ShedRecorder {
 
   /** Writes sheds in one statement; one that cannot be written at all (its own data) alone is dropped. */
   async function write (sheds: Shed[]): Promise<void> {
-    const batch = sheds.map(s => ({ ...s.request, declineReason: 'TIMEOUT', expect: null, deadlineMs: Date.now() + SHED_RECORD_BUDGET_MS }))
+    const batch = sheds.map(s => ({ ...s.request, declineReason: 'TIMEOUT', expect: null, deadlineMs: Date.now() + recordBudgetMs }))
     let results
     try {
       results = await decideJitFunding(opts.sql, batch)
@@ -100,11 +103,11 @@ export function createShedRecorder (opts: ShedRecorderOptions): ShedRecorder {
       } catch (err) {
         // kept for the next flush while young enough: PostgreSQL slow or away for a moment
         const now = Date.now()
-        const old = sheds.filter(s => now - s.since > SHED_RETRY_MS)
-        queue.unshift(...sheds.filter(s => now - s.since <= SHED_RETRY_MS))
+        const old = sheds.filter(s => now - s.since > retryMs)
+        queue.unshift(...sheds.filter(s => now - s.since <= retryMs))
         forget(old)
         if (old.length > 0) opts.onRecorded?.(old.length, 'dropped')
-        opts.logger.warn({ err, count: sheds.length, dropped: old.length }, 'TIMEOUT declines answered could not be recorded: retried at the next flush (dropped after 60 s; a repeat is then decided afresh)')
+        opts.logger.warn({ err, count: sheds.length, dropped: old.length }, `TIMEOUT declines answered could not be recorded: retried at the next flush (dropped after ${retryMs} ms; a repeat is then decided afresh)`)
         return
       }
     }
@@ -137,7 +140,7 @@ export function createShedRecorder (opts: ShedRecorderOptions): ShedRecorder {
       // bounded: a PostgreSQL that stopped answering must not hold the shutdown (what is left
       // unwritten is logged)
       let bound: NodeJS.Timeout | undefined
-      const waited = new Promise<void>(resolve => { bound = setTimeout(resolve, CLOSE_WAIT_MS) })
+      const waited = new Promise<void>(resolve => { bound = setTimeout(resolve, closeWaitMs) })
       await Promise.race([(async () => { await flushing; await flush() })(), waited])
       clearTimeout(bound)
       if (queue.length > 0) opts.logger.warn({ count: queue.length }, 'shutting down with TIMEOUT declines answered and not recorded (a repeat is decided afresh)')
