@@ -375,10 +375,12 @@ async function applyNormalized (sql: Sql, event: TransactionEventInput, now: Dat
 }
 
 /**
- * Applies several events in the caller's transaction `tx` with ONE statement: each event is the
- * same `ledger_apply_transaction` call as {@link applyTransactionEvent} (the same rules, keys and
- * outbox events), called in {@link batchApplyOrder} (grouped by card, arrival order kept within
- * a card), one after the other, each seeing what the ones before it wrote. One round trip, one
+ * Applies several events in the caller's transaction `tx` with ONE statement
+ * (`ledger_apply_transactions`): every card of the batch locked first, all at once, as
+ * {@link applyTransactionEventBatch} does; then each event is the same
+ * `ledger_apply_transaction` call as {@link applyTransactionEvent} (the same rules, keys and
+ * outbox events), in {@link batchApplyOrder} (grouped by card, arrival order kept within a
+ * card), one after the other, each seeing what the ones before it wrote. One round trip, one
  * socket write and one statement for the batch, where one statement per event cost the worker a
  * write each (postgres.js writes a query of 1 KB or more at once) and PostgreSQL a
  * parse/bind/execute each. All or nothing: the first event that fails (or is not an event at
@@ -399,12 +401,10 @@ export async function applyTransactionEvents (tx: Sql, events: readonly Transact
   if (calls.length === 0) return results
   let rows: Array<{ n: number, result: Record<string, unknown> }>
   try {
-    // ORDER BY the position: PostgreSQL evaluates a volatile function of the select list after
-    // the sort, so the calls run in array order
     rows = await tx<Array<{ n: number, result: Record<string, unknown> }>>`
-      select x.n::int as n, ledger_apply_transaction(x.e, true) as result
-      from jsonb_array_elements(${tx.json(calls.map(c => c.normalized) as never)}::jsonb) with ordinality as x (e, n)
-      order by x.n
+      select r.n::int as n, r.result
+      from ledger_apply_transactions(${tx.json(calls.map(c => c.normalized) as never)}::jsonb) with ordinality as r (result, n)
+      order by r.n
     `
   } catch (err) {
     throw refusalOf(err)

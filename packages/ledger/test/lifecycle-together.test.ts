@@ -1,8 +1,8 @@
 import t from 'tap'
 import {
-  applyTransactionEvent, applyTransactionEventBatch, applyTransactionEvents, getHold, TransactionEventError, type TransactionEventInput
+  applyTransactionEvent, applyTransactionEventBatch, applyTransactionEvents, getHold, TransactionEventError, upsertCard, type TransactionEventInput
 } from '../src/index.js'
-import { ledgerDatabase, assertInvariants, lifecycleKit } from './helpers.js'
+import { ledgerDatabase, assertInvariants, lifecycleKit, shop } from './helpers.js'
 
 // applyTransactionEvents: a batch in one statement (the worker's first attempt at each batch).
 const db = await ledgerDatabase(t, { poolMax: 4 })
@@ -74,5 +74,26 @@ t.test('one event that fails fails the statement: nothing of the batch commits',
   const outcomes = await db.sql.begin(async tx => await applyTransactionEventBatch(tx, [good, otherCurrency]))
   t.same(outcomes.map(o => o.ok), [true, false])
   t.equal((await money(c.account)).balance, 100000 - 1000)
+  await assertInvariants(t, db)
+})
+
+t.test('two batches of two cards of one account at once: every card locked first, no deadlock (20 rounds)', async t => {
+  // Batch 1 holds card A's events then card B's, batch 2 card B's: locking each card only at its
+  // first event, batch 1 would hold the account row when it asks for B, which batch 2 holds
+  // while it waits for the account row.
+  const failures: string[] = []
+  for (let i = 0; i < 20; i++) {
+    const { c, s: a } = await account(`shared-${i}`)
+    const cardB = `${c.card}-b`
+    await upsertCard(db.sql, { card_token: cardB, user_token: c.user, status: 'ACTIVE', expiration: '2099-12' })
+    const b = shop(db, { ...c, card: cardB })
+    const one = [...Array.from({ length: 5 }, () => a.forceCapture(100)), ...Array.from({ length: 5 }, () => b.forceCapture(10))]
+    const two = Array.from({ length: 5 }, () => b.forceCapture(1))
+    const settled = await Promise.allSettled([one, two].map(async events => await db.sql.begin(async tx => await applyTransactionEvents(tx, events))))
+    for (const r of settled) if (r.status === 'rejected') failures.push(`round ${i}: ${(r.reason as Error).message}`)
+    const m = await money(c.account)
+    if (m.balance !== 100000 - 500 - 50 - 5) failures.push(`round ${i}: ${JSON.stringify(m)}`)
+  }
+  t.same(failures, [], 'both batches commit every round, each event once')
   await assertInvariants(t, db)
 })

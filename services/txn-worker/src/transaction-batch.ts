@@ -27,6 +27,11 @@ export interface TransactionBatchHandlerDeps {
   deadlockRetries?: number
 }
 
+/** A statement or lock timeout (or a cancel): the statement ran too long, not the connection or the server. */
+function boundsTheStatement (err: unknown): boolean {
+  return hasSqlState(err, '57014') || hasSqlState(err, '55P03')
+}
+
 /** Thrown inside the optimistic transaction to roll it back when one of its events failed. */
 class EventFailed extends Error {
   constructor (readonly failure: unknown) {
@@ -70,7 +75,11 @@ export function createTransactionBatchHandler (deps: TransactionBatchHandlerDeps
       })
     } catch (err) {
       if (!(err instanceof EventFailed)) throw err
-      if (isTransientFailure(err.failure)) throw err.failure
+      // statement_timeout and lock_timeout bound one statement: here the lock waits of the whole
+      // batch, where each event has its own statement on the savepoint path, which then waits
+      // as the events would alone instead of requeuing the batch (contention on several busy
+      // accounts could otherwise time the batch out on every delivery)
+      if (isTransientFailure(err.failure) && !boundsTheStatement(err.failure)) throw err.failure
       return null
     }
   }

@@ -54,7 +54,7 @@ export interface TestEnv {
  * prefix and an archive, all of this file's own, closed in order at teardown (clients first,
  * then the database and vhost are dropped).
  */
-export async function build (t: Teardownable, opts: { poolMax?: number } = {}): Promise<TestEnv> {
+export async function build (t: Teardownable, opts: { poolMax?: number, statementTimeoutMs?: number } = {}): Promise<TestEnv> {
   const drops: Array<() => unknown> = []
   const collect: Teardownable = { teardown: fn => { drops.push(fn) } }
   const closers: Array<() => Promise<unknown>> = []
@@ -67,7 +67,7 @@ export async function build (t: Teardownable, opts: { poolMax?: number } = {}): 
   const amqpUrl = await createTestVhost(collect, 'tw')
   const redisPrefix = createTestRedisPrefix(collect, 'tw')
 
-  const db = createDatabase({ url: databaseUrl, poolMin: 0, poolMax: opts.poolMax ?? 4, statementTimeoutMs: 20_000 })
+  const db = createDatabase({ url: databaseUrl, poolMin: 0, poolMax: opts.poolMax ?? 4, statementTimeoutMs: opts.statementTimeoutMs ?? 20_000 })
   closers.push(async () => { await db.close(2) })
   await runMigrations(db.sql, [...ledgerMigrationSets, archiveMigrations, txnWorkerMigrations])
 
