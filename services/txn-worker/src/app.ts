@@ -113,10 +113,11 @@ export async function buildApp (deps: TxnWorkerAppDeps): Promise<FastifyInstance
   const consoleOptions: Omit<ConsoleOptions, 'db'> | undefined = deps.console === false
     ? undefined
     : deps.console ?? (connections === undefined || c.REDIS_URL === undefined || c.REDIS_KEY_PREFIX === undefined ||
-      c.CONSOLE_SESSION_IDLE_S === undefined || c.CONSOLE_SESSION_ABSOLUTE_S === undefined || c.REDIS_RECONNECT_MAX_MS === undefined
+      c.CONSOLE_SESSION_IDLE_S === undefined || c.CONSOLE_SESSION_ABSOLUTE_S === undefined || c.REDIS_RECONNECT_MAX_MS === undefined ||
+      c.REDIS_CONNECT_TIMEOUT_MS === undefined
       ? undefined
       : {
-          settings: { ...c, REDIS_URL: c.REDIS_URL, REDIS_KEY_PREFIX: c.REDIS_KEY_PREFIX, CONSOLE_SESSION_IDLE_S: c.CONSOLE_SESSION_IDLE_S, CONSOLE_SESSION_ABSOLUTE_S: c.CONSOLE_SESSION_ABSOLUTE_S, REDIS_RECONNECT_MAX_MS: c.REDIS_RECONNECT_MAX_MS },
+          settings: { ...c, REDIS_URL: c.REDIS_URL, REDIS_KEY_PREFIX: c.REDIS_KEY_PREFIX, CONSOLE_SESSION_IDLE_S: c.CONSOLE_SESSION_IDLE_S, CONSOLE_SESSION_ABSOLUTE_S: c.CONSOLE_SESSION_ABSOLUTE_S, REDIS_RECONNECT_MAX_MS: c.REDIS_RECONNECT_MAX_MS, REDIS_CONNECT_TIMEOUT_MS: c.REDIS_CONNECT_TIMEOUT_MS },
           archive,
           ...(connections.uses.amqp ? { amqp: connections.amqp, publisher: connections.publisher } : {}),
           health: async () => await connections.health()

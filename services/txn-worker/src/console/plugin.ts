@@ -35,6 +35,8 @@ export interface ConsoleSettings {
   REDIS_KEY_PREFIX: string
   /** Longest wait between attempts to reconnect to Redis, ms (the sessions' client backs off up to it). */
   REDIS_RECONNECT_MAX_MS: number
+  /** Longest wait for Redis when the sessions' client connects, ms (at start, and each reconnection's socket). */
+  REDIS_CONNECT_TIMEOUT_MS: number
   CONSOLE_PROMETHEUS_URL?: string | undefined
 }
 
@@ -82,10 +84,11 @@ export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, opt
   const redis = createClient({
     url: settings.REDIS_URL,
     disableOfflineQueue: true,
-    socket: { connectTimeout: 1000, reconnectStrategy: retries => Math.min(100 * 2 ** Math.min(retries, 10), settings.REDIS_RECONNECT_MAX_MS) }
+    socket: { connectTimeout: settings.REDIS_CONNECT_TIMEOUT_MS, reconnectStrategy: retries => Math.min(100 * 2 ** Math.min(retries, 10), settings.REDIS_RECONNECT_MAX_MS) }
   })
   redis.on('error', () => { /* reported by the console pages ("Redis is unavailable"); reconnects itself */ })
-  await Promise.race([redis.connect().catch(() => {}), new Promise(resolve => setTimeout(resolve, 1000))])
+  // a Redis that is down does not hold the start: the console says so until it is back
+  await Promise.race([redis.connect().catch(() => {}), new Promise(resolve => setTimeout(resolve, settings.REDIS_CONNECT_TIMEOUT_MS))])
   app.addHook('onClose', async () => {
     try {
       if (redis.isOpen) await redis.close()
