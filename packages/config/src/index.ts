@@ -9,6 +9,6 @@ export { parseMccDays, type MccDays } from './mcc-days.js'
 export { parseDelays } from './delays.js'
 export { Secret, BasicAuthSecret, StringEnum, UrlString, type ConfigCheck } from './keywords.js'
 export {
-  CommonConfig, JitAuthorizerConfig, WebhookIngestConfig, TxnWorkerConfig, LOG_LEVELS, DEPLOY_ENVS,
-  type CommonConfigT, type JitAuthorizerConfigT, type WebhookIngestConfigT, type TxnWorkerConfigT
+  CommonConfig, JitAuthorizerConfig, WebhookIngestConfig, TxnWorkerConfig, MarqetaClientConfig, LOG_LEVELS, DEPLOY_ENVS,
+  type CommonConfigT, type MarqetaClientConfigT, type JitAuthorizerConfigT, type WebhookIngestConfigT, type TxnWorkerConfigT
 } from './services.js'

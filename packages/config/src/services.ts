@@ -38,16 +38,23 @@ export const CommonConfig = Type.Object({
   AMQP_RECONNECT_MIN_MS: Type.Integer({ description: 'First wait before reconnecting to RabbitMQ, ms; doubles up to AMQP_RECONNECT_MAX_MS', default: 200, minimum: 1, atMost: 'AMQP_RECONNECT_MAX_MS' }),
   AMQP_RECONNECT_MAX_MS: ms('Longest wait between attempts to reconnect to RabbitMQ, ms', 5000),
   AMQP_REQUEUE_PAUSE_MS: ms('Pause before a consumed message whose retry or dead-letter copy could not be published is requeued, ms (a broker refusing publishes must not become a hot loop)', 1000),
+  AMQP_PUBLISH_ACQUIRE_TIMEOUT_MS: ms('While RabbitMQ is unreachable, how long a publish or declare waits for the connection before it fails, ms (the outbox relay retries its batch; webhook-ingest\'s route waits WEBHOOK_BROKER_WAIT_MS instead)', 10000),
+  AMQP_TOPOLOGY_RETRY_MS: ms('After a start without RabbitMQ, the wait before the topology declaration is tried again when it failed, ms', 1000),
+  AMQP_QUEUE_STATS_CACHE_MS: ms('How long a reading of the queue depths (one passive declare per queue) is reused by /ready, /health and /metrics, ms', 5000, 0),
   REDIS_RECONNECT_MAX_MS: ms('Longest wait between attempts to reconnect to Redis, ms (the cache is skipped meanwhile)', 2000),
   REDIS_CONNECT_TIMEOUT_MS: ms('Give up opening a Redis connection after this many ms (start goes on without the cache, which keeps reconnecting); the operator console\'s sessions client too', 1000),
   REDIS_PING_INTERVAL_MS: Type.Integer({ description: 'How often an idle Redis connection is pinged, ms (at most REDIS_SOCKET_TIMEOUT_MS, so a healthy idle socket never times out)', default: 1000, minimum: 1, atMost: 'REDIS_SOCKET_TIMEOUT_MS' }),
   REDIS_SOCKET_TIMEOUT_MS: ms('A Redis socket silent this long, ms, is a dead or hung server: it is dropped, its commands fail and the cache reconnects', 5000),
+  REDIS_TOMBSTONE_MS: ms('How long an invalidated cache key stays a tombstone, ms: a fill from a load that started before the invalidation cannot write its possibly old value back meanwhile (keep it above the longest load)', 5000),
+  REDIS_INVALIDATION_TIMEOUT_MS: ms('Longest wait of one cache invalidation command, ms (the longer of this and REDIS_COMMAND_TIMEOUT_MS; invalidations are off the decision path and their callers would rather wait than retry)', 1000),
 
   MONGO_URL: Type.Optional(UrlString(['mongodb:', 'mongodb+srv:'], { description: 'MongoDB URL of the document archive; empty or absent: the archive uses PostgreSQL' })),
   MONGO_POOL_MIN: Type.Integer({ description: 'Connections kept open in the MongoDB pool', default: 2, minimum: 0, atMost: 'MONGO_POOL_MAX' }),
   MONGO_POOL_MAX: Type.Integer({ description: 'Most connections in the MongoDB pool', default: 10, minimum: 1 }),
+  MONGO_SERVER_SELECTION_TIMEOUT_MS: Type.Optional(Type.Integer({ description: 'How long a MongoDB operation (and start) waits for a usable server, ms; empty: DATABASE_CONNECT_TIMEOUT_MS', minimum: 1 })),
   ARCHIVE_RETENTION_DAYS: ms('Days archived documents are kept', 400),
 
+  HEALTH_PROBE_TIMEOUT_MS: ms('Longest a single dependency probe of /ready and /health may take before the dependency counts as down, ms', 2000),
   SHUTDOWN_TIMEOUT_MS: ms('Longest graceful shutdown before the process exits anyway, ms', 10000),
   SHUTDOWN_DRAIN_MS: ms('On SIGTERM, how long /ready answers 503 while the service keeps serving, before it closes its listener, ms (cover the orchestrator\'s readiness period)', 5000, 0),
   OUTBOX_RELAY_INTERVAL_MS: ms('How often the outbox relay polls for unpublished events, ms', 200),
@@ -97,7 +104,10 @@ export const JitAuthorizerConfig = serviceConfig(3001, {
   // be sent) is recorded afterwards, so a repeat of its token gets the same answer.
   JIT_SHED_RETRY_MS: ms('How long the record of a TIMEOUT decline answered without the database is retried while PostgreSQL refuses it, ms; then it is dropped and a repeat of its token is decided afresh (the processor repeats within seconds)', 60000),
   JIT_SHED_RECORD_BUDGET_MS: ms('Longest lock wait of one such record (its token claimed by a concurrent repeat), ms', 1000),
-  JIT_SHED_CLOSE_WAIT_MS: ms('On shutdown, how long the records still queued may take to be written, ms (what is left is logged)', 2000, 0)
+  JIT_SHED_CLOSE_WAIT_MS: ms('On shutdown, how long the records still queued may take to be written, ms (what is left is logged)', 2000, 0),
+  JIT_SHED_FLUSH_MS: ms('How often the queued records are written, ms (a repeat of a shed token arriving before its record is answered from memory)', 250),
+  JIT_SHED_QUEUE_MAX: ms('Most records waiting to be written; beyond, the oldest are dropped (jit_shed_recorded_total{result="dropped"})', 10000),
+  JIT_LOCAL_CACHE_TTL_MS: ms('How long users, cards and limits are served from process memory, ms (the decision statement compares every revision read, so a stale entry costs a retry, never an answer; longer keeps more heap)', 5000)
 })
 
 /** webhook-ingest: receives the processor's webhooks. */
@@ -113,6 +123,15 @@ export const WebhookIngestConfig = serviceConfig(3002, {
   WEBHOOK_KEEP_ALIVE_TIMEOUT_MS: ms('How long an idle keep-alive connection is kept, ms (above the proxy\'s upstream keepalive_timeout, 60 s in nginx, so the proxy closes idle sockets first)', 65000)
 })
 
+/**
+ * The processor's Core API client of `jit-ops processor setup` and `reconcile` (each attempt is
+ * retried on 429, 5xx and network failures with exponential backoff).
+ */
+export const MarqetaClientConfig = Type.Object({
+  MARQETA_TIMEOUT_MS: ms('Timeout of one Core API attempt of jit-ops processor setup and reconcile, ms', 10000),
+  MARQETA_BACKOFF_MS: ms('First backoff before a Core API call is retried (429, 5xx, network failure), ms; doubles each retry, with jitter, a Retry-After honoured', 250)
+})
+
 /** txn-worker: applies transaction events to the ledger and expires holds. */
 export const TxnWorkerConfig = serviceConfig(3003, {
   ...rotatable('OPERATOR_BASIC_AUTH', BasicAuthSecret({ description: 'user:password of the operator endpoints' }), BasicAuthSecret, 'operator user:password'),
@@ -121,6 +140,8 @@ export const TxnWorkerConfig = serviceConfig(3003, {
   CONSOLE_SESSION_IDLE_S: ms('An operator console session ends after this many seconds without a request', 1800, 60),
   CONSOLE_SESSION_ABSOLUTE_S: ms('An operator console session ends this many seconds after sign-in, whatever the activity', 43200, 60),
   CONSOLE_PROMETHEUS_URL: Type.Optional(UrlString(['http:', 'https:'], { description: 'Prometheus the console health page reads the JIT stage p99 from; empty: not shown' })),
+  CONSOLE_PROMETHEUS_TIMEOUT_MS: ms('Longest wait for Prometheus\'s answer on the console health page, ms (past it the page says Prometheus is unreachable)', 2000),
+  ...MarqetaClientConfig.properties,
   WORKER_PREFETCH: ms('RabbitMQ prefetch of the worker\'s commands queue (about 2 x concurrency)', 20),
   WORKER_CONCURRENCY: ms('Commands the worker handles at once', 10),
   // A command's cache entries are invalidated again after its commit; a Redis that still refuses
@@ -148,5 +169,7 @@ export type CommonConfigT = Static<typeof CommonConfig>
 export type JitAuthorizerConfigT = Static<typeof JitAuthorizerConfig>
 /** webhook-ingest configuration. */
 export type WebhookIngestConfigT = Static<typeof WebhookIngestConfig>
+/** The processor's Core API client settings of jit-ops. */
+export type MarqetaClientConfigT = Static<typeof MarqetaClientConfig>
 /** txn-worker configuration. */
 export type TxnWorkerConfigT = Static<typeof TxnWorkerConfig>

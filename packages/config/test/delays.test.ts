@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { TObject } from '@sinclair/typebox'
-import { CommonConfig, JitAuthorizerConfig, WebhookIngestConfig, loadConfig, parseDelays } from '../src/index.js'
+import { CommonConfig, JitAuthorizerConfig, MarqetaClientConfig, TxnWorkerConfig, WebhookIngestConfig, loadConfig, parseDelays } from '../src/index.js'
 
 t.test('retry delays are a list of positive integers, their count the number of retries', async t => {
   t.same(parseDelays('1000,5000,25000'), [1000, 5000, 25000])
@@ -39,12 +39,35 @@ t.test('retry, backoff and timeout settings: their defaults, and a value set is 
     WEBHOOK_RETRY_AFTER_S: [WebhookIngestConfig, 5, 30],
     WEBHOOK_CONNECTION_TIMEOUT_MS: [WebhookIngestConfig, 30000, 10000],
     WEBHOOK_REQUEST_TIMEOUT_MS: [WebhookIngestConfig, 30000, 15000],
-    WEBHOOK_KEEP_ALIVE_TIMEOUT_MS: [WebhookIngestConfig, 65000, 75000]
+    WEBHOOK_KEEP_ALIVE_TIMEOUT_MS: [WebhookIngestConfig, 65000, 75000],
+    AMQP_PUBLISH_ACQUIRE_TIMEOUT_MS: [CommonConfig, 10000, 3000],
+    AMQP_TOPOLOGY_RETRY_MS: [CommonConfig, 1000, 200],
+    AMQP_QUEUE_STATS_CACHE_MS: [CommonConfig, 5000, 0],
+    HEALTH_PROBE_TIMEOUT_MS: [CommonConfig, 2000, 500],
+    REDIS_TOMBSTONE_MS: [CommonConfig, 5000, 8000],
+    REDIS_INVALIDATION_TIMEOUT_MS: [CommonConfig, 1000, 3000],
+    JIT_SHED_FLUSH_MS: [JitAuthorizerConfig, 250, 100],
+    JIT_SHED_QUEUE_MAX: [JitAuthorizerConfig, 10000, 500],
+    JIT_LOCAL_CACHE_TTL_MS: [JitAuthorizerConfig, 5000, 1000],
+    CONSOLE_PROMETHEUS_TIMEOUT_MS: [TxnWorkerConfig, 2000, 700],
+    MARQETA_TIMEOUT_MS: [MarqetaClientConfig, 10000, 4000],
+    MARQETA_BACKOFF_MS: [MarqetaClientConfig, 250, 50]
   }
-  const secrets = { JIT_BASIC_AUTH: 'jit:Str0ng-Secret-Value-9f8e7d', WEBHOOK_BASIC_AUTH: 'hooks:Str0ng-Secret-Value-9f8e7d' }
+  const secrets = { JIT_BASIC_AUTH: 'jit:Str0ng-Secret-Value-9f8e7d', WEBHOOK_BASIC_AUTH: 'hooks:Str0ng-Secret-Value-9f8e7d', OPERATOR_BASIC_AUTH: 'ops:Str0ng-Secret-Value-9f8e7d' }
   for (const [name, [schema, defaultValue, set]] of Object.entries(settings)) {
     t.equal((loadConfig(schema, secrets) as Record<string, unknown>)[name], defaultValue, `${name} defaults to ${defaultValue}`)
     t.equal((loadConfig(schema, { ...secrets, [name]: String(set) }) as Record<string, unknown>)[name], set, `${name}=${set} is loaded`)
     t.throws(() => loadConfig(schema, { ...secrets, [name]: '-1' }), new RegExp(name), `${name} refuses a negative wait`)
   }
+})
+
+t.test('the MongoDB server selection timeout is DATABASE_CONNECT_TIMEOUT_MS unless set', async t => {
+  t.equal(loadConfig(CommonConfig, {}).MONGO_SERVER_SELECTION_TIMEOUT_MS, undefined)
+  t.equal(loadConfig(CommonConfig, { MONGO_SERVER_SELECTION_TIMEOUT_MS: '' }).MONGO_SERVER_SELECTION_TIMEOUT_MS, undefined)
+  t.equal(loadConfig(CommonConfig, { MONGO_SERVER_SELECTION_TIMEOUT_MS: '1500' }).MONGO_SERVER_SELECTION_TIMEOUT_MS, 1500)
+  t.throws(() => loadConfig(CommonConfig, { MONGO_SERVER_SELECTION_TIMEOUT_MS: '0' }), /MONGO_SERVER_SELECTION_TIMEOUT_MS/)
+})
+
+t.test('the jit-ops Core API client settings are in the worker\'s schema too', async t => {
+  for (const name of Object.keys(MarqetaClientConfig.properties)) t.ok(name in TxnWorkerConfig.properties, name)
 })
