@@ -23,7 +23,8 @@ export interface AmqpOptions {
   connectionName?: string
   /**
    * Longest wait for the broker when opening a channel (a publish or declare while
-   * disconnected waits this long before rejecting).
+   * disconnected waits this long before rejecting): AMQP_PUBLISH_ACQUIRE_TIMEOUT_MS in the services,
+   * WEBHOOK_BROKER_WAIT_MS in webhook-ingest.
    * @default 10000
    */
   acquireTimeoutMs?: number

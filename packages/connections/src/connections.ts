@@ -63,7 +63,7 @@ export interface ConnectionsOptions {
    * @default config.DATABASE_CONNECT_TIMEOUT_MS
    */
   connectTimeoutMs?: number
-  /** Longest a single dependency probe of {@link Connections.health} may take before it counts as down. @default 2000 */
+  /** Longest a single dependency probe of {@link Connections.health} may take before it counts as down. @default config.HEALTH_PROBE_TIMEOUT_MS */
   healthTimeoutMs?: number
   /**
    * Whether RabbitMQ is required: start() fails without it and `/ready` is 503 while it is down.
@@ -152,10 +152,6 @@ export interface Connections {
 
 /** A step that hangs still leaves the later ones this long, so pools are always told to close. */
 const MIN_STEP_MS = 250
-const DEFAULT_HEALTH_TIMEOUT_MS = 2000
-// Queue statistics cost one passive declare per queue: a reading is reused this long, so /ready
-// and /metrics stay cheap however often they are probed (depths are for dashboards, not decisions).
-const QUEUE_STATS_CACHE_MS = 5000
 
 type State = 'new' | 'starting' | 'started' | 'closing' | 'closed'
 
@@ -192,7 +188,10 @@ export function createConnections (opts: ConnectionsOptions): Connections {
   const migrate = usePostgres && (opts.migrate ?? true)
   const declareTopology = uses.amqp && (opts.declareTopology ?? true)
   const connectTimeoutMs = opts.connectTimeoutMs ?? config.DATABASE_CONNECT_TIMEOUT_MS
-  const healthTimeoutMs = opts.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS
+  const healthTimeoutMs = opts.healthTimeoutMs ?? config.HEALTH_PROBE_TIMEOUT_MS
+  // Queue statistics cost one passive declare per queue: a reading is reused this long, so /ready
+  // and /metrics stay cheap however often they are probed (depths are for dashboards, not decisions).
+  const queueStatsCacheMs = config.AMQP_QUEUE_STATS_CACHE_MS
   const amqpRequired = opts.amqpRequired ?? true
 
   // Every factory below is I/O free, so route factories may capture these before start().
@@ -219,6 +218,8 @@ export function createConnections (opts: ConnectionsOptions): Connections {
       connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
       pingIntervalMs: config.REDIS_PING_INTERVAL_MS,
       socketTimeoutMs: config.REDIS_SOCKET_TIMEOUT_MS,
+      tombstoneMs: config.REDIS_TOMBSTONE_MS,
+      invalidationTimeoutMs: config.REDIS_INVALIDATION_TIMEOUT_MS,
       logger: opts.logger,
       ...opts.cache,
       ttlSeconds: {
@@ -235,7 +236,7 @@ export function createConnections (opts: ConnectionsOptions): Connections {
       url: mongoUrl,
       poolMin: config.MONGO_POOL_MIN,
       poolMax: config.MONGO_POOL_MAX,
-      serverSelectionTimeoutMs: connectTimeoutMs,
+      serverSelectionTimeoutMs: config.MONGO_SERVER_SELECTION_TIMEOUT_MS ?? connectTimeoutMs,
       appName: name,
       logger: opts.logger
     })
@@ -292,6 +293,7 @@ export function createConnections (opts: ConnectionsOptions): Connections {
       reconnectMinMs: config.AMQP_RECONNECT_MIN_MS,
       reconnectMaxMs: config.AMQP_RECONNECT_MAX_MS,
       requeuePauseMs: config.AMQP_REQUEUE_PAUSE_MS,
+      acquireTimeoutMs: config.AMQP_PUBLISH_ACQUIRE_TIMEOUT_MS,
       topology: { retryDelaysMs: parseDelays(config.AMQP_RETRY_DELAYS_MS) },
       ...opts.amqp
     })
@@ -303,7 +305,7 @@ export function createConnections (opts: ConnectionsOptions): Connections {
       if (amqpRequired) throw new Error(`RabbitMQ (${amqpUrl}) unreachable within ${connectTimeoutMs} ms: ${errorMessage(err)}`, { cause: err })
       log.warn({ err: errorMessage(err), amqpUrl }, 'RabbitMQ unreachable: starting without it (degraded); events wait in the outbox')
       declareWhenBack(amqp)
-      // publishes wait for the connection (and fail after the client's acquire timeout): the
+      // publishes wait for the connection (and fail after AMQP_PUBLISH_ACQUIRE_TIMEOUT_MS): the
       // outbox relay retries them
       publisher = amqp.createPublisher()
       return
@@ -330,7 +332,7 @@ export function createConnections (opts: ConnectionsOptions): Connections {
       }, (err: unknown) => {
         // e.g. a publisher's passive check of a not yet declared exchange closed the shared channel
         log.warn({ err: errorMessage(err) }, 'topology declaration failed; trying again')
-        setTimeout(() => { if (handle.connection.ready) attempt() }, 1000).unref()
+        setTimeout(() => { if (handle.connection.ready) attempt() }, config.AMQP_TOPOLOGY_RETRY_MS).unref()
       })
     }
     handle.connection.on('connection', attempt)
@@ -428,7 +430,7 @@ export function createConnections (opts: ConnectionsOptions): Connections {
   let queueStats: { at: number, value: ReturnType<Amqp['queueStats']> } | undefined
   async function cachedQueueStats (handle: Amqp): ReturnType<Amqp['queueStats']> {
     const now = performance.now()
-    if (queueStats === undefined || now - queueStats.at > QUEUE_STATS_CACHE_MS) {
+    if (queueStats === undefined || now - queueStats.at > queueStatsCacheMs) {
       const pending = withTimeout(handle.queueStats(), healthTimeoutMs, 'queue statistics')
       queueStats = { at: now, value: pending }
       // a failed reading is not reused

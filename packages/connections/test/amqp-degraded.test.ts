@@ -50,6 +50,18 @@ t.test('amqpRequired false: starts and stays ready without RabbitMQ, declares th
   t.pass('the topology is declared once RabbitMQ is back')
 })
 
+t.test('after a degraded start, a publish fails after AMQP_PUBLISH_ACQUIRE_TIMEOUT_MS', async t => {
+  const servers = await testServers(t)
+  const config = testConfig(servers, { AMQP_URL: `amqp://guest:guest@127.0.0.1:${await freePort()}/`, AMQP_PUBLISH_ACQUIRE_TIMEOUT_MS: '300' })
+  const connections = createConnections({ config, logger, name: 'acquire-test', use: { cache: false }, amqpRequired: false, migrations: testMigrations, connectTimeoutMs: 300 })
+  t.teardown(() => connections.close())
+  await connections.start()
+  const started = Date.now()
+  await t.rejects(connections.publisher.publish('jit.decision.approved', { token: 'acquire-1' }))
+  const ms = Date.now() - started
+  t.ok(ms >= 250 && ms < 3000, `rejected after ${ms} ms (300 set; the default is 10000)`)
+})
+
 t.test('amqpRequired (the default): start fails without RabbitMQ', async t => {
   const servers = await testServers(t)
   const config = testConfig(servers, { AMQP_URL: `amqp://guest:guest@127.0.0.1:${await freePort()}/` })

@@ -140,3 +140,22 @@ t.test('use.archive without PostgreSQL or MONGO_URL is a configuration error', a
   const servers = { databaseUrl: 'postgres://postgres@127.0.0.1:5432/x', amqpUrl: 'amqp://guest:guest@127.0.0.1:5672', redisPrefix: 'x:' }
   t.throws(() => createConnections({ config: testConfig(servers), logger, name: 'bad', use: { postgres: false, archive: true } }), /use\.archive needs PostgreSQL or MONGO_URL/)
 })
+
+t.test('queue depths are re-read after AMQP_QUEUE_STATS_CACHE_MS', async t => {
+  const servers = await testServers(t)
+  const depth = async (connections: ReturnType<typeof connectionsFor>): Promise<number | undefined> => {
+    const queues = (await connections.health()).dependencies.rabbitmq?.detail?.queues as Array<{ queue: string, messages: number }>
+    return queues.find(q => q.queue === 'jit-funding')?.messages
+  }
+  const fresh = connectionsFor(t, { config: testConfig(servers, { AMQP_QUEUE_STATS_CACHE_MS: '0' }), name: 'stats-fresh', use: { cache: false }, migrations: testMigrations })
+  await fresh.start()
+  const before = await depth(fresh)
+  await fresh.publisher.publish('jit.decision.approved', { token: 'stats-1' })
+  t.equal(await depth(fresh), (before ?? 0) + 1, '0: every probe reads the broker')
+
+  const cached = connectionsFor(t, { config: testConfig(servers), name: 'stats-cached', use: { cache: false }, migrations: testMigrations })
+  await cached.start()
+  const first = await depth(cached)
+  await cached.publisher.publish('jit.decision.approved', { token: 'stats-2' })
+  t.equal(await depth(cached), first, 'the default (5 s): the reading is reused')
+})

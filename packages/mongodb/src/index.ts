@@ -19,7 +19,8 @@ export interface MongoOptions {
   /**
    * How long an operation (and {@link Mongo.connect}) waits for a usable server before it
    * rejects. Kept short so a missing server fails readiness checks fast instead of hanging
-   * requests for the driver's default 30 s.
+   * requests for the driver's default 30 s. The services set MONGO_SERVER_SELECTION_TIMEOUT_MS
+   * (empty: DATABASE_CONNECT_TIMEOUT_MS).
    * @default 2000
    */
   serverSelectionTimeoutMs?: number

@@ -46,10 +46,16 @@ export interface CacheOptions {
   /**
    * How long an `invalidate` tombstone lives. While it lives, a fill from a load that started
    * before the invalidation cannot write its (possibly old) value back. Keep it above the longest
-   * load (the 3 s processor deadline bounds a decision's loads).
+   * load (the 3 s processor deadline bounds a decision's loads) (REDIS_TOMBSTONE_MS).
    * @default 5000
    */
   tombstoneMs?: number
+  /**
+   * Deadline of each command of `invalidate` and `invalidateKind`, ms; the longer of this and
+   * `commandTimeoutMs` applies: invalidations are off the decision path and their callers would
+   * rather wait than retry (REDIS_INVALIDATION_TIMEOUT_MS). @default 1000
+   */
+  invalidationTimeoutMs?: number
   /** Failures are logged here, at most once per few seconds. @default a silent logger */
   logger?: Logger
 }
@@ -153,8 +159,6 @@ const DEFAULT_TTL_SECONDS: Record<string, number> = { user: 3600, card: 900, lim
 /** JSON text never starts with `!`, so no cached value can be mistaken for a tombstone. */
 const TOMBSTONE = '!invalidated'
 const FAILURE_LOG_INTERVAL_MS = 5000
-/** Invalidations are off the decision path and a handler would rather wait than retry. */
-const MIN_INVALIDATION_TIMEOUT_MS = 1000
 const SCAN_COUNT = 500
 /** SET key value EX ttl NX for every key: ARGV holds value and TTL of each key in turn. */
 const FILL_MANY_SCRIPT = "for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[2 * i - 1], 'EX', ARGV[2 * i], 'NX') end return #KEYS"
@@ -177,7 +181,8 @@ export function createCache (opts: CacheOptions): Cache {
   // Pings keep a healthy idle socket busy, so a socket silent for socketTimeoutMs is a dead or hung server.
   const pingIntervalMs = opts.pingIntervalMs ?? 1000
   const socketTimeoutMs = opts.socketTimeoutMs ?? 5000
-  const invalidationTimeoutMs = Math.max(commandTimeoutMs, MIN_INVALIDATION_TIMEOUT_MS)
+  const invalidationFloorMs = opts.invalidationTimeoutMs ?? 1000
+  const invalidationTimeoutMs = Math.max(commandTimeoutMs, invalidationFloorMs)
   const ttl = new Map<string, number>(Object.entries(DEFAULT_TTL_SECONDS))
   for (const [kind, seconds] of Object.entries(opts.ttlSeconds ?? {})) {
     if (seconds === undefined) continue
@@ -186,7 +191,7 @@ export function createCache (opts: CacheOptions): Cache {
     ttl.set(kind, seconds)
   }
   if (!Number.isFinite(commandTimeoutMs) || commandTimeoutMs <= 0) throw new TypeError('commandTimeoutMs must be positive')
-  for (const [name, value] of Object.entries({ tombstoneMs, connectTimeoutMs, pingIntervalMs, socketTimeoutMs })) {
+  for (const [name, value] of Object.entries({ tombstoneMs, connectTimeoutMs, pingIntervalMs, socketTimeoutMs, invalidationTimeoutMs: invalidationFloorMs })) {
     if (!Number.isSafeInteger(value) || value <= 0) throw new TypeError(`${name} must be a positive whole number`)
   }
   if (pingIntervalMs > socketTimeoutMs) throw new TypeError('pingIntervalMs must not exceed socketTimeoutMs (a healthy idle socket would time out)')

@@ -80,6 +80,17 @@ t.test('Redis slow: the loader answer comes within the command timeout', async t
   t.ok(await eventually(async () => (await cache.get('card', 'c1')) === 'cached'), 'back to hits once Redis answers again')
 })
 
+t.test('Redis slow: an invalidation waits up to invalidationTimeoutMs (REDIS_INVALIDATION_TIMEOUT_MS), not the default 1 s', async t => {
+  const { cache, redis } = await setup(t, { commandTimeoutMs: 100, invalidationTimeoutMs: 4000 })
+  await cache.set('user', 'u1', 'cached')
+  const admin = await rawClient(t, redis.url)
+  await admin.sendCommand(['CLIENT', 'PAUSE', '1500', 'ALL'])
+  const { ms, result } = await timed(async () => await cache.invalidate('user', 'u1'))
+  t.equal(result, true, `the invalidation waited through the 1.5 s pause (${ms.toFixed(0)} ms)`)
+  t.ok(ms >= 1000, `longer than the default 1 s (${ms.toFixed(0)} ms)`)
+  t.equal(await cache.get('user', 'u1'), undefined, 'invalidated')
+})
+
 t.test('connect() with Redis down from the start resolves, and connects when Redis comes', async t => {
   const redis = await startPrivateRedis(t)
   await redis.stop()
