@@ -11,6 +11,19 @@ import { readJitStageP99 } from '../src/console/health.js'
 // The console reads the JIT stage p99 from Prometheus: a private Prometheus scrapes a registry
 // with jit-authorizer's stage histogram, and the console's query must find each stage's p99 in the
 // bucket its observations fall in.
+t.test('a Prometheus that does not answer is given up after the timeout (CONSOLE_PROMETHEUS_TIMEOUT_MS)', async t => {
+  // accepts the request and never answers
+  const silent = createServer(() => {})
+  const port = await freePort()
+  await new Promise<void>(resolve => silent.listen(port, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>(resolve => { silent.closeAllConnections(); silent.close(() => { resolve() }) }))
+  const started = Date.now()
+  const r = await readJitStageP99(`http://127.0.0.1:${port}`, 300)
+  const ms = Date.now() - started
+  t.match(r.error, /Prometheus unreachable/)
+  t.ok(ms >= 250 && ms < 1500, `given up after ${ms} ms (timeout 300; the default is 2000)`)
+})
+
 const PROMETHEUS = '/usr/bin/prometheus'
 if (!existsSync(PROMETHEUS)) spawnSync('apt-get', ['install', '-y', 'prometheus'], { stdio: 'ignore', timeout: 300_000 })
 if (!existsSync(PROMETHEUS)) {

@@ -1,5 +1,9 @@
 import t from 'tap'
+import { createServer } from 'node:http'
 import type { ProcessorTransaction } from '@jit/marqeta-client'
+import { createDatabase } from '@jit/postgres'
+import { createTestDatabase, freePort } from '@jit/test-support'
+import { reconcileCommand } from '../src/ops/processor-cli.js'
 import { compareWithLedger, type LedgerView } from '../src/ops/reconcile.js'
 import { fundingSourceTimeout } from '../src/ops/processor-setup.js'
 
@@ -60,4 +64,28 @@ t.test('the funding source timeout leaves the decision budget its headroom', asy
   t.equal(fundingSourceTimeout(1500, 2000), 2000)
   t.throws(() => fundingSourceTimeout(1500, 1800), /leaves no room for JIT_DECISION_BUDGET_MS 1500/)
   t.throws(() => fundingSourceTimeout(1500, 8000), /1000\.\.7000/)
+})
+
+t.test('jit-ops reconcile: the Core API client times out after MARQETA_TIMEOUT_MS and backs off MARQETA_BACKOFF_MS', async t => {
+  // a processor that accepts the request and never answers
+  const silent = createServer(() => {})
+  const port = await freePort()
+  await new Promise<void>(resolve => silent.listen(port, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>(resolve => { silent.closeAllConnections(); silent.close(() => { resolve() }) }))
+  const db = createDatabase({ url: await createTestDatabase(t, 'reconcile'), poolMin: 0, poolMax: 1 })
+  t.teardown(async () => { await db.close(1) })
+  let stderr = ''
+  const started = Date.now()
+  const code = await reconcileCommand(db, { 'base-url': `http://127.0.0.1:${port}`, from: '2026-01-01', to: '2026-01-02' }, {
+    env: { MARQETA_TIMEOUT_MS: '200', MARQETA_BACKOFF_MS: '600' },
+    stdout: () => {},
+    stderr: text => { stderr += text }
+  }, async () => 'app-token:access-token')
+  const ms = Date.now() - started
+  t.equal(code, 1)
+  t.match(stderr, /no answer within 200 ms/)
+  // four attempts of 200 ms and three backoffs of at least 300 + 600 + 1200 ms: at least 2.9 s,
+  // where the default backoff (250 ms) sleeps at most 1.75 s and the default timeout (10 s) alone
+  // would take 40 s
+  t.ok(ms >= 2800 && ms < 8000, `failed after ${ms} ms`)
 })

@@ -23,6 +23,8 @@ export interface HealthDeps {
   health?: (() => Promise<HealthReport>) | undefined
   /** `CONSOLE_PROMETHEUS_URL`. */
   prometheusUrl?: string | undefined
+  /** `CONSOLE_PROMETHEUS_TIMEOUT_MS`. @default 2000 */
+  prometheusTimeoutMs?: number | undefined
 }
 
 /** The PromQL of the JIT stage p99 (jit-authorizer's `jit_stage_duration_seconds` histogram). */
@@ -31,13 +33,13 @@ export const JIT_STAGE_P99_QUERY = 'histogram_quantile(0.99, sum by (le, stage) 
 /**
  * The JIT stage p99 from Prometheus, in ms per stage: jit-authorizer measures the stages and the
  * worker never calls another service, so Prometheus (which scrapes both) is where it is read.
- * Bounded by a 2 s timeout; a failure is reported, never thrown.
+ * Bounded by `timeoutMs` (CONSOLE_PROMETHEUS_TIMEOUT_MS); a failure is reported, never thrown.
  */
-export async function readJitStageP99 (prometheusUrl: string): Promise<{ p99Ms: Record<string, number>, error: string | null }> {
+export async function readJitStageP99 (prometheusUrl: string, timeoutMs = 2000): Promise<{ p99Ms: Record<string, number>, error: string | null }> {
   try {
     const url = new URL('api/v1/query', prometheusUrl.endsWith('/') ? prometheusUrl : `${prometheusUrl}/`)
     url.searchParams.set('query', JIT_STAGE_P99_QUERY)
-    const res = await fetch(url, { signal: AbortSignal.timeout(2000) })
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
     if (!res.ok) return { p99Ms: {}, error: `Prometheus answered ${res.status}` }
     const body = await res.json() as { status?: string, data?: { result?: Array<{ metric?: Record<string, string>, value?: [number, string] }> } }
     const p99Ms: Record<string, number> = {}
@@ -71,7 +73,7 @@ export async function readHealth (deps: HealthDeps, now = new Date()): Promise<C
       : Promise.all(amqp.topology.queues.map(async q => ({ queue: q.name, depth: await depth(amqp, q.name), dead: await depth(amqp, deadQueueName(q.name)) }))),
     readOutboxBacklog(deps.db.sql),
     deps.health === undefined ? Promise.resolve(null) : deps.health().catch(() => null),
-    deps.prometheusUrl === undefined || deps.prometheusUrl === '' ? Promise.resolve(null) : readJitStageP99(deps.prometheusUrl)
+    deps.prometheusUrl === undefined || deps.prometheusUrl === '' ? Promise.resolve(null) : readJitStageP99(deps.prometheusUrl, deps.prometheusTimeoutMs)
   ])
   const count = (outcome: string): number => stats.byOutcome.filter(r => r.outcome === outcome).reduce((a, r) => a + r.count, 0)
   const approved = count('approved')

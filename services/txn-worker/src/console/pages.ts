@@ -24,6 +24,7 @@ export interface ConsolePagesOptions {
   publisher?: Publisher | undefined
   health?: (() => Promise<HealthReport>) | undefined
   prometheusUrl?: string | undefined
+  prometheusTimeoutMs?: number | undefined
   operators: OperatorDirectory
   requireOperator: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
   loginAttemptsPerMinute: number
@@ -442,7 +443,7 @@ ${actions.length === PAGE && last !== undefined ? html`<p><a href="${href('/acti
   // --- health ---------------------------------------------------------------------------------
   app.get('/health', { schema: { ...hidden, querystring: Type.Object({}) } }, async (request, reply) => {
     const c = await ctx(request, reply, 'health')
-    const h = await readHealth({ db, amqp: opts.amqp, health: opts.health, prometheusUrl: opts.prometheusUrl })
+    const h = await readHealth({ db, amqp: opts.amqp, health: opts.health, prometheusUrl: opts.prometheusUrl, prometheusTimeoutMs: opts.prometheusTimeoutMs })
     const d = h.decisions
     const declines = d.byOutcome.filter(r => r.outcome === 'declined')
     const deps = h.dependencies === null ? [] : Object.entries(h.dependencies.dependencies)

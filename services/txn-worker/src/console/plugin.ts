@@ -38,6 +38,8 @@ export interface ConsoleSettings {
   /** Longest wait for Redis when the sessions' client connects, ms (at start, and each reconnection's socket). */
   REDIS_CONNECT_TIMEOUT_MS: number
   CONSOLE_PROMETHEUS_URL?: string | undefined
+  /** Longest wait for Prometheus's answer, ms. @default 2000 */
+  CONSOLE_PROMETHEUS_TIMEOUT_MS?: number | undefined
 }
 
 /** What the console reads and writes through. */
@@ -164,6 +166,7 @@ export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, opt
     publisher: opts.publisher,
     health: opts.health,
     prometheusUrl: settings.CONSOLE_PROMETHEUS_URL,
+    prometheusTimeoutMs: settings.CONSOLE_PROMETHEUS_TIMEOUT_MS,
     operators,
     requireOperator,
     loginAttemptsPerMinute: opts.loginAttemptsPerMinute ?? 10

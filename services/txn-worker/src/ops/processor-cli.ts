@@ -1,4 +1,4 @@
-import { JitAuthorizerConfig, WebhookIngestConfig, ConfigError, loadConfig, parseBasicAuth, type Environment } from '@jit/config'
+import { JitAuthorizerConfig, MarqetaClientConfig, WebhookIngestConfig, ConfigError, loadConfig, parseBasicAuth, type Environment } from '@jit/config'
 import { createMarqetaClient, MarqetaApiError, type MarqetaClient } from '@jit/marqeta-client'
 import type { Database } from '@jit/postgres'
 import { fundingSourceTimeout, setupProcessor } from './processor-setup.js'
@@ -27,14 +27,15 @@ function requiredUrl (values: Values, name: string): string {
 
 /**
  * The Core API client from `--base-url` and the first line of stdin (`application_token:access_token`,
- * never argv, which `ps` shows).
+ * never argv, which `ps` shows); its timeout and backoff from MARQETA_TIMEOUT_MS and MARQETA_BACKOFF_MS.
  */
-async function clientFrom (values: Values, readLine: () => Promise<string>): Promise<MarqetaClient> {
+async function clientFrom (values: Values, env: Environment, readLine: () => Promise<string>): Promise<MarqetaClient> {
   const baseUrl = requiredUrl(values, 'base-url')
+  const settings = loadConfig(MarqetaClientConfig, env)
   const line = await readLine()
   const colon = line.indexOf(':')
   if (colon < 1 || colon === line.length - 1) throw new UsageError('the Core API credentials are read from stdin as application_token:access_token, e.g. `printf "%s\\n" "$MARQETA_CREDENTIALS" | jit-ops ...`')
-  return createMarqetaClient({ baseUrl, applicationToken: line.slice(0, colon), accessToken: line.slice(colon + 1) })
+  return createMarqetaClient({ baseUrl, applicationToken: line.slice(0, colon), accessToken: line.slice(colon + 1), timeoutMs: settings.MARQETA_TIMEOUT_MS, backoffMs: settings.MARQETA_BACKOFF_MS })
 }
 
 function failure (io: Io, err: unknown): number {
@@ -59,7 +60,7 @@ export async function processorSetupCommand (values: Values, io: Io, readLine: (
     const hooks = loadConfig(WebhookIngestConfig, io.env)
     const requested = values['timeout-ms'] === undefined ? undefined : Number(values['timeout-ms'])
     const timeoutMillis = fundingSourceTimeout(jit.JIT_DECISION_BUDGET_MS, requested)
-    const client = await clientFrom(values, readLine)
+    const client = await clientFrom(values, io.env, readLine)
     const { fundingSource, webhook } = await setupProcessor(client, {
       gatewayUrl,
       webhookUrl,
@@ -86,7 +87,7 @@ export async function reconcileCommand (db: Database, values: Values, io: Io, re
     if (typeof from !== 'string' || !DATE.test(from)) throw new UsageError('--from must be a date (YYYY-MM-DD or ISO 8601)')
     if (typeof to !== 'string' || !DATE.test(to)) throw new UsageError('--to must be a date (YYYY-MM-DD or ISO 8601)')
     if (Date.parse(from) > Date.parse(to)) throw new UsageError('--from must not be after --to')
-    const client = await clientFrom(values, readLine)
+    const client = await clientFrom(values, io.env, readLine)
     const transactions = await client.listTransactions({ from, to })
     const diffs = compareWithLedger(transactions, await readLedgerView(db, transactions))
     if (values.json === true) {
