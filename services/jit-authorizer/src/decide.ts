@@ -44,7 +44,8 @@ export interface JitDeciderDeps {
    * How long users, cards and limits are served from process memory, ms. The statement compares
    * every revision read here, so a stale entry costs one retry, never an answer; a longer time
    * saves Redis reads of repeat visitors, but 60 s kept about 7 MiB more heap in the hostile-input
-   * suite (tests/reliability), so it stays short until expired entries are swept.
+   * suite (tests/reliability), so it stays short until expired entries are swept
+   * (JIT_LOCAL_CACHE_TTL_MS).
    * @default 5000
    */
   localCacheTtlMs?: number
@@ -53,7 +54,7 @@ export interface JitDeciderDeps {
   /** Called with the size of every batch sent (metrics). */
   onBatch?: (size: number) => void
   /** The recording of TIMEOUT declines answered without the database (JIT_SHED_*; see shed-recorder.ts). */
-  shedRecorder?: Pick<ShedRecorderOptions, 'retryMs' | 'recordBudgetMs' | 'closeWaitMs'>
+  shedRecorder?: Pick<ShedRecorderOptions, 'retryMs' | 'recordBudgetMs' | 'closeWaitMs' | 'flushMs' | 'maxQueued'>
   /** Called with the number of overload sheds recorded or dropped unrecorded (metrics). */
   onShedRecorded?: (count: number, result: 'recorded' | 'dropped' | 'superseded') => void
   /** Called when a batch answered undecided committed after all, with how many it approved (metrics). */

@@ -4,11 +4,11 @@ import { decideJitFunding, isMemberError, type JitDecisionRequest, type Sql } fr
 export interface ShedRecorderOptions {
   sql: Sql
   logger: Logger
-  /** How often the queued sheds are written, ms. @default 250 */
+  /** How often the queued sheds are written, ms (JIT_SHED_FLUSH_MS). @default 250 */
   flushMs?: number
   /** Most sheds in one statement. @default 64 */
   maxBatch?: number
-  /** Most sheds waiting; beyond, the oldest are dropped (counted, logged). @default 10000 */
+  /** Most sheds waiting; beyond, the oldest are dropped (counted, logged) (JIT_SHED_QUEUE_MAX). @default 10000 */
   maxQueued?: number
   /**
    * How long a shed that PostgreSQL keeps refusing is retried (at every flush) before it is

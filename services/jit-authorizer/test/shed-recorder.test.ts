@@ -25,3 +25,17 @@ t.test('a record PostgreSQL keeps refusing is retried for retryMs, then dropped'
   t.equal(recorder.pending('shed-retry-1'), undefined, 'a repeat is decided afresh')
   t.equal(recorder.queued(), 0)
 })
+
+t.test('beyond maxQueued (JIT_SHED_QUEUE_MAX) the oldest records are dropped', async t => {
+  const db = createDatabase({ url: await createTestDatabase(t, 'shedcap'), poolMin: 0, poolMax: 1 })
+  t.teardown(async () => { await db.close(1) })
+  const dropped: number[] = []
+  // flushMs far beyond the test: nothing is written meanwhile, only the cap acts
+  const recorder = createShedRecorder({ sql: db.sql, logger: pino({ level: 'silent' }), flushMs: 60_000, maxQueued: 3, closeWaitMs: 100, onRecorded: (count, result) => { if (result === 'dropped') dropped.push(count) } })
+  t.teardown(async () => { await recorder.close() })
+  for (let i = 0; i < 5; i++) recorder.record({ jitToken: `shed-cap-${i}`, fingerprint: 'f', timezone: 'UTC' } as unknown as JitDecisionRequest)
+  t.equal(recorder.queued(), 3, 'three kept (the default keeps 10000)')
+  t.same(dropped, [1, 1], 'the two oldest dropped, one at a time')
+  t.equal(recorder.pending('shed-cap-0'), undefined, 'the oldest is decided afresh')
+  t.type(recorder.pending('shed-cap-4'), 'object', 'the newest is kept')
+})
