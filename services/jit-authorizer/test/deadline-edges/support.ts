@@ -33,6 +33,9 @@ function sortKeys (v: any): any {
 }
 export { getDecision }
 
+/** The memo of the unrecorded decline answered when a decision failed (PostgreSQL unreachable or failing). */
+export const FAILURE_MEMO = 'Declined: the gateway could not decide; try again.'
+
 /** One connection and one batch of one at a time: what is queued, and where, is predictable. */
 export const ONE_CONNECTION = { poolMax: 1, env: { JIT_DECISION_BUDGET_MS: '500', JIT_DECISION_GRACE_MS: '200', JIT_BATCH_CONCURRENCY: '1', JIT_BATCH_MAX: '1' } }
 
