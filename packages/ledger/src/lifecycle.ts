@@ -409,7 +409,7 @@ export async function applyTransactionEvents (tx: Sql, events: readonly Transact
   } catch (err) {
     throw refusalOf(err)
   }
-  if (rows.length !== calls.length) throw new Error(`ledger_apply_transaction returned ${rows.length} results for ${calls.length} events`)
+  if (rows.length !== calls.length) throw new Error(`ledger_apply_transactions returned ${rows.length} results for ${calls.length} events`)
   for (const row of rows) {
     const call = calls[row.n - 1] as (typeof calls)[number]
     results[call.slot] = toResult(row.result, call.action)
